@@ -1,0 +1,62 @@
+/**
+ * pushwire: a WebSocket push server for Deno, written from the wire up —
+ * RFC 6455 handshake and frame codec, an async-iterable registry of sockets,
+ * and broadcast that encodes each frame once for every peer.
+ *
+ * @example A chat room: every message goes to every client
+ * ```ts ignore
+ * import { serve } from "jsr:@pushwire/pushwire";
+ *
+ * const server = serve({ port: 8080 });
+ * console.log(`ws://localhost:${server.addr.port}/`);
+ * for await (const socket of server.sockets) {
+ *   (async () => {
+ *     for await (const message of socket) server.sockets.broadcast(message);
+ *   })();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { serve, type ServeOptions, Server, type SocketHandler } from "./src/server.ts";
+export {
+  type CloseResult,
+  Socket,
+  type SocketInit,
+  type SocketOptions,
+  type SocketState,
+  type Transport,
+} from "./src/socket.ts";
+export { type BroadcastOptions, Registry } from "./src/registry.ts";
+export type { Message } from "./src/message.ts";
+export { CLOSE_CODE, type CloseCode, isValidCloseCode } from "./src/close_code.ts";
+export { HandshakeError, ProtocolError } from "./src/errors.ts";
+export {
+  acceptKey,
+  errorResponse,
+  httpResponse,
+  isUpgradeRequest,
+  type RequestHead,
+  RequestHeadParser,
+  type RequestHeadParserOptions,
+  STATUS_TEXT,
+  type UpgradeRequest,
+  upgradeResponse,
+  type UpgradeResponseOptions,
+  validateUpgrade,
+  WEBSOCKET_GUID,
+} from "./src/handshake.ts";
+export {
+  encodeFrame,
+  type EncodeFrameOptions,
+  type Frame,
+  frameHeaderLength,
+  isControlOpcode,
+  OPCODE,
+  type Opcode,
+} from "./src/frame.ts";
+export { FrameDecoder, type FrameDecoderOptions, type PartialFrame } from "./src/frame_decoder.ts";
+export { type CloseInfo, decodeClosePayload, encodeClosePayload } from "./src/close_frame.ts";
+export { MessageAssembler } from "./src/message.ts";
+export { applyMask } from "./src/mask.ts";

@@ -1,0 +1,110 @@
+/**
+ * Message assembly: data frames → messages, with text validated as UTF-8
+ * while it arrives.
+ *
+ * @module
+ */
+
+import { CLOSE_CODE } from "./close_code.ts";
+import { ProtocolError } from "./errors.ts";
+import { type Frame, OPCODE } from "./frame.ts";
+import type { PartialFrame } from "./frame_decoder.ts";
+
+/** A WebSocket message: text arrives as a string, binary as bytes. */
+export type Message = string | Uint8Array;
+
+/**
+ * Joins data frames into messages. Text is decoded by one streaming, fatal
+ * `TextDecoder`, so invalid UTF-8 fails with 1007 as soon as the offending
+ * bytes are seen — inside a fragment, or inside a frame still arriving (feed
+ * it with {@linkcode MessageAssembler.check}) — including a code point split
+ * across fragments. Frame order and size are enforced by the
+ * {@linkcode FrameDecoder}.
+ *
+ * @example
+ * ```ts
+ * import { MessageAssembler } from "./message.ts";
+ * import { OPCODE } from "./frame.ts";
+ *
+ * const assembler = new MessageAssembler();
+ * const bytes = new TextEncoder().encode("Hello");
+ * assembler.add({ fin: false, rsv1: false, opcode: OPCODE.Text, payload: bytes.subarray(0, 3) });
+ * const message = assembler.add({
+ *   fin: true, rsv1: false, opcode: OPCODE.Continuation, payload: bytes.subarray(3),
+ * });
+ * console.log(message); // "Hello"
+ * ```
+ */
+export class MessageAssembler {
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #text = false;
+  #parts: Uint8Array[] = [];
+  #partsLength = 0;
+  #textSoFar = "";
+  // How many bytes of the frame now arriving were already decoded by check().
+  #checked = 0;
+
+  /**
+   * Adds a complete data frame.
+   *
+   * @param frame A text, binary or continuation frame, in order.
+   * @returns The message the frame completes, or `undefined`.
+   * @throws {ProtocolError} 1007 when text is not valid UTF-8.
+   */
+  add(frame: Frame): Message | undefined {
+    if (frame.opcode !== OPCODE.Continuation) this.#text = frame.opcode === OPCODE.Text;
+    const unseen = this.#checked === 0 ? frame.payload : frame.payload.subarray(this.#checked);
+    this.#checked = 0;
+    if (this.#text) {
+      if (frame.fin) {
+        const message = this.#textSoFar + this.#decode(unseen, false);
+        this.#textSoFar = "";
+        return message;
+      }
+      this.#textSoFar += this.#decode(unseen, true);
+      return undefined;
+    }
+    if (frame.fin && this.#parts.length === 0) return frame.payload;
+    this.#parts.push(frame.payload);
+    this.#partsLength += frame.payload.length;
+    if (!frame.fin) return undefined;
+    return this.#joinParts();
+  }
+
+  /**
+   * Validates the received part of a text frame that is still arriving, so
+   * invalid UTF-8 fails before the frame ends.
+   *
+   * @param partial The decoder's {@linkcode FrameDecoder.partial}.
+   * @throws {ProtocolError} 1007 when the bytes so far cannot be UTF-8.
+   */
+  check(partial: PartialFrame): void {
+    const text = partial.opcode === OPCODE.Continuation
+      ? this.#text
+      : partial.opcode === OPCODE.Text;
+    if (!text || partial.received.length <= this.#checked) return;
+    if (partial.opcode !== OPCODE.Continuation) this.#text = true;
+    this.#textSoFar += this.#decode(partial.received.subarray(this.#checked), true);
+    this.#checked = partial.received.length;
+  }
+
+  #decode(bytes: Uint8Array, stream: boolean): string {
+    try {
+      return this.#decoder.decode(bytes, { stream });
+    } catch {
+      throw new ProtocolError(CLOSE_CODE.InvalidPayloadData, "Cannot read message: invalid UTF-8");
+    }
+  }
+
+  #joinParts(): Uint8Array {
+    const message = new Uint8Array(this.#partsLength);
+    let offset = 0;
+    for (const part of this.#parts) {
+      message.set(part, offset);
+      offset += part.length;
+    }
+    this.#parts = [];
+    this.#partsLength = 0;
+    return message;
+  }
+}

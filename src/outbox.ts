@@ -1,0 +1,146 @@
+/**
+ * The write side of a connection: frames queue here, at most one write is in
+ * flight, and everything queued meanwhile goes out in the next write.
+ *
+ * @module
+ */
+
+/** The writer an {@linkcode Outbox} drains into (a `Deno.Conn` is one). */
+export interface Writer {
+  /** Writes some of `bytes`, resolving with how many were written. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** Callbacks of an {@linkcode Outbox}. */
+export interface OutboxEvents {
+  /** A write failed; the outbox stops. */
+  onError(error: unknown): void;
+  /** Everything queued has been written. */
+  onDrain(): void;
+}
+
+// Outboxes that have frames to write. They are flushed together once the
+// current task ends, so a burst of sends costs one write per socket.
+let pending: Outbox[] = [];
+let flushScheduled = false;
+
+function flushPending(): void {
+  const outboxes = pending;
+  pending = [];
+  flushScheduled = false;
+  for (const outbox of outboxes) outbox.flush();
+}
+
+/**
+ * A queue of frames for one connection. {@linkcode Outbox.push} is cheap (a
+ * reference into an array); writes start when the current task ends, one at a
+ * time, each carrying every frame queued so far.
+ *
+ * @example
+ * ```ts
+ * import { Outbox } from "./outbox.ts";
+ *
+ * const written: Uint8Array[] = [];
+ * const outbox = new Outbox(
+ *   { write: (bytes) => { written.push(bytes.slice()); return Promise.resolve(bytes.length); } },
+ *   { onError: () => {}, onDrain: () => {} },
+ * );
+ * outbox.push(new Uint8Array([0x81, 0x01, 0x61]));
+ * outbox.push(new Uint8Array([0x81, 0x01, 0x62]));
+ * console.log(outbox.queuedBytes); // 6
+ * ```
+ */
+export class Outbox {
+  readonly #writer: Writer;
+  readonly #events: OutboxEvents;
+  #frames: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #scheduled = false;
+  #stopped = false;
+
+  /**
+   * @param writer Where the bytes go.
+   * @param events What to call on a write error and when drained.
+   */
+  constructor(writer: Writer, events: OutboxEvents) {
+    this.#writer = writer;
+    this.#events = events;
+  }
+
+  /** Bytes queued or being written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Whether nothing is queued or being written. */
+  get idle(): boolean {
+    return this.#queuedBytes === 0 && !this.#writing;
+  }
+
+  /**
+   * Queues frame bytes. The bytes are written as they are and must not be
+   * changed afterwards (the same frame may be queued on many outboxes).
+   *
+   * @param frame Encoded frame bytes.
+   */
+  push(frame: Uint8Array): void {
+    if (this.#stopped) return;
+    this.#frames.push(frame);
+    this.#queuedBytes += frame.length;
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      pending.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setTimeout(flushPending, 0);
+      }
+    }
+  }
+
+  /** Drops everything queued and writes nothing more. */
+  stop(): void {
+    this.#stopped = true;
+    this.#frames = [];
+    this.#queuedBytes = 0;
+  }
+
+  /** Starts writing what is queued now, unless a write is in flight. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#writing || this.#stopped || this.#frames.length === 0) return;
+    this.#writing = true;
+    this.#drain().catch((error) => {
+      this.#stopped = true;
+      this.#frames = [];
+      this.#events.onError(error);
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#frames.length > 0 && !this.#stopped) {
+      const frames = this.#frames;
+      this.#frames = [];
+      const bytes = frames.length === 1 ? frames[0]! : concat(frames);
+      let written = 0;
+      while (written < bytes.length) {
+        written += await this.#writer.write(written === 0 ? bytes : bytes.subarray(written));
+      }
+      this.#queuedBytes -= bytes.length;
+    }
+    this.#writing = false;
+    if (!this.#stopped) this.#events.onDrain();
+  }
+}
+
+function concat(frames: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const frame of frames) length += frame.length;
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const frame of frames) {
+    bytes.set(frame, offset);
+    offset += frame.length;
+  }
+  return bytes;
+}

@@ -1,0 +1,434 @@
+/**
+ * One WebSocket connection over a TCP connection: the read loop, control
+ * frames, the closing handshake, and the outbox.
+ *
+ * @module
+ */
+
+import { CLOSE_CODE } from "./close_code.ts";
+import { decodeClosePayload, encodeClosePayload } from "./close_frame.ts";
+import { ProtocolError } from "./errors.ts";
+import { encodeFrame, type Frame, OPCODE } from "./frame.ts";
+import { FrameDecoder } from "./frame_decoder.ts";
+import { type Message, MessageAssembler } from "./message.ts";
+import { Outbox } from "./outbox.ts";
+import type { UpgradeRequest } from "./handshake.ts";
+
+/** How a socket closed. */
+export interface CloseResult {
+  /**
+   * The close code both sides settled on: the peer's code when its close
+   * frame arrived, else the code this side sent, else 1006 (no close frame).
+   */
+  code: number;
+  /** The close reason that went with `code`. */
+  reason: string;
+  /** Whether close frames went both ways before the connection ended. */
+  wasClean: boolean;
+}
+
+/** The socket's lifecycle: open, then closing (close frame sent), then closed. */
+export type SocketState = "open" | "closing" | "closed";
+
+/** The byte stream a {@linkcode Socket} runs over (a `Deno.Conn` is one). */
+export interface Transport {
+  /** Reads into `buffer`; `null` at end of stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of `bytes`. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Closes the stream. */
+  close(): void;
+}
+
+/** Limits and timeouts of a {@linkcode Socket}. */
+export interface SocketOptions {
+  /**
+   * The largest message accepted, in bytes; a larger one closes the socket
+   * with 1009.
+   *
+   * @default {1048576}
+   */
+  maxMessageBytes?: number;
+  /**
+   * The most bytes that may wait in the outbox. A peer that reads so slowly
+   * that more pile up is closed with 1008.
+   *
+   * @default {4194304}
+   */
+  maxBufferedBytes?: number;
+  /**
+   * How long to wait, in milliseconds, for the peer's close frame (and for the
+   * peer to close TCP) after this side sent its own.
+   *
+   * @default {3000}
+   */
+  closeTimeout?: number;
+  /**
+   * Milliseconds without a byte from the peer after which it is pinged; a
+   * peer silent for twice this long is closed. `0` turns the heartbeat off.
+   *
+   * @default {0}
+   */
+  idleTimeout?: number;
+}
+
+/** Details of an accepted connection, for a {@linkcode Socket}. */
+export interface SocketInit {
+  /** The socket's identifier, unique within its server. */
+  id: string;
+  /** The peer's address. */
+  remoteAddr: Deno.Addr;
+  /** The upgrade request the socket was accepted for. */
+  request: UpgradeRequest;
+  /** The negotiated subprotocol, or `""`. */
+  protocol?: string;
+  /** Bytes that arrived after the handshake request (a pipelined frame). */
+  head?: Uint8Array;
+}
+
+const READ_BUFFER_MIN = 1024;
+const READ_BUFFER_MAX = 64 * 1024;
+const INBOX_MAX_MESSAGES = 256;
+const INBOX_MAX_BYTES = 1024 * 1024;
+const encoder = new TextEncoder();
+
+/**
+ * One WebSocket connection. Iterate it for its messages (text as strings,
+ * binary as `Uint8Array`); the iteration ends when the socket closes, and
+ * {@linkcode Socket.closed} tells how. Errors never escape: a protocol error,
+ * a reset or a failed write closes this socket alone.
+ *
+ * Messages wait in a small inbox until iterated; when it is full the socket
+ * stops reading (TCP back-pressure), so iterate every socket you keep.
+ *
+ * @example Echo every message
+ * ```ts ignore
+ * import { serve } from "jsr:@pushwire/pushwire";
+ *
+ * serve({ port: 8080 }, async (socket) => {
+ *   for await (const message of socket) socket.send(message);
+ * });
+ * ```
+ */
+export class Socket implements AsyncIterable<Message> {
+  /** The socket's identifier, unique within its server. */
+  readonly id: string;
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** The upgrade request: path, query and headers. */
+  readonly request: UpgradeRequest;
+  /** The negotiated subprotocol, or `""`. */
+  readonly protocol: string;
+
+  readonly #transport: Transport;
+  readonly #decoder: FrameDecoder;
+  readonly #assembler = new MessageAssembler();
+  readonly #outbox: Outbox;
+  readonly #maxBufferedBytes: number;
+  readonly #closeTimeout: number;
+
+  #state: SocketState = "open";
+  #closeSent: { code: number; reason: string } | undefined;
+  #closeReceived: { code: number; reason: string } | undefined;
+  #failed = false;
+  #closeWhenDrained = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #heardSinceCheck = true;
+  #pingOutstanding = false;
+
+  #inbox: Message[] = [];
+  #inboxHead = 0;
+  #inboxBytes = 0;
+  #wakeReader: (() => void) | undefined;
+  #wakeConsumer: (() => void) | undefined;
+
+  readonly #closed = Promise.withResolvers<CloseResult>();
+
+  /**
+   * Wraps an accepted, upgraded connection and starts reading. Servers make
+   * sockets; applications receive them.
+   *
+   * @param transport The connection, after the 101 response was written.
+   * @param init The socket's identity and any bytes already read.
+   * @param options Limits and timeouts.
+   */
+  constructor(transport: Transport, init: SocketInit, options: SocketOptions = {}) {
+    this.id = init.id;
+    this.remoteAddr = init.remoteAddr;
+    this.request = init.request;
+    this.protocol = init.protocol ?? "";
+    this.#transport = transport;
+    this.#decoder = new FrameDecoder({ maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 });
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.#closeTimeout = options.closeTimeout ?? 3000;
+    this.#outbox = new Outbox(transport, {
+      onError: () => this.#destroy(),
+      onDrain: () => {
+        if (this.#closeWhenDrained) this.#afterCloseFlushed();
+      },
+    });
+    const idleTimeout = options.idleTimeout ?? 0;
+    if (idleTimeout > 0) {
+      this.#idleTimer = setInterval(() => this.#checkIdle(), idleTimeout);
+    }
+    this.#readLoop(init.head ?? new Uint8Array(0));
+  }
+
+  /** Where the socket is in its lifecycle. */
+  get state(): SocketState {
+    return this.#state;
+  }
+
+  /** Bytes queued for the peer and not yet written. */
+  get bufferedAmount(): number {
+    return this.#outbox.queuedBytes;
+  }
+
+  /** Resolves once the connection has ended, with how it ended. Never rejects. */
+  get closed(): Promise<CloseResult> {
+    return this.#closed.promise;
+  }
+
+  /**
+   * Sends a message: a string as a text frame, bytes as a binary frame.
+   *
+   * @param data The message.
+   * @returns `false` when the socket is no longer open (nothing is sent).
+   */
+  send(data: string | Uint8Array): boolean {
+    if (this.#state !== "open") return false;
+    const frame = typeof data === "string"
+      ? encodeFrame(OPCODE.Text, encoder.encode(data))
+      : encodeFrame(OPCODE.Binary, data);
+    return this.sendFrame(frame);
+  }
+
+  /**
+   * Queues pre-encoded frame bytes, for example one broadcast frame shared
+   * by many sockets. The bytes must not be changed afterwards.
+   *
+   * @param frame One or more complete, unmasked frames.
+   * @returns `false` when the socket is no longer open, or when the frame
+   * took the outbox past its cap (the socket is then closed with 1008).
+   */
+  sendFrame(frame: Uint8Array): boolean {
+    if (this.#state !== "open") return false;
+    this.#outbox.push(frame);
+    if (this.#outbox.queuedBytes > this.#maxBufferedBytes) {
+      this.#abort(CLOSE_CODE.PolicyViolation, "slow consumer: outbox full");
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sends a ping; the peer answers with a pong carrying the same bytes.
+   *
+   * @param data Up to 125 bytes of payload.
+   */
+  ping(data: Uint8Array = new Uint8Array(0)): void {
+    if (data.length > 125) throw new RangeError("Cannot ping: at most 125 bytes of payload");
+    if (this.#state === "open") this.#outbox.push(encodeFrame(OPCODE.Ping, data));
+  }
+
+  /**
+   * Starts the closing handshake: sends a close frame, waits up to the close
+   * timeout for the peer's, then ends the connection. Closing a socket that
+   * is already closing does nothing.
+   *
+   * @param code A close code that may be sent (1000–1003, 1007–1014,
+   * 3000–4999).
+   * @param reason At most 123 bytes of UTF-8.
+   * @throws {RangeError} For a code that may not be sent or a long reason.
+   */
+  close(code: number = CLOSE_CODE.NormalClosure, reason = ""): void {
+    const payload = encodeClosePayload(code, reason);
+    if (this.#state !== "open") return;
+    this.#sendClose(code, reason, payload);
+  }
+
+  /**
+   * The socket's messages, in order; ends when the socket closes. Text
+   * arrives as a string, binary as a `Uint8Array`.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
+    while (true) {
+      if (this.#inboxHead < this.#inbox.length) {
+        const message = this.#inbox[this.#inboxHead]!;
+        this.#inbox[this.#inboxHead++] = "";
+        this.#inboxBytes -= message.length;
+        if (this.#inboxHead === this.#inbox.length) {
+          this.#inbox = [];
+          this.#inboxHead = 0;
+        }
+        this.#wakeReader?.();
+        yield message;
+        continue;
+      }
+      if (this.#state === "closed" || this.#closeReceived !== undefined || this.#failed) return;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.#wakeConsumer = resolve;
+      await promise;
+    }
+  }
+
+  async #readLoop(head: Uint8Array): Promise<void> {
+    let buffer = new Uint8Array(READ_BUFFER_MIN);
+    try {
+      if (head.length > 0) this.#receive(head);
+      while (this.#state !== "closed") {
+        if (this.#inboxFull()) {
+          const { promise, resolve } = Promise.withResolvers<void>();
+          this.#wakeReader = resolve;
+          await promise;
+          this.#wakeReader = undefined;
+          continue;
+        }
+        const n = await this.#transport.read(buffer);
+        if (n === null) break;
+        this.#heardSinceCheck = true;
+        this.#receive(buffer.subarray(0, n));
+        // Grow the buffer for a fast sender; idle sockets keep a small one.
+        if (n === buffer.length && buffer.length < READ_BUFFER_MAX) {
+          buffer = new Uint8Array(buffer.length * 4);
+        }
+      }
+    } catch {
+      // A reset or a read on a closed connection: the connection is over.
+    }
+    this.#destroy();
+  }
+
+  #inboxFull(): boolean {
+    if (this.#failed || this.#closeReceived !== undefined) return false;
+    return this.#inbox.length - this.#inboxHead >= INBOX_MAX_MESSAGES ||
+      this.#inboxBytes >= INBOX_MAX_BYTES;
+  }
+
+  #receive(chunk: Uint8Array): void {
+    if (this.#failed || this.#closeReceived !== undefined) return;
+    try {
+      const frames = this.#decoder.push(chunk);
+      for (const frame of frames) {
+        this.#onFrame(frame);
+        if (this.#failed || this.#closeReceived !== undefined) return;
+      }
+      const error = this.#decoder.pendingError;
+      if (error !== undefined) throw error;
+      const partial = this.#decoder.partial;
+      if (partial !== undefined && this.#state === "open") this.#assembler.check(partial);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#fail(error);
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    switch (frame.opcode) {
+      case OPCODE.Ping:
+        if (this.#state === "open") this.#outbox.push(encodeFrame(OPCODE.Pong, frame.payload));
+        return;
+      case OPCODE.Pong:
+        return;
+      case OPCODE.Close:
+        return this.#onClose(frame.payload);
+      default: {
+        if (this.#state !== "open") return;
+        const message = this.#assembler.add(frame);
+        if (message !== undefined) this.#deliver(message);
+      }
+    }
+  }
+
+  #deliver(message: Message): void {
+    this.#inbox.push(message);
+    this.#inboxBytes += message.length;
+    this.#wakeConsumer?.();
+    this.#wakeConsumer = undefined;
+  }
+
+  #onClose(payload: Uint8Array): void {
+    const { code, reason } = decodeClosePayload(payload);
+    this.#closeReceived = { code, reason };
+    this.#wakeConsumer?.();
+    if (this.#closeSent === undefined) {
+      // Echo the peer's code, then end the connection once it is written.
+      const echo = code === CLOSE_CODE.NoStatusReceived
+        ? new Uint8Array(0)
+        : encodeClosePayload(code);
+      this.#sendClose(code, "", echo);
+    } else if (this.#outbox.idle) {
+      this.#destroy();
+    }
+  }
+
+  #sendClose(code: number, reason: string, payload: Uint8Array): void {
+    this.#closeSent = { code, reason };
+    this.#state = "closing";
+    this.#wakeConsumer?.();
+    this.#outbox.push(encodeFrame(OPCODE.Close, payload));
+    this.#closeWhenDrained = true;
+    this.#closeTimer = setTimeout(() => this.#destroy(), this.#closeTimeout);
+  }
+
+  #afterCloseFlushed(): void {
+    // The server closes TCP first once both close frames are through
+    // (RFC 6455 §7.1.1); otherwise it keeps reading for the peer's close.
+    if (this.#closeReceived !== undefined) this.#destroy();
+  }
+
+  #fail(error: ProtocolError): void {
+    this.#failed = true;
+    if (this.#closeSent === undefined) {
+      const reason = truncateReason(error.message);
+      this.#sendClose(error.code, reason, encodeClosePayload(error.code, reason));
+    }
+  }
+
+  #abort(code: number, reason: string): void {
+    this.#closeSent = { code, reason };
+    this.#destroy();
+  }
+
+  #checkIdle(): void {
+    if (this.#heardSinceCheck) {
+      this.#heardSinceCheck = false;
+      this.#pingOutstanding = false;
+      return;
+    }
+    if (this.#pingOutstanding) {
+      this.#abort(CLOSE_CODE.GoingAway, "idle timeout");
+      return;
+    }
+    this.#pingOutstanding = true;
+    this.ping();
+  }
+
+  #destroy(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    clearTimeout(this.#closeTimer);
+    clearInterval(this.#idleTimer);
+    this.#outbox.stop();
+    try {
+      this.#transport.close();
+    } catch {
+      // Already closed by the peer or by a failed write.
+    }
+    const settled = this.#closeReceived ?? this.#closeSent;
+    this.#closed.resolve({
+      code: settled?.code ?? CLOSE_CODE.AbnormalClosure,
+      reason: settled?.reason ?? "",
+      wasClean: this.#closeReceived !== undefined && this.#closeSent !== undefined,
+    });
+    this.#wakeConsumer?.();
+    this.#wakeReader?.();
+  }
+}
+
+function truncateReason(message: string): string {
+  const bytes = encoder.encode(message);
+  if (bytes.length <= 123) return message;
+  return new TextDecoder().decode(bytes.subarray(0, 120)).replace(/\uFFFD$/, "") + "...";
+}
