@@ -51,7 +51,8 @@ export interface SocketOptions {
   maxMessageBytes?: number;
   /**
    * The most bytes that may wait in the outbox. A peer that reads so slowly
-   * that more pile up is closed with 1008.
+   * that more pile up is closed with 1008. (One frame larger than this is
+   * still sent when nothing else is waiting.)
    *
    * @default {4194304}
    */
@@ -214,11 +215,15 @@ export class Socket implements AsyncIterable<Message> {
    */
   sendFrame(frame: Uint8Array): boolean {
     if (this.#state !== "open") return false;
-    this.#outbox.push(frame);
-    if (this.#outbox.queuedBytes > this.#maxBufferedBytes) {
+    // A frame larger than the cap still goes out alone; the cap bounds what piles up.
+    if (
+      this.#outbox.queuedBytes > 0 &&
+      this.#outbox.queuedBytes + frame.length > this.#maxBufferedBytes
+    ) {
       this.#abort(CLOSE_CODE.PolicyViolation, "slow consumer: outbox full");
       return false;
     }
+    this.#outbox.push(frame);
     return true;
   }
 
