@@ -1,0 +1,194 @@
+/**
+ * Runs scenarios against servers, one fresh server process per run, server
+ * and load generator on different cores, and collects a report.
+ *
+ * @module
+ */
+import {
+  type ClientRuntime,
+  type GeneratorRun,
+  runGenerator,
+} from "./generator.ts";
+import { canPin } from "./launch.ts";
+import { runtimeVersions } from "./deps.ts";
+import {
+  cpuBetween,
+  type CpuUse,
+  type Figure,
+  figuresOf,
+  type Scenario,
+  warningsOf,
+} from "./scenarios.ts";
+import { type ServerName, startServer } from "./servers.ts";
+
+const SERVER_CORE = 0;
+const GENERATOR_CORE = 1;
+
+/** What to run. */
+export interface BenchConfig {
+  servers: readonly ServerName[];
+  scenarios: readonly Scenario[];
+  /** The generator's runtime. @default {"node"} */
+  runtime?: ClientRuntime;
+  /** Pin server and generator to cores 0 and 1 when `taskset` exists. @default {true} */
+  pin?: boolean;
+  /** Progress lines. @default {() => {}} */
+  log?: (line: string) => void;
+}
+
+/** One server's run of one scenario. */
+export interface RunRecord {
+  ok: boolean;
+  error?: string;
+  figures: Figure[];
+  warnings: string[];
+  cpu?: CpuUse;
+  /** The generator's raw result. */
+  result?: Record<string, unknown>;
+  /** Server and generator readings at each mark. */
+  marks?: GeneratorRun["marks"];
+}
+
+/** One scenario across servers. */
+export interface ScenarioRecord {
+  id: string;
+  family: Scenario["family"];
+  title: string;
+  echo: boolean;
+  load: Record<string, unknown>;
+  runs: Partial<Record<ServerName, RunRecord>>;
+}
+
+/** Whether a server could be started at all. */
+export interface ServerStatus {
+  available: boolean;
+  reason?: string;
+}
+
+/** Everything one benchmark run found; written as JSON. */
+export interface Report {
+  schema: 1;
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    cores: number;
+    pinned: boolean;
+    serverCore: number | null;
+    generatorCore: number | null;
+    generatorRuntime: ClientRuntime;
+    os: string;
+    kernel: string;
+    runtimes: Record<string, string>;
+  };
+  servers: Partial<Record<ServerName, ServerStatus>>;
+  scenarios: ScenarioRecord[];
+}
+
+/** Starts and stops `name` once, to learn whether it can run here at all. */
+async function probe(name: ServerName): Promise<ServerStatus> {
+  try {
+    const server = await startServer(name);
+    await server.process.stop();
+    return { available: true };
+  } catch (error) {
+    return { available: false, reason: (error as Error).message };
+  }
+}
+
+async function runOne(
+  name: ServerName,
+  scenario: Scenario,
+  cores: { server?: number; generator?: number },
+  runtime: ClientRuntime,
+): Promise<RunRecord> {
+  let server;
+  try {
+    server = await startServer(name, {
+      echo: scenario.echo,
+      core: cores.server,
+    });
+    const run = await runGenerator({ ...scenario.load, port: server.port }, {
+      serverPid: server.process.pid,
+      core: cores.generator,
+      runtime,
+      timeoutMs: scenario.timeoutMs,
+    });
+    return {
+      ok: true,
+      figures: figuresOf(scenario, run),
+      warnings: warningsOf(run),
+      cpu: cpuBetween(run),
+      result: run.result,
+      marks: run.marks,
+    };
+  } catch (error) {
+    return {
+      ok: false,
+      error: (error as Error).message,
+      figures: [],
+      warnings: [],
+    };
+  } finally {
+    await server?.process.stop();
+  }
+}
+
+/** Runs every scenario on every available server, scenario by scenario. */
+export async function runBench(config: BenchConfig): Promise<Report> {
+  const log = config.log ?? (() => {});
+  const runtime = config.runtime ?? "node";
+  const startedAt = new Date().toISOString();
+  const pinned = (config.pin ?? true) && await canPin();
+  const cores = pinned
+    ? { server: SERVER_CORE, generator: GENERATOR_CORE }
+    : {};
+  const servers: Partial<Record<ServerName, ServerStatus>> = {};
+  for (const name of config.servers) {
+    servers[name] = await probe(name);
+    const status = servers[name];
+    log(
+      `server ${name}: ${
+        status.available ? "available" : `unavailable (${status.reason})`
+      }`,
+    );
+  }
+  const scenarios: ScenarioRecord[] = [];
+  for (const scenario of config.scenarios) {
+    const record: ScenarioRecord = {
+      id: scenario.id,
+      family: scenario.family,
+      title: scenario.title,
+      echo: scenario.echo,
+      load: scenario.load,
+      runs: {},
+    };
+    for (const name of config.servers) {
+      if (!servers[name]?.available) continue;
+      const run = await runOne(name, scenario, cores, runtime);
+      record.runs[name] = run;
+      log(
+        `${scenario.id} ${name}: ${run.ok ? "ok" : run.error}${
+          run.warnings.length > 0 ? ` (${run.warnings.join("; ")})` : ""
+        }`,
+      );
+    }
+    scenarios.push(record);
+  }
+  return {
+    schema: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cores: navigator.hardwareConcurrency,
+      pinned,
+      serverCore: pinned ? SERVER_CORE : null,
+      generatorCore: pinned ? GENERATOR_CORE : null,
+      generatorRuntime: runtime,
+      os: Deno.build.os,
+      kernel: Deno.osRelease(),
+      runtimes: await runtimeVersions(),
+    },
+    servers,
+    scenarios,
+  };
+}
