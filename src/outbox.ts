@@ -5,6 +5,8 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
+
 /** The writer an {@linkcode Outbox} drains into (a `Deno.Conn` is one). */
 export interface Writer {
   /** Writes some of `bytes`, resolving with how many were written. */
@@ -20,7 +22,9 @@ export interface OutboxEvents {
 }
 
 // Outboxes that have frames to write. They are flushed together once the
-// current task ends, so a burst of sends costs one write per socket.
+// current task (and every microtask it queued) ends, so a burst of sends, for
+// example all the messages of one read, costs one write per socket.
+// `setImmediate` runs right after; `setTimeout(0)` would wait a millisecond.
 let pending: Outbox[] = [];
 let flushScheduled = false;
 
@@ -33,8 +37,8 @@ function flushPending(): void {
 
 /**
  * A queue of frames for one connection. {@linkcode Outbox.push} is cheap (a
- * reference into an array); writes start when the current task ends, one at a
- * time, each carrying every frame queued so far.
+ * reference into an array); a write starts once the current task ends, at
+ * most one is in flight, and each carries every frame queued so far.
  *
  * @example
  * ```ts
@@ -93,7 +97,7 @@ export class Outbox {
       pending.push(this);
       if (!flushScheduled) {
         flushScheduled = true;
-        setTimeout(flushPending, 0);
+        setImmediate(flushPending);
       }
     }
   }
