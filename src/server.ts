@@ -177,6 +177,7 @@ export class Server {
       }
       if (!isUpgradeRequest(head)) {
         await writeAll(conn, this.#route(head));
+        await lingerClose(conn);
         return;
       }
       const request = validateUpgrade(head);
@@ -193,7 +194,7 @@ export class Server {
       this.#open(conn, request, parser.rest);
     } catch (error) {
       if (error instanceof HandshakeError) {
-        await writeAll(conn, errorResponse(error)).catch(() => {});
+        await writeAll(conn, errorResponse(error)).then(() => lingerClose(conn), () => {});
       }
     } finally {
       clearTimeout(timer);
@@ -279,6 +280,30 @@ function failHandler(socket: Socket): void {
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
+
+// After a response, stop writing and read what the client still sends (up to
+// a bound) before closing: closing with unread input would reset the
+// connection, and the client could lose the response.
+async function lingerClose(conn: Deno.TcpConn): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+  try {
+    await conn.closeWrite();
+    const buffer = new Uint8Array(16 * 1024);
+    let drained = 0;
+    while (drained < LINGER_BYTES) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      drained += n;
+    }
+  } catch {
+    // Reset or closed by the timer: nothing more to do.
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function closeQuietly(conn: Deno.Conn): void {
