@@ -1,8 +1,9 @@
 /**
- * The server against real clients from other stacks: Node's `ws` and Python's
- * `websockets`, each run as a child process that prints what it saw (see
- * tests/clients/). Both offer permessage-deflate by default; the server
- * implements no extension, so it must decline it and still work.
+ * The server against real clients: Deno's `WebSocket` in-process, and Node's
+ * `ws` and Python's `websockets`, each run as a child process that prints what
+ * it saw (see tests/clients/). `ws` and `websockets` offer permessage-deflate
+ * by default; the server implements no extension, so it must decline the
+ * offer and still work.
  */
 
 import { assertEquals } from "@std/assert";
@@ -31,6 +32,27 @@ function recordingEcho(
     return echo(socket);
   };
 }
+
+Deno.test("Deno's WebSocket: text, binary, 1 MiB and close", async () => {
+  const closes: Promise<CloseResult>[] = [];
+  await withServer({}, recordingEcho([], closes), async (_server, port) => {
+    const [client] = await TestClient.open(port, 1);
+    assertEquals(client!.ws.extensions, "");
+    const large = new Uint8Array(1024 * 1024).map((_, i) => (i * 31 + 7) & 0xff);
+    client!.ws.send("héllo wörld ✓ 🚀");
+    client!.ws.send(new Uint8Array([0, 1, 254, 255]));
+    client!.ws.send("");
+    client!.ws.send(large);
+    const [text, binary, empty, echoed] = await client!.waitFor(4, 10_000);
+    assertEquals(text, "héllo wörld ✓ 🚀");
+    assertEquals(new Uint8Array(binary as ArrayBuffer), new Uint8Array([0, 1, 254, 255]));
+    assertEquals(empty, "");
+    assertEquals(new Uint8Array(echoed as ArrayBuffer), large);
+    const event = await client!.close(4002, "bye from deno");
+    assertEquals([event.code, event.wasClean], [4002, true]);
+    assertEquals(await closes[0], { code: 4002, reason: "bye from deno", wasClean: true });
+  });
+});
 
 peerTest(noWs, "Node ws: text, binary, 1 MiB, fragments, ping and close", async () => {
   const offers: string[] = [];
