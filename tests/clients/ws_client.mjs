@@ -14,7 +14,10 @@ const TIMEOUT_MS = 20_000;
 const [mode, url] = process.argv.slice(2);
 
 const version = JSON.parse(
-  readFileSync(new URL("./node_modules/ws/package.json", import.meta.url), "utf8"),
+  readFileSync(
+    new URL("./node_modules/ws/package.json", import.meta.url),
+    "utf8",
+  ),
 ).version;
 
 /** Messages and events of one socket, as promises to await in order. */
@@ -30,10 +33,15 @@ class Client {
     // Errors after opening end in a close event; keep them from being thrown.
     this.ws.on("error", (error) => (this.error = error));
     this.closed = new Promise((resolve) => {
-      this.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() }));
+      this.ws.once(
+        "close",
+        (code, reason) => resolve({ code, reason: reason.toString() }),
+      );
     });
     this.ws.on("message", (data, isBinary) => {
-      this.inbox.push(isBinary ? { binary: Buffer.from(data) } : { text: data.toString() });
+      this.inbox.push(
+        isBinary ? { binary: Buffer.from(data) } : { text: data.toString() },
+      );
       for (const wake of this.waiters.splice(0)) wake();
     });
   }
@@ -49,7 +57,11 @@ class Client {
   /** Sends `data` and resolves once `ws` has written it. */
   send(data, options = {}) {
     return new Promise((resolve, reject) => {
-      this.ws.send(data, options, (error) => (error ? reject(error) : resolve()));
+      this.ws.send(
+        data,
+        options,
+        (error) => (error ? reject(error) : resolve()),
+      );
     });
   }
 }
@@ -70,7 +82,9 @@ function sameText(message, expected) {
 
 /** `true` when `message` is binary equal to `expected`, else a description of it. */
 function sameBytes(message, expected) {
-  if (message.binary !== undefined && message.binary.equals(expected)) return true;
+  if (message.binary !== undefined && message.binary.equals(expected)) {
+    return true;
+  }
   return message.binary === undefined
     ? `text of ${message.text.length} chars`
     : `binary of ${message.binary.length} bytes, differs from ${expected.length}`;
@@ -130,7 +144,9 @@ async function chat(url) {
   while (received.length < 4) {
     const message = await client.next();
     received.push(
-      message.text !== undefined ? { text: message.text } : { binary: [...message.binary] },
+      message.text !== undefined
+        ? { text: message.text }
+        : { binary: [...message.binary] },
     );
   }
   client.ws.close(1000, "node done");
