@@ -8,7 +8,7 @@
 import { Launched } from "./launch.ts";
 import { BUN_BIN, GENERATOR, REPO_DIR } from "./paths.ts";
 import { stderrSummary } from "./servers.ts";
-import { type ProcSample, sampleProcess } from "./proc.ts";
+import { type ProcSample, sampleCores, sampleProcess } from "./proc.ts";
 
 /** The runtime the generator runs on. */
 export type ClientRuntime = "node" | "bun";
@@ -21,6 +21,8 @@ export interface Mark {
   atMs: number;
   server: ProcSample;
   generator: ProcSample;
+  /** Busy seconds of each core, whoever used them. */
+  cores: number[];
 }
 
 /** What one generator run returned. */
@@ -65,11 +67,17 @@ export async function runGenerator(
       const word = space === -1 ? line : line.slice(0, space);
       const rest = space === -1 ? "" : line.slice(space + 1);
       if (word === "mark") {
-        const [server, load] = await Promise.all([
+        const [server, load, cores] = await Promise.all([
           sampleProcess(options.serverPid),
           sampleProcess(generator.pid),
+          sampleCores(),
         ]);
-        marks[rest] = { atMs: performance.now(), server, generator: load };
+        marks[rest] = {
+          atMs: performance.now(),
+          server,
+          generator: load,
+          cores,
+        };
         await generator.writeLine("go");
       } else if (word === "result") {
         return { result: JSON.parse(rest), marks, pid: generator.pid };

@@ -66,3 +66,33 @@ export async function sampleProcess(pid: number): Promise<ProcSample> {
     rssBytes: parseStatusRss(status),
   };
 }
+
+/** Busy seconds (all but idle and iowait) of each core, from the text of `/proc/stat`. */
+export function parseCoreBusy(stat: string, ticks: number): number[] {
+  const busy: number[] = [];
+  for (const line of stat.split("\n")) {
+    const match = /^cpu(\d+) (.*)$/.exec(line);
+    if (match === null) continue;
+    const [
+      user = 0,
+      nice = 0,
+      system = 0,
+      _idle,
+      _iowait,
+      irq = 0,
+      softirq = 0,
+      steal = 0,
+    ] = match[2]!.trim().split(/\s+/).map(Number);
+    busy[Number(match[1])] = (user + nice + system + irq + softirq + steal) /
+      ticks;
+  }
+  return busy;
+}
+
+/** Busy seconds of each core since boot. */
+export async function sampleCores(): Promise<number[]> {
+  return parseCoreBusy(
+    await Deno.readTextFile("/proc/stat"),
+    await ticksPerSecond(),
+  );
+}

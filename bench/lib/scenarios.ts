@@ -54,6 +54,10 @@ export const QUICK: Timing = {
 };
 
 const CONNECT_CONCURRENCY = 100;
+/** CPU % from which a process counts as saturated. */
+const SATURATED = 90;
+/** CPU % of other processes from which a run counts as noisy. */
+const NOISY = 15;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_MESSAGES = 50_000_000;
 
@@ -186,7 +190,8 @@ export function planScenarios(options: PlanOptions): Scenario[] {
 export interface Figure {
   key: string;
   label: string;
-  value: number | string;
+  /** null when it could not be measured (e.g. CPU time under one clock tick). */
+  value: number | string | null;
   /** Which way is better; ratios are shown only for figures that have one. */
   better?: "higher" | "lower";
 }
@@ -196,6 +201,8 @@ export interface CpuUse {
   wallSeconds: number;
   serverSeconds: number;
   generatorSeconds: number;
+  /** CPU that neither used, on all cores: other processes (noise), the harness, the kernel. */
+  otherSeconds: number;
 }
 
 /** CPU use between two marks of a run. */
@@ -209,15 +216,22 @@ export function cpuBetween(
   if (a === undefined || b === undefined) {
     throw new Error(`Cannot measure CPU: marks "${from}" and "${to}" missing`);
   }
+  const serverSeconds = b.server.cpuSeconds - a.server.cpuSeconds;
+  const generatorSeconds = b.generator.cpuSeconds - a.generator.cpuSeconds;
+  const busySeconds = b.cores.reduce(
+    (sum, busy, core) => sum + busy - (a.cores[core] ?? busy),
+    0,
+  );
   return {
     wallSeconds: (b.atMs - a.atMs) / 1000,
-    serverSeconds: b.server.cpuSeconds - a.server.cpuSeconds,
-    generatorSeconds: b.generator.cpuSeconds - a.generator.cpuSeconds,
+    serverSeconds,
+    generatorSeconds,
+    otherSeconds: Math.max(0, busySeconds - serverSeconds - generatorSeconds),
   };
 }
 
-function perCpu(count: number, seconds: number): number {
-  return seconds > 0 ? count / seconds : Number.NaN;
+function perCpu(count: number, seconds: number): number | null {
+  return seconds > 0 ? count / seconds : null;
 }
 
 function percent(seconds: number, wall: number): number {
@@ -225,12 +239,13 @@ function percent(seconds: number, wall: number): number {
 }
 
 function cpuFigure(cpu: CpuUse): Figure {
-  const server = percent(cpu.serverSeconds, cpu.wallSeconds);
-  const generator = percent(cpu.generatorSeconds, cpu.wallSeconds);
+  const shares = [cpu.serverSeconds, cpu.generatorSeconds, cpu.otherSeconds]
+    .map((seconds) => percent(seconds, cpu.wallSeconds))
+    .map((share) => (Number.isFinite(share) ? String(share) : "–"));
   return {
     key: "cpu",
-    label: "CPU % server / generator",
-    value: `${server} / ${generator}`,
+    label: "CPU % server / generator / other",
+    value: shares.join(" / "),
   };
 }
 
@@ -303,10 +318,10 @@ export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
     case "connect": {
       const start = run.marks.start;
       const settled = run.marks.settled;
-      const rss = start === undefined || settled === undefined
-        ? Number.NaN
+      const rssKiB = start === undefined || settled === undefined
+        ? null
         : (settled.server.rssBytes - start.server.rssBytes) /
-          (r.connections as number);
+          (r.connections as number) / 1024;
       return [
         {
           key: "perCpu",
@@ -323,7 +338,7 @@ export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
         {
           key: "rss",
           label: "RSS KiB / idle connection",
-          value: rss / 1024,
+          value: rssKiB,
           better: "lower",
         },
         cpuFigure(cpu),
@@ -374,12 +389,16 @@ export function warningsOf(run: GeneratorRun): string[] {
     }
   }
   const cpu = cpuBetween(run);
-  if (cpu.wallSeconds > 0 && cpu.generatorSeconds / cpu.wallSeconds > 0.9) {
+  const server = percent(cpu.serverSeconds, cpu.wallSeconds);
+  const generator = percent(cpu.generatorSeconds, cpu.wallSeconds);
+  const other = percent(cpu.otherSeconds, cpu.wallSeconds);
+  if (generator >= SATURATED && server < SATURATED) {
     warnings.push(
-      `generator CPU ${
-        percent(cpu.generatorSeconds, cpu.wallSeconds)
-      } %: it may be the bottleneck`,
+      `generator-bound: generator CPU ${generator} %, server ${server} %`,
     );
+  }
+  if (other >= NOISY) {
+    warnings.push(`noisy: ${other} % CPU used by other processes`);
   }
   return warnings;
 }

@@ -19,8 +19,9 @@ export function formatNumber(value: number): string {
   return value.toPrecision(3);
 }
 
-function formatValue(value: number | string | undefined): string {
+function formatValue(value: number | string | null | undefined): string {
   if (value === undefined) return "";
+  if (value === null) return "–";
   return typeof value === "number" ? formatNumber(value) : value;
 }
 

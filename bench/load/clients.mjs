@@ -7,7 +7,7 @@
  */
 import net from "node:net";
 import { FrameReader, upgradeRequest, UpgradeResponse } from "./wire.mjs";
-import { STAMP_LENGTH } from "./stamp.mjs";
+import { nowMicros, STAMP_LENGTH } from "./stamp.mjs";
 
 const shared = Buffer.allocUnsafe(256 * 1024);
 
@@ -33,8 +33,9 @@ export class Client {
 
 /**
  * Opens one connection to 127.0.0.1:`port` and completes the upgrade.
- * `onFrame(client, opcode, bytes, at, prefixLength, payloadLength)` sees
- * every server frame; `onClose(client)` runs once if the connection ends.
+ * `onFrame(client, opcode, bytes, at, prefixLength, payloadLength, micros)`
+ * sees every server frame, with the time its chunk was read (one clock read
+ * per chunk, not per frame); `onClose(client)` runs once if the connection ends.
  */
 export function connect(port, index, handlers, timeoutMs) {
   const request = upgradeRequest(port);
@@ -42,6 +43,7 @@ export function connect(port, index, handlers, timeoutMs) {
     const response = new UpgradeResponse();
     let client;
     let reader;
+    let micros = 0;
     const socket = net.connect({
       host: "127.0.0.1",
       port,
@@ -50,6 +52,7 @@ export function connect(port, index, handlers, timeoutMs) {
         buffer: shared,
         callback(length, bytes) {
           try {
+            micros = nowMicros();
             if (reader !== undefined) return void reader.push(bytes, 0, length);
             const at = response.push(bytes, 0, length);
             if (at < 0) return;
@@ -57,7 +60,7 @@ export function connect(port, index, handlers, timeoutMs) {
             reader = new FrameReader(
               STAMP_LENGTH,
               (op, b, p, pl, len) =>
-                handlers.onFrame(client, op, b, p, pl, len),
+                handlers.onFrame(client, op, b, p, pl, len, micros),
             );
             clearTimeout(timer);
             resolve(client);

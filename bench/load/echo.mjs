@@ -18,9 +18,9 @@ export async function echo(config, mark) {
     config.port,
     { count: config.connections, concurrency: config.concurrency },
     {
-      onFrame(client, opcode, bytes, at, prefix) {
+      onFrame(client, opcode, bytes, at, prefix, _length, micros) {
         if (opcode === OPCODE.TEXT || opcode === OPCODE.BINARY) {
-          router.frame?.(client, bytes, at, prefix);
+          router.frame?.(client, bytes, at, prefix, micros);
         }
       },
       onClose() {
@@ -87,12 +87,12 @@ function rounds({ router, clients, size, kind, durationMs, drainMs }) {
     });
   }
 
-  router.frame = (client, bytes, at, prefix) => {
+  router.frame = (client, bytes, at, prefix, micros) => {
     if (prefix < STAMP_LENGTH || bytes[at] !== code) {
       stray++;
       return;
     }
-    rtt.record(nowMicros() - readHex(bytes, at + 9, 12));
+    rtt.record(micros - readHex(bytes, at + 9, 12));
     roundTrips++;
     if (performance.now() < deadline) send(client);
     else if (++idle === clients.length) finish();

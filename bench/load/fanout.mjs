@@ -24,9 +24,9 @@ export async function fanout(config, mark) {
     config.port,
     { count: n, concurrency: config.concurrency },
     {
-      onFrame(_client, opcode, bytes, at, prefix) {
+      onFrame(client, opcode, bytes, at, prefix, _length, micros) {
         if (opcode === OPCODE.TEXT || opcode === OPCODE.BINARY) {
-          router.frame?.(_client.index, bytes, at, prefix);
+          router.frame?.(client.index, bytes, at, prefix, micros);
         }
       },
       onClose() {
@@ -167,14 +167,13 @@ function windowed(
     if (!sending && completed === sent) finish();
   }
 
-  router.frame = (index, bytes, at, prefix) => {
+  router.frame = (index, bytes, at, prefix, micros) => {
     if (prefix < STAMP_LENGTH || bytes[at] !== code) {
       stray++;
       return;
     }
     const seq = readHex(bytes, at + 1, 8);
-    const now = nowMicros();
-    const latency = now - readHex(bytes, at + 9, 12);
+    const latency = micros - readHex(bytes, at + 9, 12);
     delivery.record(latency);
     received++;
     if (seq !== expected[index]) misordered++;
