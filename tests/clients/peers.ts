@@ -41,14 +41,18 @@ export function peerTest(
   }
   Deno.test(name, async () => {
     if (missing !== undefined) {
-      throw new Error(`${missing}; CI=true, so .ci/run should have installed it`);
+      throw new Error(
+        `${missing}; CI=true, so .ci/run should have installed it`,
+      );
     }
     await fn();
   });
 }
 
 /** Why `node` with `package` from this folder cannot run, or `undefined`. */
-export async function missingNodePackage(pkg: string): Promise<string | undefined> {
+export async function missingNodePackage(
+  pkg: string,
+): Promise<string | undefined> {
   const node = await commandOutput("node", ["--version"]);
   if (node === undefined) return "node is not installed";
   try {
@@ -74,9 +78,16 @@ export async function missingChromium(): Promise<string | undefined> {
 }
 
 /** The stdout of a command that succeeded, or `undefined` (not found, failed). */
-async function commandOutput(command: string, args: string[]): Promise<string | undefined> {
+async function commandOutput(
+  command: string,
+  args: string[],
+): Promise<string | undefined> {
   try {
-    const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" })
+    const output = await new Deno.Command(command, {
+      args,
+      stdout: "piped",
+      stderr: "null",
+    })
       .output();
     return output.success ? new TextDecoder().decode(output.stdout).trim() : undefined;
   } catch {
@@ -140,4 +151,144 @@ export async function runJsonClient(
   }
   if (!output.success || "error" in result) throw new Error(describe());
   return result;
+}
+
+/** Options for {@linkcode LineProcess}. */
+export interface LineProcessOptions {
+  /**
+   * The working directory.
+   *
+   * @default {CLIENTS_DIR}
+   */
+  cwd?: string | URL;
+  /**
+   * Milliseconds after which the process is killed, whatever it is doing.
+   *
+   * @default {120000}
+   */
+  timeout?: number;
+}
+
+/**
+ * A child process read line by line, with lines written to its stdin. The
+ * process is killed when its timeout passes; {@linkcode LineProcess.close}
+ * waits for it and releases its pipes.
+ */
+export class LineProcess {
+  /** The command line, for messages. */
+  readonly commandLine: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #stderr: Promise<string>;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #seen: string[] = [];
+
+  /**
+   * Starts `command` with piped stdin, stdout and stderr.
+   *
+   * @param command The program.
+   * @param args Its arguments.
+   * @param options Where to run and the deadline.
+   */
+  constructor(
+    command: string,
+    args: string[],
+    options: LineProcessOptions = {},
+  ) {
+    this.commandLine = [command, ...args].join(" ");
+    this.#child = new Deno.Command(command, {
+      args,
+      cwd: options.cwd ?? CLIENTS_DIR,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#timer = setTimeout(
+      () => this.kill("SIGKILL"),
+      options.timeout ?? 120_000,
+    );
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#lines = lines(this.#child.stdout);
+    this.#stderr = new Response(this.#child.stderr).text();
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /**
+   * The next line of stdout.
+   *
+   * @param what What the line should be, for the error message.
+   * @param timeout Milliseconds to wait.
+   * @throws {Error} On end of output or timeout, with everything read so far.
+   */
+  async nextLine(what: string, timeout = 20_000): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeout);
+    });
+    try {
+      const next = await Promise.race([this.#lines.next(), expired]);
+      if (next === "timeout" || next.done) {
+        throw new Error(
+          `${this.commandLine}: ${next === "timeout" ? "timed out" : "ended"} waiting for ${what}` +
+            `\nstdout so far: ${this.#seen.join("\n")}`,
+        );
+      }
+      this.#seen.push(next.value);
+      return next.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Writes `line` and a newline to stdin. */
+  async send(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  /** Sends `signal` to the process, if it is still running. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  }
+
+  /**
+   * Closes stdin, waits for the process to exit (killing it after `timeout`
+   * ms), drains its output and returns how it ended and what it wrote on stderr.
+   */
+  async close(
+    timeout = 10_000,
+  ): Promise<{ status: Deno.CommandStatus; stderr: string }> {
+    await this.#stdin.close().catch(() => {});
+    const killer = setTimeout(() => this.kill("SIGKILL"), timeout);
+    try {
+      const status = await this.#child.status;
+      while (!(await this.#lines.next()).done) {
+        // Drain what is left so the pipe is released.
+      }
+      return { status, stderr: await this.#stderr };
+    } finally {
+      clearTimeout(killer);
+      clearTimeout(this.#timer);
+    }
+  }
+}
+
+async function* lines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest !== "") yield rest;
 }

@@ -8,7 +8,11 @@
 // it cannot describe otherwise, and gives up after 20 seconds.
 
 import { readFileSync } from "node:fs";
-import WebSocket from "ws";
+import { createRequire } from "node:module";
+
+// require() rather than `import "ws"`: `deno check tests` reads this file too,
+// and it does not resolve this folder's node_modules.
+const WebSocket = createRequire(import.meta.url)("ws");
 
 const TIMEOUT_MS = 20_000;
 const [mode, url] = process.argv.slice(2);
@@ -144,9 +148,7 @@ async function chat(url) {
   while (received.length < 4) {
     const message = await client.next();
     received.push(
-      message.text !== undefined
-        ? { text: message.text }
-        : { binary: [...message.binary] },
+      message.text !== undefined ? { text: message.text } : { binary: [...message.binary] },
     );
   }
   client.ws.close(1000, "node done");
