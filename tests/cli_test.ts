@@ -1,0 +1,344 @@
+/**
+ * The CLI as a user runs it: a child process with network permission only,
+ * driven through its arguments, stdin and signals, with Deno WebSocket
+ * clients in the chat room.
+ */
+
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import denoJson from "../deno.json" with { type: "json" };
+import type { ChatEvent } from "../src/chat.ts";
+import { CHAT_PAGE } from "../src/page.ts";
+import { VERSION } from "../src/version.ts";
+import { TestClient } from "./_server.ts";
+
+const REPO = new URL("../", import.meta.url);
+const CLI = new URL("src/cli.ts", REPO);
+const STD_FALLBACK = new URL("src/_std/", REPO);
+const URL_LINE = /^pushwire listening on (http:\/\/(\S+):(\d+)\/)$/;
+
+/**
+ * `deno run` with network permission only. When this test run resolves
+ * `@std` to the offline fallback, the CLI gets the same import map.
+ */
+function denoRun(script: URL, args: string[]): string[] {
+  const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
+    ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
+    : [];
+  return ["run", "-N", ...importMap, script.pathname, ...args];
+}
+
+/** Runs the CLI to completion (at most `timeout` ms) and returns its output. */
+async function runCli(args: string[], timeout = 20_000) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRun(CLI, args),
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const killer = setTimeout(() => child.kill("SIGKILL"), timeout);
+  try {
+    const output = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(killer);
+  }
+}
+
+/**
+ * The CLI serving in the background: its stdout read line by line, stdin
+ * writable, killed with SIGKILL if it outlives `timeout` ms.
+ */
+class CliProcess {
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #stdout: ReadableStreamDefaultReader<string>;
+  readonly #stderr: Promise<string>;
+  readonly #killer: ReturnType<typeof setTimeout>;
+  #buffered = "";
+  #stdinClosed = false;
+
+  constructor(args: string[], timeout = 30_000) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: denoRun(CLI, args),
+      cwd: REPO,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#killer = setTimeout(() => this.kill("SIGKILL"), timeout);
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#stdout = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    this.#stderr = new Response(this.#child.stderr).text();
+  }
+
+  /** Starts the CLI and reads the URL it prints. */
+  static async start(args: string[]): Promise<{ cli: CliProcess; url: URL }> {
+    const cli = new CliProcess(["--port", "0", ...args]);
+    try {
+      const line = await cli.readLine();
+      const match = line.match(URL_LINE);
+      assert(match !== null, `unexpected first line: ${line}`);
+      return { cli, url: new URL(match[1]!) };
+    } catch (error) {
+      const { stderr } = await cli.stop("SIGKILL");
+      throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
+    }
+  }
+
+  /** The next line of stdout, within `timeout` ms. */
+  async readLine(timeout = 10_000): Promise<string> {
+    const deadline = Date.now() + timeout;
+    while (!this.#buffered.includes("\n")) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - Date.now()));
+      });
+      const next = await Promise.race([this.#stdout.read(), expired]).finally(() =>
+        clearTimeout(timer)
+      );
+      if (next === "timeout") throw new Error(`no line on stdout within ${timeout} ms`);
+      if (next.done) throw new Error(`stdout ended; last output: ${this.#buffered}`);
+      this.#buffered += next.value;
+    }
+    const end = this.#buffered.indexOf("\n");
+    const line = this.#buffered.slice(0, end);
+    this.#buffered = this.#buffered.slice(end + 1);
+    return line;
+  }
+
+  /** Writes a line to stdin. */
+  async writeLine(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  /** Closes stdin: the CLI sees end of input. */
+  async closeStdin(): Promise<void> {
+    if (this.#stdinClosed) return;
+    this.#stdinClosed = true;
+    await this.#stdin.close().catch(() => {});
+  }
+
+  /** Sends `signal` if the process is still running. */
+  kill(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  }
+
+  /**
+   * Sends `signal`, waits for the exit (SIGKILL after 10 s), and releases the
+   * pipes. Returns the exit status and what is left of stdout and stderr.
+   */
+  async stop(signal: Deno.Signal = "SIGTERM") {
+    this.kill(signal);
+    const killer = setTimeout(() => this.kill("SIGKILL"), 10_000);
+    try {
+      const status = await this.#child.status;
+      await this.closeStdin();
+      let stdout = this.#buffered;
+      for (let next = await this.#stdout.read(); !next.done; next = await this.#stdout.read()) {
+        stdout += next.value;
+      }
+      return { status, stdout, stderr: await this.#stderr };
+    } finally {
+      clearTimeout(killer);
+      clearTimeout(this.#killer);
+    }
+  }
+}
+
+/** The events a client received, parsed (binary messages left out). */
+function events(client: TestClient): ChatEvent[] {
+  return client.messages.filter((m) => typeof m === "string").map((m) => JSON.parse(m));
+}
+
+/** Waits until `client` received `count` messages and returns its events. */
+async function eventsAfter(client: TestClient, count: number): Promise<ChatEvent[]> {
+  await client.waitFor(count);
+  return events(client);
+}
+
+/** Checks an event's fields and that its time is the server's clock, now. */
+function assertEvent(event: ChatEvent | undefined, expected: Record<string, unknown>): void {
+  assert(event !== undefined, `missing event ${JSON.stringify(expected)}`);
+  const { time, ...rest } = event;
+  assertEquals(rest, expected);
+  assert(Number.isInteger(time) && Math.abs(Date.now() - time) < 60_000, `bad time: ${time}`);
+}
+
+Deno.test("pushwire --help and --version print to stdout and exit 0", async (t) => {
+  for (const flag of ["--help", "-h"]) {
+    await t.step(flag, async () => {
+      const { code, stdout, stderr } = await runCli([flag]);
+      assertEquals(code, 0, stderr);
+      assertMatch(stdout, /^Usage: pushwire \[--port 8080\] \[--hostname 0\.0\.0\.0\]/);
+      for (const option of ["--port", "--hostname", "--help", "--version"]) {
+        assertStringIncludes(stdout, option);
+      }
+      assertEquals(stderr, "");
+    });
+  }
+  await t.step("--version matches deno.json", async () => {
+    assertEquals(VERSION, denoJson.version);
+    const { code, stdout, stderr } = await runCli(["--version"]);
+    assertEquals(code, 0, stderr);
+    assertEquals(stdout, `pushwire ${VERSION}\n`);
+  });
+});
+
+Deno.test("pushwire exits 2 with the error and usage on stderr for bad arguments", async (t) => {
+  const cases: { args: string[]; error: string }[] = [
+    { args: ["--bogus"], error: "Unknown option: --bogus" },
+    { args: ["-x"], error: "Unknown option: -x" },
+    { args: ["extra"], error: "Unknown argument: extra" },
+    { args: ["--port", "abc"], error: 'Invalid --port: "abc"' },
+    { args: ["--port", "65536"], error: 'Invalid --port: "65536"' },
+    { args: ["--port=80.5"], error: 'Invalid --port: "80.5"' },
+    { args: ["--port=-1"], error: 'Invalid --port: "-1"' },
+    { args: ["--port"], error: "Missing value for --port" },
+  ];
+  for (const { args, error } of cases) {
+    await t.step(args.join(" "), async () => {
+      const { code, stdout, stderr } = await runCli(args);
+      assertEquals(code, 2, stderr);
+      assertEquals(stdout, "");
+      assertStringIncludes(stderr, `error: ${error}`);
+      assertStringIncludes(stderr, "Usage: pushwire");
+    });
+  }
+});
+
+Deno.test("pushwire runs the chat room, pushes stdin lines, serves the page, stops on SIGTERM", async (t) => {
+  const { cli, url } = await CliProcess.start(["--hostname", "127.0.0.1"]);
+  const clients: TestClient[] = [];
+  try {
+    assertEquals(url.hostname, "127.0.0.1");
+    const port = Number(url.port);
+    assert(port > 0);
+    let a!: TestClient;
+    let b!: TestClient;
+
+    await t.step("a newcomer gets a welcome, everyone a join notice", async () => {
+      a = new TestClient(port);
+      clients.push(a);
+      await a.opened;
+      const [welcome, join] = await eventsAfter(a, 2);
+      assert(welcome?.type === "welcome");
+      const idA = welcome.id;
+      assertEvent(welcome, { type: "welcome", id: idA, peers: 1 });
+      assertEvent(join, { type: "join", id: idA, peers: 1 });
+
+      b = new TestClient(port);
+      clients.push(b);
+      await b.opened;
+      const [welcomeB, joinB] = await eventsAfter(b, 2);
+      assert(welcomeB?.type === "welcome");
+      assert(welcomeB.id !== idA);
+      assertEvent(welcomeB, { type: "welcome", id: welcomeB.id, peers: 2 });
+      assertEvent(joinB, { type: "join", id: welcomeB.id, peers: 2 });
+      assertEvent((await eventsAfter(a, 3))[2], { type: "join", id: welcomeB.id, peers: 2 });
+    });
+
+    const idOf = (client: TestClient) => (events(client)[0] as { id: string }).id;
+
+    await t.step("each client gets both messages, its own included", async () => {
+      a.ws.send("hello from a");
+      await a.waitFor(4);
+      b.ws.send("hello <b> \u{1F600}");
+      for (const client of [a, b]) {
+        const messages = (await eventsAfter(client, client === a ? 5 : 4))
+          .filter((event) => event.type === "message");
+        assertEquals(messages.length, 2);
+        assertEvent(messages[0], { type: "message", from: idOf(a), text: "hello from a" });
+        assertEvent(messages[1], { type: "message", from: idOf(b), text: "hello <b> \u{1F600}" });
+      }
+    });
+
+    await t.step("a binary message is relayed to everyone as it came", async () => {
+      const counts = [a.messages.length, b.messages.length];
+      a.ws.send(new Uint8Array([0, 1, 2, 255]));
+      for (const [i, client] of [a, b].entries()) {
+        const count = counts[i]! + 1;
+        await client.waitFor(count);
+        const last = client.messages[count - 1];
+        assert(last instanceof ArrayBuffer, "a binary message");
+        assertEquals([...new Uint8Array(last)], [0, 1, 2, 255]);
+      }
+    });
+
+    await t.step("a line on stdin reaches everyone as a server message", async () => {
+      const counts = [a.messages.length, b.messages.length];
+      await cli.writeLine("maintenance at noon");
+      for (const [i, client] of [a, b].entries()) {
+        const received = await eventsAfter(client, counts[i]! + 1);
+        assertEvent(received.at(-1), {
+          type: "message",
+          from: "server",
+          text: "maintenance at noon",
+        });
+      }
+    });
+
+    await t.step(
+      "stdin ending leaves the server running; joins and leaves are announced",
+      async () => {
+        await cli.closeStdin();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const counts = [a.messages.length, b.messages.length];
+        const c = new TestClient(port);
+        clients.push(c);
+        await c.opened;
+        const [welcome] = await eventsAfter(c, 1);
+        assert(welcome?.type === "welcome");
+        assertEvent(welcome, { type: "welcome", id: welcome.id, peers: 3 });
+        await c.close();
+        for (const [i, client] of [a, b].entries()) {
+          const received = await eventsAfter(client, counts[i]! + 2);
+          assertEvent(received.at(-2), { type: "join", id: welcome.id, peers: 3 });
+          assertEvent(received.at(-1), { type: "leave", id: welcome.id, peers: 2 });
+        }
+      },
+    );
+
+    await t.step("GET / serves the chat page", async () => {
+      const response = await fetch(url);
+      assertEquals(response.status, 200);
+      assertMatch(response.headers.get("content-type") ?? "", /^text\/html/);
+      assertEquals(await response.text(), CHAT_PAGE);
+    });
+
+    await t.step("SIGTERM closes clients with 1001 and exits 0", async () => {
+      const { status, stdout, stderr } = await cli.stop("SIGTERM");
+      const [closeA, closeB] = await Promise.all([a.closed, b.closed]);
+      assertEquals(closeA.code, 1001);
+      assertEquals(closeB.code, 1001);
+      assertEquals(status.code, 0, stderr);
+      assertEquals(stdout, "");
+    });
+  } finally {
+    await cli.stop("SIGKILL");
+    await Promise.all(clients.map((client) => client.close()));
+  }
+});
+
+Deno.test("pushwire on 0.0.0.0 prints a localhost URL and stops on SIGINT", async () => {
+  const { cli, url } = await CliProcess.start([]);
+  try {
+    assertEquals(url.hostname, "localhost");
+    const response = await fetch(`http://127.0.0.1:${url.port}/healthz`);
+    assertEquals(response.status, 200);
+    await response.body?.cancel();
+    const { status, stderr } = await cli.stop("SIGINT");
+    assertEquals(status.code, 0, stderr);
+  } finally {
+    await cli.stop("SIGKILL");
+  }
+});
