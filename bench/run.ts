@@ -21,6 +21,8 @@ import { planScenarios } from "./lib/scenarios.ts";
 import { renderTable } from "./lib/table.ts";
 
 const log = (line: string) => console.error(line);
+/** By default a full run waits this long, at most, for other processes to quiet down before each run. */
+const QUIET_WAIT_MS = 10_000;
 
 async function main(): Promise<number> {
   const args = parseBenchArgs(Deno.args);
@@ -51,6 +53,7 @@ async function main(): Promise<number> {
     runtime: args.client,
     pin: args.pin,
     log,
+    quietWaitMs: args.quietWaitMs ?? (args.quick ? 0 : QUIET_WAIT_MS),
   });
   console.log(renderTable(report));
   const dir = args.out ?? `${BENCH_DIR}results`;

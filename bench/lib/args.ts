@@ -18,6 +18,8 @@ export interface BenchArgs {
   client: ClientRuntime;
   out: string | undefined;
   pin: boolean;
+  /** How long each run may wait for the machine to go quiet, ms; undefined for the default. */
+  quietWaitMs: number | undefined;
   help: boolean;
 }
 
@@ -34,6 +36,8 @@ export const USAGE = `usage: deno task bench [flags]
   --client node|bun      the load generator's runtime (default node)
   --out DIR              where to write the JSON report (default bench/results)
   --no-pin               do not pin server and generator to cores with taskset
+  --quiet-wait SECONDS   before each run, wait at most this long for other processes
+                         to stop using CPU (default 10, 0 with --quick)
 `;
 
 function list(value: string): string[] {
@@ -53,6 +57,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     client: "node",
     out: undefined,
     pin: true,
+    quietWaitMs: undefined,
     help: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -115,6 +120,16 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
           throw new TypeError("Cannot parse --client: expected node or bun");
         }
         parsed.client = client;
+        break;
+      }
+      case "--quiet-wait": {
+        const seconds = Number(value());
+        if (!(seconds >= 0 && seconds <= 600)) {
+          throw new RangeError(
+            "Cannot parse --quiet-wait: expected seconds in [0, 600]",
+          );
+        }
+        parsed.quietWaitMs = seconds * 1000;
         break;
       }
       case "--out":

@@ -10,6 +10,7 @@ import {
   runGenerator,
 } from "./generator.ts";
 import { canPin } from "./launch.ts";
+import { sampleCores } from "./proc.ts";
 import { runtimeVersions } from "./deps.ts";
 import {
   cpuBetween,
@@ -23,6 +24,9 @@ import { type ServerName, startServer } from "./servers.ts";
 
 const SERVER_CORE = 0;
 const GENERATOR_CORE = 1;
+/** Cores' worth of CPU that other processes may use before a run counts as starting noisy. */
+const QUIET_CORES = 0.15;
+const QUIET_SAMPLE_MS = 250;
 
 /** What to run. */
 export interface BenchConfig {
@@ -34,6 +38,8 @@ export interface BenchConfig {
   pin?: boolean;
   /** Progress lines. @default {() => {}} */
   log?: (line: string) => void;
+  /** How long each run may wait for other processes to go quiet first, ms. @default {0} */
+  quietWaitMs?: number;
 }
 
 /** One server's run of one scenario. */
@@ -82,6 +88,26 @@ export interface Report {
   };
   servers: Partial<Record<ServerName, ServerStatus>>;
   scenarios: ScenarioRecord[];
+}
+
+/**
+ * Waits, at most `maxMs`, until the other processes on the machine use under
+ * QUIET_CORES of CPU; returns the cores' worth they used in the last sample.
+ */
+async function awaitQuiet(maxMs: number): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  let busy = 0;
+  do {
+    const before = await sampleCores();
+    await new Promise((resolve) => setTimeout(resolve, QUIET_SAMPLE_MS));
+    const after = await sampleCores();
+    const seconds = after.reduce(
+      (sum, value, core) => sum + value - (before[core] ?? value),
+      0,
+    );
+    busy = seconds / (QUIET_SAMPLE_MS / 1000);
+  } while (busy >= QUIET_CORES && Date.now() < deadline);
+  return busy;
 }
 
 /** Starts and stops `name` once, to learn whether it can run here at all. */
@@ -164,6 +190,12 @@ export async function runBench(config: BenchConfig): Promise<Report> {
     };
     for (const name of config.servers) {
       if (!servers[name]?.available) continue;
+      if ((config.quietWaitMs ?? 0) > 0) {
+        const busy = await awaitQuiet(config.quietWaitMs!);
+        if (busy >= QUIET_CORES) {
+          log(`machine still busy (${busy.toFixed(2)} cores), running anyway`);
+        }
+      }
       const run = await runOne(name, scenario, cores, runtime);
       record.runs[name] = run;
       log(
