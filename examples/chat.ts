@@ -1,0 +1,37 @@
+/**
+ * A chat room on pushwire's public API, speaking the protocol of the demo
+ * page: open the printed URL in a few tabs.
+ *
+ * ```sh
+ * deno run -N examples/chat.ts [--port 8080]
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "@std/cli";
+import { serve, type Socket } from "../mod.ts";
+
+const { port } = parseArgs(Deno.args, { string: ["port"], default: { port: "8080" } });
+const server = serve({ port: Number(port) });
+console.log(`chat example on http://localhost:${server.addr.port}/`);
+
+/** Sends an event to everyone: one JSON encoding, one frame for all sockets. */
+function announce(event: Record<string, unknown>): void {
+  server.sockets.broadcast(JSON.stringify(event));
+}
+
+async function join(socket: Socket): Promise<void> {
+  const { id } = socket;
+  const peers = server.sockets.size;
+  socket.send(JSON.stringify({ type: "welcome", id, time: Date.now(), peers }));
+  announce({ type: "join", id, time: Date.now(), peers });
+  for await (const message of socket) {
+    if (typeof message !== "string") server.sockets.broadcast(message); // binary: as it came
+    else announce({ type: "message", from: id, time: Date.now(), text: message });
+  }
+  await socket.closed; // it has left server.sockets by now
+  announce({ type: "leave", id, time: Date.now(), peers: server.sockets.size });
+}
+
+for await (const socket of server.sockets) join(socket);
