@@ -219,6 +219,7 @@ export const CHAT_PAGE = `<!doctype html>
       socket = null;
       var wasConnected = statusEl.dataset.state === "connected";
       if (wasConnected) notice("status", "disconnected, reconnecting");
+      peersEl.textContent = "";
       attempt++;
       setState("reconnecting");
       // Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... up to 8 s.
