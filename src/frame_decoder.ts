@@ -197,6 +197,11 @@ export class FrameDecoder {
       );
     }
     let length = b1 & 0x7f;
+    // A control frame may only use the 7-bit length form, so its size is
+    // known here, before any extended length is read.
+    if (control && length > 125) {
+      fail(CLOSE_CODE.ProtocolError, "a control frame must carry at most 125 bytes");
+    }
     let offset = at + 2;
     if (length === 126) {
       length = (bytes[offset]! << 8) | bytes[offset + 1]!;
@@ -209,9 +214,6 @@ export class FrameDecoder {
       if (high >= 0x20_0000) fail(CLOSE_CODE.MessageTooBig, "frame length exceeds the limit");
       length = high * 0x1_0000_0000 + readUint32(bytes, offset + 4);
       offset += 8;
-    }
-    if (control && length > 125) {
-      fail(CLOSE_CODE.ProtocolError, "a control frame must carry at most 125 bytes");
     }
     if (!control) {
       const messageBytes = (opcode === 0 ? this.#messageBytes : 0) + length;
