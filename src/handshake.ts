@@ -63,6 +63,7 @@ export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const KEY_SHAPE = /^[A-Za-z0-9+/]{22}==$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
+const ABSOLUTE_FORM = /^(?:https?|wss?):\/\//i;
 // Field values may hold visible characters, spaces, tabs and obs-text.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const latin1 = new TextDecoder("latin1");
@@ -171,10 +172,14 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
   const [method, target, version] = parts as [string, string, string];
   if (!TOKEN.test(method)) throw badRequest("Malformed request method");
   if (!VERSION.test(version)) throw badRequest("Malformed HTTP version");
-  if (!target.startsWith("/")) throw badRequest("Malformed request target");
   let url: URL;
   try {
-    url = new URL(target, "http://localhost");
+    // Origin form ("/chat?x=1") is the usual target; absolute form
+    // ("http://host/chat") must be accepted too (RFC 6455 §4.2.1, RFC 9112
+    // §3.2.2). Only its path and query are used.
+    if (target.startsWith("/")) url = new URL(`http://localhost${target}`);
+    else if (ABSOLUTE_FORM.test(target)) url = new URL(target);
+    else throw new TypeError("not a path or an absolute URI");
   } catch {
     throw badRequest("Malformed request target");
   }

@@ -13,6 +13,7 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { ProtocolError } from "../src/errors.ts";
 import { OPCODE } from "../src/frame.ts";
 import { FrameDecoder } from "../src/frame_decoder.ts";
+import { RequestHeadParser } from "../src/handshake.ts";
 import {
   buildFrame,
   checkFrameInput,
@@ -158,6 +159,20 @@ Deno.test("regression: a control frame announcing a 64-bit length fails 1002, no
     ]),
   ], { maxMessageBytes: 1024 });
   assertEquals(outcome, { events: ["text:2:ok"], error: 1002 });
+});
+
+Deno.test("regression: absolute-form targets are accepted and '//' paths stay paths", () => {
+  const parse = (target: string) =>
+    new RequestHeadParser().push(encoder.encode(`GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n`));
+  assertEquals(parse("http://example.com:8080/chat?room=1")?.path, "/chat");
+  assertEquals(parse("http://example.com:8080/chat?room=1")?.query.get("room"), "1");
+  assertEquals(parse("wss://example.com/live")?.path, "/live");
+  // A protocol-relative reading would make "healthz" a host and "/" the path.
+  assertEquals(parse("//healthz")?.path, "//healthz");
+  assertEquals(parse("/a/b/../c?x=%20")?.path, "/a/c");
+  for (const target of ["chat", "*", "ftp://example.com/x", "http:/x"]) {
+    assertThrows(() => parse(target), Error, "Malformed request target", target);
+  }
 });
 
 Deno.test("every replayed check of a few known inputs still passes", () => {
