@@ -13,12 +13,14 @@
  * → everyone {"type":"leave","id":"7","time":1700000000000,"peers":2}
  * ```
  *
- * Binary messages are relayed to everyone as they came, without an envelope.
+ * A newcomer's welcome is its first frame. Binary messages are relayed to
+ * everyone as they came, without an envelope.
  *
  * @module
  */
 
 import type { Registry } from "./registry.ts";
+import { serve, type ServeOptions, type Server } from "./server.ts";
 import type { Socket } from "./socket.ts";
 
 /**
@@ -86,18 +88,19 @@ export interface ChatMessage {
 export type ChatEvent = ChatPresence | ChatMessage;
 
 /**
- * A running chat room, made by {@linkcode chatRoom}.
+ * A running chat server, made by {@linkcode serveChat}.
  *
- * @example Push a line to everyone
+ * @example Push a line to everyone every second
  * ```ts ignore
- * import { serve } from "./server.ts";
- * import { chatRoom } from "./chat.ts";
+ * import { serveChat } from "./chat.ts";
  *
- * const room = chatRoom(serve({ port: 8080 }).sockets);
+ * const room = serveChat({ port: 8080 });
  * setInterval(() => room.push(new Date().toISOString()), 1000);
  * ```
  */
 export interface ChatRoom {
+  /** The server the room runs on: its address, sockets and shutdown. */
+  readonly server: Server;
   /**
    * Sends a server message (`from: "server"`) to everyone in the room.
    *
@@ -105,49 +108,35 @@ export interface ChatRoom {
    * @returns How many sockets it was queued for.
    */
   push(text: string): number;
-  /**
-   * Resolves once the registry has ended (the server shut down) and every
-   * member has left.
-   */
-  readonly finished: Promise<void>;
 }
 
 /**
- * Runs a chat room over the sockets of a registry: it welcomes every socket
- * that joins, announces joins and leaves, and relays each message to every
- * socket, the sender included (text in a {@linkcode ChatMessage} envelope,
- * binary as it came). Every event is encoded once for all sockets.
+ * Starts a server that runs a chat room: it welcomes every socket that joins,
+ * announces joins and leaves, and relays each message to every socket, the
+ * sender included (text in a {@linkcode ChatMessage} envelope, binary as it
+ * came). Every event is encoded once for all sockets.
  *
- * Call it right after `serve()`: sockets that joined earlier are not in the
- * room. The room reads every socket's messages, so don't iterate them
- * elsewhere.
+ * A newcomer's first frame is its welcome: the room greets each socket in the
+ * server's handler, which runs as the socket joins, before another can.
  *
- * @example The chat server
+ * @example The chat server on port 8080
  * ```ts ignore
- * import { serve } from "./server.ts";
- * import { chatRoom } from "./chat.ts";
+ * import { serveChat } from "./chat.ts";
  *
- * const server = serve({ port: 8080 });
- * const room = chatRoom(server.sockets);
+ * const room = serveChat({ port: 8080 });
+ * console.log(`http://localhost:${room.server.addr.port}/`);
  * room.push("the server is up");
  * ```
  *
- * @param sockets The registry to run the room on, usually `server.sockets`.
- * @returns The room: push server messages, or wait for it to finish.
+ * @param options Where to listen, limits and timeouts, as for `serve()`.
+ * @returns The room: its server, and a way to push server messages.
  */
-export function chatRoom(sockets: Registry): ChatRoom {
-  const members = new Set<Promise<void>>();
-  const admit = async () => {
-    for await (const socket of sockets) {
-      const member = attend(sockets, socket);
-      members.add(member);
-      member.then(() => members.delete(member));
-    }
-    await Promise.all(members);
-  };
+export function serveChat(options: ServeOptions = {}): ChatRoom {
+  const server: Server = serve(options, (socket) => attend(server.sockets, socket));
   return {
-    push: (text) => announce(sockets, { type: "message", from: "server", time: Date.now(), text }),
-    finished: admit(),
+    server,
+    push: (text) =>
+      announce(server.sockets, { type: "message", from: "server", time: Date.now(), text }),
   };
 }
 

@@ -27,8 +27,7 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { chatRoom } from "./chat.ts";
-import { serve } from "./server.ts";
+import { type ChatRoom, serveChat } from "./chat.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `Usage: pushwire [--port 8080] [--hostname 0.0.0.0]
@@ -115,14 +114,14 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  let server;
+  let room: ChatRoom;
   try {
-    server = serve({ port: command.port, hostname: command.hostname });
+    room = serveChat({ port: command.port, hostname: command.hostname });
   } catch (error) {
     console.error(`error: cannot listen on ${command.hostname}:${command.port}: ${error}`);
     return 1;
   }
-  const room = chatRoom(server.sockets);
+  const { server } = room;
   const stop = () => server.shutdown().then(() => Deno.exit(0));
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
