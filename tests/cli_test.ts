@@ -308,6 +308,21 @@ Deno.test("pushwire runs the chat room, pushes stdin lines, serves the page, sto
       },
     );
 
+    await t.step("clients that join at once each get their welcome first", async () => {
+      const crowd = Array.from({ length: 6 }, () => new TestClient(port));
+      clients.push(...crowd);
+      await Promise.all(crowd.map((client) => client.opened));
+      const firsts = await Promise.all(
+        crowd.map(async (client) => (await eventsAfter(client, 1))[0]),
+      );
+      const peers = firsts.map((event) => {
+        assert(event?.type === "welcome", `first event: ${JSON.stringify(event)}`);
+        return event.peers;
+      });
+      assertEquals(peers.sort((x, y) => x - y), [3, 4, 5, 6, 7, 8]);
+      await Promise.all(crowd.map((client) => client.close()));
+    });
+
     await t.step("GET / serves the chat page", async () => {
       const response = await fetch(url);
       assertEquals(response.status, 200);
