@@ -34,4 +34,6 @@ async function join(socket: Socket): Promise<void> {
   announce({ type: "leave", id, time: Date.now(), peers: server.sockets.size });
 }
 
+// Sockets that join in the same tick may see each other's join before their own
+// welcome; src/chat.ts greets in serve()'s handler instead, which rules that out.
 for await (const socket of server.sockets) join(socket);
