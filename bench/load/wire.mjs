@@ -63,6 +63,19 @@ function latin1(bytes, start, end) {
   return text;
 }
 
+/**
+ * Mask keys from xorshift32: servers only unmask, and `crypto.getRandomValues`
+ * per frame cost the generator about a sixth of its CPU in echo runs.
+ */
+let maskState = (Math.random() * 0xffff_ffff) >>> 0 || 1;
+
+function nextMask() {
+  maskState ^= maskState << 13;
+  maskState ^= maskState >>> 17;
+  maskState ^= maskState << 5;
+  return maskState >>> 0;
+}
+
 /** A masked, final client frame carrying `payload` (copied, never mutated). */
 export function clientFrame(opcode, payload) {
   const length = payload.length;
@@ -80,7 +93,11 @@ export function clientFrame(opcode, payload) {
     new DataView(frame.buffer).setBigUint64(2, BigInt(length));
   }
   const mask = header - 4;
-  crypto.getRandomValues(frame.subarray(mask, header));
+  const key = nextMask();
+  frame[mask] = key >>> 24;
+  frame[mask + 1] = (key >>> 16) & 0xff;
+  frame[mask + 2] = (key >>> 8) & 0xff;
+  frame[mask + 3] = key & 0xff;
   for (let i = 0; i < length; i++) {
     frame[header + i] = payload[i] ^ frame[mask + (i & 3)];
   }
