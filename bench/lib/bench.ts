@@ -17,9 +17,9 @@ import {
   type CpuUse,
   type Figure,
   figuresOf,
-  type Scenario,
   warningsOf,
-} from "./scenarios.ts";
+} from "./figures.ts";
+import type { Scenario } from "./scenarios.ts";
 import { type ServerName, startServer } from "./servers.ts";
 
 const SERVER_CORE = 0;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Report } from "./bench.ts";
-import type { Figure } from "./scenarios.ts";
+import type { Figure } from "./figures.ts";
 import type { ServerName } from "./servers.ts";
 
 /** A number in 3 significant digits with k/M suffixes; integers under 1000 exactly. */
