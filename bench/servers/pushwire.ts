@@ -22,7 +22,11 @@ function flag(name: string): string | undefined {
 }
 
 // The peers cap nothing; the connection cap (10 000 by default) is lifted to match.
-const server = serve({ port, hostname: "127.0.0.1", maxConnections: 1_000_000 });
+const server = serve({
+  port,
+  hostname: "127.0.0.1",
+  maxConnections: 1_000_000,
+});
 console.log(`listening on 127.0.0.1:${server.addr.port}`);
 
 for await (const socket of server.sockets) {
