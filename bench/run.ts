@@ -22,7 +22,7 @@ import { renderTable } from "./lib/table.ts";
 
 const log = (line: string) => console.error(line);
 /** By default a full run waits this long, at most, for other processes to quiet down before each run. */
-const QUIET_WAIT_MS = 10_000;
+const QUIET_WAIT_MS = 5_000;
 
 async function main(): Promise<number> {
   const args = parseBenchArgs(Deno.args);

@@ -37,7 +37,7 @@ export const USAGE = `usage: deno task bench [flags]
   --out DIR              where to write the JSON report (default bench/results)
   --no-pin               do not pin server and generator to cores with taskset
   --quiet-wait SECONDS   before each run, wait at most this long for other processes
-                         to stop using CPU (default 10, 0 with --quick)
+                         to stop using CPU (default 5, 0 with --quick)
 `;
 
 function list(value: string): string[] {
