@@ -1,0 +1,119 @@
+/**
+ * The demo page in a real browser: headless Chromium (Debian's, driven by
+ * playwright-core from tests/clients/browser_client.mjs) against the CLI run
+ * as a child process. Two pages chat; the server restarts on the same port and
+ * a page reconnects on its own. The screenshot lands in `.out/chat.png`.
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import { LineProcess, missingChromium, missingNodePackage, peerTest } from "./clients/peers.ts";
+
+const REPO = new URL("../", import.meta.url);
+const SCREENSHOT = new URL(".out/chat.png", REPO).pathname;
+const missing = await missingChromium() ?? await missingNodePackage("playwright-core");
+
+/** `deno run` arguments for the CLI, resolving `@std` the way this test run does. */
+function cliArgs(port: number): string[] {
+  const args = ["run", "-N"];
+  // The offline @std fallback is in use: the CLI needs the same import map.
+  if (import.meta.resolve("@std/cli").startsWith("file:")) {
+    args.push(`--import-map=${new URL("src/_std/import_map.json", REPO).pathname}`);
+  }
+  return [...args, "src/cli.ts", "--port", String(port), "--hostname", "127.0.0.1"];
+}
+
+/** Starts the CLI and returns it with the URL it printed. */
+async function startServer(port: number): Promise<{ process: LineProcess; url: string }> {
+  const process = new LineProcess(Deno.execPath(), cliArgs(port), { cwd: REPO });
+  try {
+    const line = await process.nextLine("pushwire listening on ...");
+    const url = line.match(/^pushwire listening on (http:\/\/\S+)$/)?.[1];
+    if (url === undefined) throw new Error(`unexpected first line: ${line}`);
+    return { process, url };
+  } catch (error) {
+    process.kill("SIGKILL");
+    const { stderr } = await process.close();
+    throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
+  }
+}
+
+/** Stops the CLI with SIGTERM, as a person's Ctrl-C would, and checks it exits 0. */
+async function stopServer(server: LineProcess): Promise<void> {
+  server.kill("SIGTERM");
+  const { status, stderr } = await server.close();
+  assertEquals(status.code, 0, `the CLI exited with ${status.code}: ${stderr}`);
+}
+
+/** The next JSON event from the browser client; throws on an error event. */
+async function nextEvent(
+  browser: LineProcess,
+  event: string,
+  timeout: number,
+): Promise<Record<string, unknown>> {
+  const line = await browser.nextLine(`the "${event}" event`, timeout);
+  const parsed = JSON.parse(line);
+  if ("error" in parsed) throw new Error(`browser client failed: ${parsed.error}`);
+  assertEquals(parsed.event, event);
+  return parsed;
+}
+
+peerTest(
+  missing,
+  "Chromium: two pages chat through the demo page, and a page reconnects after a restart",
+  async () => {
+    let server: LineProcess | undefined;
+    let browser: LineProcess | undefined;
+    try {
+      const first = await startServer(0);
+      server = first.process;
+      const port = Number(new URL(first.url).port);
+      browser = new LineProcess("node", ["browser_client.mjs", first.url, SCREENSHOT]);
+
+      const chatted = await nextEvent(browser, "chatted", 60_000);
+      assertEquals([chatted.title, chatted.status], ["pushwire", "connected"]);
+
+      // A line on the CLI's stdin goes to every page as a server message.
+      await server.send("a line from the server's stdin");
+      await browser.send("pushed");
+      await nextEvent(browser, "pushed", 20_000);
+
+      await stopServer(server);
+      server = undefined;
+      await browser.send("stopped");
+      const gone = await nextEvent(browser, "disconnected", 20_000);
+      assertEquals(gone.status, "reconnecting");
+
+      const second = await startServer(port);
+      server = second.process;
+      assertEquals(second.url, first.url);
+      await browser.send("restarted");
+      const done = await nextEvent(browser, "done", 40_000);
+      assertEquals(done.status, "connected");
+      assertEquals(done.errors, []);
+      // Page A's view: its own messages as "you", B's by B's id, the server's as "server".
+      const said = (done.messages as { type: string; from?: string; text: string }[])
+        .filter((item) => item.type === "message")
+        .map((
+          item,
+        ) => [item.from === "you" || item.from === "server" ? item.from : "peer", item.text]);
+      assertEquals(said, [
+        ["you", "hello from page A"],
+        ["peer", "hi from page B ✓"],
+        ["server", "a line from the server's stdin"],
+        ["you", "back after the restart"],
+        ["peer", "welcome back, A"],
+      ]);
+
+      const png = await Deno.readFile(SCREENSHOT);
+      assertEquals([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG file");
+      assert(png.length > 2000, `a screenshot of ${png.length} bytes looks empty`);
+    } finally {
+      browser?.kill("SIGTERM");
+      const ended = await browser?.close();
+      if (server !== undefined) await stopServer(server);
+      if (ended !== undefined && ended.status.code !== 0 && ended.stderr !== "") {
+        console.error(`browser client stderr:\n${ended.stderr}`);
+      }
+    }
+  },
+);
