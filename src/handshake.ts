@@ -190,7 +190,7 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
     if (colon <= 0) throw badRequest("Malformed header field");
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) throw badRequest("Malformed header field name");
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) throw badRequest("Malformed header field value");
     const key = name.toLowerCase();
     const previous = headers.get(key);
@@ -198,6 +198,21 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
   return { method, target, path: url.pathname, query: url.searchParams, version, headers };
+}
+
+// Only SP and HTAB surround a field value (RFC 9110 §5.6.3): String#trim()
+// would also drop VT, FF and NBSP, and a regular expression anchored at the
+// end takes quadratic time on a long run of spaces.
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return value.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 function badRequest(message: string): HandshakeError {
