@@ -25,6 +25,8 @@ export class ProtocolError extends Error {
   readonly code: CloseCode;
 
   /**
+   * Makes an error that answers with `code`.
+   *
    * @param code The close code to send.
    * @param message What went wrong, for logs and the close reason.
    */
@@ -56,6 +58,8 @@ export class HandshakeError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   /**
+   * Makes a refusal with an HTTP status.
+   *
    * @param status The HTTP status to answer with.
    * @param message A short plain-text explanation, sent as the body.
    * @param headers Extra response headers.
