@@ -265,8 +265,10 @@ export class Server {
  * ```
  *
  * @param options Where to listen, limits and timeouts.
- * @param handler Called with every accepted socket. If it throws or rejects,
- * that socket is closed with 1011.
+ * @param handler Called with every accepted socket, synchronously, right
+ * after it joins `server.sockets` and before any other socket joins (so a
+ * greeting sent here is the socket's first message). If it throws or
+ * rejects, that socket is closed with 1011.
  * @returns The running server.
  */
 export function serve(options: ServeOptions = {}, handler?: SocketHandler): Server {
