@@ -1079,7 +1079,7 @@ export class FuzzFailure extends Error {
   constructor(kind: string, seed: number, iteration: number, input: Uint8Array, why: string) {
     super(
       `${kind} fuzz failure (seed ${seed}, iteration ${iteration}): ${why}\n` +
-        `  replay: deno run -A tests/fuzz.ts --${kind} --seed ${seed} --iteration ${iteration}\n` +
+        `  replay: deno task fuzz --${kind} --seed ${seed} --iteration ${iteration}\n` +
         `  input (${input.length} bytes): ${toHex(input.subarray(0, 512))}` +
         (input.length > 512 ? "..." : ""),
     );

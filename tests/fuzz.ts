@@ -2,9 +2,10 @@
  * Long fuzz runs of the protocol core, for `deno task fuzz`:
  *
  * ```sh
- * deno task fuzz --seconds 600             # both targets, a random seed
- * deno task fuzz --seconds 60 --seed 42    # a chosen seed
- * deno run -A tests/fuzz.ts --frames --seed 42 --iteration 1234   # replay one input
+ * deno task fuzz --seconds 600                         # both targets, a random seed
+ * deno task fuzz --seconds 60 --seed 42                # a chosen seed
+ * deno task fuzz --frames --seed 42 --iteration 1234   # replay one input
+ * deno run -A tests/fuzz.ts --seconds 60               # the same without the task
  * ```
  *
  * `--frames` and `--handshake` pick a target (both by default). The seed is
@@ -27,8 +28,8 @@ import {
   toHex,
 } from "./_fuzz.ts";
 
-const USAGE = `Usage: deno run -A tests/fuzz.ts [--seconds N] [--seed S] [--frames] [--handshake]
-       deno run -A tests/fuzz.ts (--frames | --handshake) --seed S --iteration I
+const USAGE = `Usage: deno task fuzz [--seconds N] [--seed S] [--frames] [--handshake]
+       deno task fuzz (--frames | --handshake) --seed S --iteration I
 
   --seconds N    run for N seconds (default 60)
   --seed S       the run's seed (default: random, printed)

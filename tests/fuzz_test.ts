@@ -3,7 +3,7 @@
  * FrameDecoder + message assembly, mutated upgrade requests into the
  * handshake parser. Reproducible: set `PUSHWIRE_FUZZ_SEED` to rerun with
  * another seed; a failure names its seed and iteration, and
- * `deno run -A tests/fuzz.ts --frames --seed S --iteration I` replays it.
+ * `deno task fuzz --frames --seed S --iteration I` replays it.
  * Longer runs: `deno task fuzz --seconds N`.
  *
  * @module
