@@ -38,6 +38,8 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<number>;
   /** Closes the stream. */
   close(): void;
+  /** Closes the writing half (TCP FIN) while reading goes on, if supported. */
+  closeWrite?(): Promise<void>;
 }
 
 /** Limits and timeouts of a {@linkcode Socket}. */
@@ -91,6 +93,8 @@ const READ_BUFFER_MIN = 1024;
 const READ_BUFFER_MAX = 64 * 1024;
 const INBOX_MAX_MESSAGES = 256;
 const INBOX_MAX_BYTES = 1024 * 1024;
+// How long a close owed to the peer may wait for unread messages to be read.
+const OWED_CLOSE_MAX_MS = 1000;
 const encoder = new TextEncoder();
 
 /**
@@ -134,6 +138,11 @@ export class Socket implements AsyncIterable<Message> {
   #failed = false;
   #closeWhenDrained = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  // A close frame this side owes the peer (the echo of its close, or the
+  // answer to a protocol error), held back until the messages that arrived
+  // before it have been iterated, so that their replies go out first.
+  #owedClose: { code: number; reason: string; payload: Uint8Array } | undefined;
+  #owedCloseTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #heardSinceCheck = true;
   #pingOutstanding = false;
@@ -271,6 +280,7 @@ export class Socket implements AsyncIterable<Message> {
         yield message;
         continue;
       }
+      if (this.#owedClose !== undefined) this.#payOwedClose();
       if (this.#state === "closed" || this.#closeReceived !== undefined || this.#failed) return;
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#wakeConsumer = resolve;
@@ -362,7 +372,7 @@ export class Socket implements AsyncIterable<Message> {
       const echo = code === CLOSE_CODE.NoStatusReceived
         ? new Uint8Array(0)
         : encodeClosePayload(code);
-      this.#sendClose(code, "", echo);
+      this.#oweClose(code, reason, echo);
     } else if (this.#outbox.idle) {
       this.#destroy();
     }
@@ -377,17 +387,44 @@ export class Socket implements AsyncIterable<Message> {
     this.#closeTimer = setTimeout(() => this.#destroy(), this.#closeTimeout);
   }
 
+  // Sends the close now, or once the messages still in the inbox are read.
+  #oweClose(code: number, reason: string, payload: Uint8Array): void {
+    if (this.#inboxHead === this.#inbox.length) {
+      this.#sendClose(code, reason, payload);
+      return;
+    }
+    this.#owedClose = { code, reason, payload };
+    this.#owedCloseTimer = setTimeout(
+      () => this.#payOwedClose(),
+      Math.min(OWED_CLOSE_MAX_MS, this.#closeTimeout),
+    );
+  }
+
+  #payOwedClose(): void {
+    const owed = this.#owedClose;
+    if (owed === undefined) return;
+    this.#owedClose = undefined;
+    clearTimeout(this.#owedCloseTimer);
+    if (this.#state === "open") this.#sendClose(owed.code, owed.reason, owed.payload);
+  }
+
   #afterCloseFlushed(): void {
     // The server closes TCP first once both close frames are through
-    // (RFC 6455 §7.1.1); otherwise it keeps reading for the peer's close.
-    if (this.#closeReceived !== undefined) this.#destroy();
+    // (RFC 6455 §7.1.1). After a protocol error it reads nothing more, so it
+    // ends its side at once and waits only for the peer's end (or the close
+    // timeout). Otherwise it keeps reading for the peer's close frame.
+    if (this.#closeReceived !== undefined) {
+      this.#destroy();
+    } else if (this.#failed) {
+      this.#transport.closeWrite?.().catch(() => this.#destroy());
+    }
   }
 
   #fail(error: ProtocolError): void {
     this.#failed = true;
     if (this.#closeSent === undefined) {
       const reason = truncateReason(error.message);
-      this.#sendClose(error.code, reason, encodeClosePayload(error.code, reason));
+      this.#oweClose(error.code, reason, encodeClosePayload(error.code, reason));
     }
   }
 
@@ -414,6 +451,7 @@ export class Socket implements AsyncIterable<Message> {
     if (this.#state === "closed") return;
     this.#state = "closed";
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#owedCloseTimer);
     clearInterval(this.#idleTimer);
     this.#outbox.stop();
     try {

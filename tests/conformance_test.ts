@@ -435,9 +435,6 @@ group("3 reserved bits: any RSV bit without an extension → 1002", async (t, po
     await t.step({
       name: `3.${i + 2} a text message, then text with RSV2, then a ping (${chopping}): ` +
         "the message is echoed, then 1002, no pong",
-      // BUG (socket.ts): a message decoded in the same read as the
-      // violation is not echoed — see the report.
-      ignore: chopping === "one write",
       fn: async () => {
         await session(port, async (client) => {
           await send(client, [text("Hello"), text("bad", { rsv: 2 }), ping()], chopping);
@@ -487,8 +484,6 @@ group("4 opcodes: reserved opcodes 3–7 and 11–15 → 1002", async (t, port) 
       await t.step({
         name: `${group}.${i + 3} text, then opcode ${opcode}, then a ping (${chopping}): ` +
           "the text is echoed, then 1002",
-        // BUG (socket.ts): see 3.2.
-        ignore: chopping === "one write",
         fn: async () => {
           await session(port, async (client) => {
             await send(client, [text("Hello"), frame(opcode, "x"), ping()], chopping);
@@ -580,8 +575,6 @@ group(
       await t.step({
         name: `5.15 a fragmented text, then a stray continuation, then text (${chopping}): ` +
           "the first text is echoed, then 1002",
-        // BUG (socket.ts): see 3.2.
-        ignore: chopping === "one write",
         fn: async () => {
           await session(port, async (client) => {
             await send(client, [
@@ -918,8 +911,6 @@ group("7 close: the closing handshake, close payloads, codes and reasons", async
   );
   await t.step({
     name: "7.1.1 a message, then close (one write): echo, then clean close",
-    // BUG (socket.ts): the close is echoed before the message — see 3.2.
-    ignore: true,
     fn: async () => {
       await session(port, async (client) => {
         await client.write(concat([text("Hello World!"), close(1000)]));
@@ -1060,10 +1051,6 @@ group("7 close: the closing handshake, close payloads, codes and reasons", async
 
 Deno.test({
   name: "7 close: after failing the connection the server ends TCP without waiting for the peer",
-  // BUG (socket.ts): after a protocol error the socket ignores the peer's
-  // close frame and waits closeTimeout for EOF; Autobahn's client drops TCP
-  // itself after 1 s and reports "FAILED BY CLIENT". See the report.
-  ignore: true,
   fn: async () => {
     await withServer({ closeTimeout: 3000 }, echo, async (_server, port) => {
       await session(port, async (client) => {
