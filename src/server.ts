@@ -88,6 +88,7 @@ export class Server {
   readonly #finished = Promise.withResolvers<void>();
   readonly #startedAt = Date.now();
   #nextId = 0;
+  #reserved = 0;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -166,6 +167,7 @@ export class Server {
       this.#options.handshakeTimeout ?? 10_000,
     );
     let upgraded = false;
+    let reserved = false;
     try {
       const parser = new RequestHeadParser({ maxHeadBytes: this.#options.maxHeadBytes ?? 8192 });
       const buffer = new Uint8Array(READ_CHUNK);
@@ -181,9 +183,13 @@ export class Server {
         return;
       }
       const request = validateUpgrade(head);
-      if (this.sockets.size >= (this.#options.maxConnections ?? 10_000)) {
+      // Hold a place while the handshake completes, so that concurrent
+      // upgrades cannot overshoot the limit.
+      if (this.sockets.size + this.#reserved >= (this.#options.maxConnections ?? 10_000)) {
         throw new HandshakeError(503, "Too many connections");
       }
+      this.#reserved++;
+      reserved = true;
       const accept = await acceptKey(request.key);
       await writeAll(conn, upgradeResponse(accept));
       if (this.#shutdown !== undefined) return;
@@ -197,6 +203,7 @@ export class Server {
         await writeAll(conn, errorResponse(error)).then(() => lingerClose(conn), () => {});
       }
     } finally {
+      if (reserved) this.#reserved--;
       clearTimeout(timer);
       this.#pending.delete(conn);
       if (!upgraded) closeQuietly(conn);
