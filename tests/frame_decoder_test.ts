@@ -415,13 +415,6 @@ Deno.test("FrameDecoder throws the close code for each protocol error", async (t
 
 Deno.test({
   name: "FrameDecoder answers a control frame with a 64-bit length of 2^62 with 1002",
-  // BUG (src/frame_decoder.ts, #parseHeader): the 2^53 guard on the 64-bit
-  // length fails with 1009 before the control-frame length rule is checked,
-  // so an oversized ping, pong or close is reported as MessageTooBig, and
-  // only once its full 10/14-byte header arrived. RFC 6455 §5.5 makes any
-  // control frame over 125 bytes a protocol error (1002), which ws reports
-  // from the 7-bit length alone. Enable once fixed.
-  ignore: true,
   fn() {
     const error = assertThrows(
       () => new FrameDecoder(SERVER).push(hex("897f 4000000000000000")),
