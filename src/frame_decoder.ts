@@ -84,7 +84,10 @@ export class FrameDecoder {
   #fin = false;
   #rsv1 = false;
   #opcode: Opcode = 0;
-  #mask: Uint8Array | undefined;
+  #masked = false;
+  readonly #mask = new Uint8Array(4);
+  #payloadLength = 0;
+  // The buffer of a payload that spans reads, and how much of it has arrived.
   #payload: Uint8Array = EMPTY;
   #payloadFilled = 0;
 
@@ -226,14 +229,21 @@ export class FrameDecoder {
     this.#fin = fin;
     this.#rsv1 = rsv1;
     this.#opcode = opcode as Opcode;
-    this.#mask = masked ? bytes.slice(offset, offset + 4) : undefined;
-    this.#payload = length === 0 ? EMPTY : new Uint8Array(length);
+    this.#masked = masked;
+    if (masked) {
+      const mask = this.#mask;
+      mask[0] = bytes[offset]!;
+      mask[1] = bytes[offset + 1]!;
+      mask[2] = bytes[offset + 2]!;
+      mask[3] = bytes[offset + 3]!;
+    }
+    this.#payloadLength = length;
     this.#payloadFilled = 0;
   }
 
   #afterHeader(position: number, frames: Frame[]): number {
-    if (this.#payload.length === 0) {
-      this.#emit(frames);
+    if (this.#payloadLength === 0) {
+      this.#emit(frames, EMPTY);
     } else {
       this.#state = State.Payload;
     }
@@ -241,22 +251,34 @@ export class FrameDecoder {
   }
 
   #readPayload(chunk: Uint8Array, position: number, frames: Frame[]): number {
-    const payload = this.#payload;
-    const take = Math.min(payload.length - this.#payloadFilled, chunk.length - position);
+    const length = this.#payloadLength;
     const into = this.#payloadFilled;
-    payload.set(chunk.subarray(position, position + take), into);
-    if (this.#mask !== undefined) applyMask(payload.subarray(into, into + take), this.#mask, into);
-    this.#payloadFilled += take;
-    if (this.#payloadFilled === payload.length) {
+    const available = chunk.length - position;
+    if (into === 0 && available >= length) {
+      // The whole payload is here: one copy, unmasked in place.
+      const payload = chunk.slice(position, position + length);
+      if (this.#masked) applyMask(payload, this.#mask);
       this.#state = State.Header;
-      this.#emit(frames);
+      this.#emit(frames, payload);
+      return position + length;
+    }
+    // The payload spans reads: fill a buffer of its announced size.
+    if (into === 0) this.#payload = new Uint8Array(length);
+    const payload = this.#payload;
+    const take = Math.min(length - into, available);
+    payload.set(chunk.subarray(position, position + take), into);
+    if (this.#masked) applyMask(payload.subarray(into, into + take), this.#mask, into);
+    this.#payloadFilled += take;
+    if (this.#payloadFilled === length) {
+      this.#state = State.Header;
+      this.#payload = EMPTY;
+      this.#emit(frames, payload);
     }
     return position + take;
   }
 
-  #emit(frames: Frame[]): void {
-    frames.push({ fin: this.#fin, rsv1: this.#rsv1, opcode: this.#opcode, payload: this.#payload });
-    this.#payload = EMPTY;
+  #emit(frames: Frame[], payload: Uint8Array): void {
+    frames.push({ fin: this.#fin, rsv1: this.#rsv1, opcode: this.#opcode, payload });
     this.#payloadFilled = 0;
   }
 }
