@@ -5,11 +5,7 @@
 import { assert, assertEquals, assertGreater, assertMatch } from "@std/assert";
 import { parseBenchArgs, selectScenarios } from "../bench/lib/args.ts";
 import { type Report, runBench } from "../bench/lib/bench.ts";
-import {
-  parseCoreBusy,
-  parseStatCpu,
-  parseStatusRss,
-} from "../bench/lib/proc.ts";
+import { parseCoreBusy, parseStatCpu, parseStatusRss } from "../bench/lib/proc.ts";
 import {
   connectScenario,
   echoScenario,
@@ -136,16 +132,14 @@ Deno.test("Histogram quantiles stay within a bucket of the exact value", () => {
 });
 
 Deno.test("/proc parsers read CPU ticks, VmRSS and per-core busy time", () => {
-  const stat =
-    "1234 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0 8 0 100";
+  const stat = "1234 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 150 0 0 20 0 8 0 100";
   assertEquals(parseStatCpu(stat, 100), 4);
   assertEquals(
     parseStatusRss("Name:\tdeno\nVmRSS:\t   2048 kB\nThreads: 8\n"),
     2048 * 1024,
   );
   assertEquals(parseStatusRss("Name:\tzombie\n"), 0);
-  const cores =
-    "cpu  1 1 1 1\ncpu0 100 0 50 900 10 0 50 0 0 0\ncpu1 10 0 10 1000 0 0 0 0 0 0\n";
+  const cores = "cpu  1 1 1 1\ncpu0 100 0 50 900 10 0 50 0 0 0\ncpu1 10 0 10 1000 0 0 0 0 0 0\n";
   assertEquals(parseCoreBusy(cores, 100), [2, 0.2]);
 });
 

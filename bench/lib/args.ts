@@ -28,9 +28,7 @@ export const USAGE = `usage: deno task bench [flags]
 
   --quick                small N and short phases (a CI smoke run, well under a minute)
   --servers a,b,...      of ${SERVER_NAMES.join(",")} (default: all)
-  --scenarios a,b,...    families (${
-  FAMILIES.join(",")
-}) or ids like fanout-1000-32
+  --scenarios a,b,...    families (${FAMILIES.join(",")}) or ids like fanout-1000-32
   --window N             fan-out messages in flight (default 32)
   --duration SECONDS     length of each measured stretch
   --client node|bun      the load generator's runtime (default node)
@@ -41,9 +39,7 @@ export const USAGE = `usage: deno task bench [flags]
 `;
 
 function list(value: string): string[] {
-  return value.split(",").map((item) => item.trim()).filter((item) =>
-    item !== ""
-  );
+  return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
 }
 
 /** Parses `args`; throws a TypeError or RangeError naming the bad flag. */
@@ -82,9 +78,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
         break;
       case "--servers": {
         const names = list(value());
-        const unknown = names.filter((name) =>
-          !(SERVER_NAMES as readonly string[]).includes(name)
-        );
+        const unknown = names.filter((name) => !(SERVER_NAMES as readonly string[]).includes(name));
         if (unknown.length > 0) {
           throw new TypeError(`Cannot parse --servers: unknown ${unknown}`);
         }
@@ -148,14 +142,10 @@ export function selectScenarios(
   wanted: readonly string[],
 ): Scenario[] {
   if (wanted.length === 0) return [...all];
-  const unmatched = wanted.filter((name) =>
-    !all.some((s) => s.id === name || s.family === name)
-  );
+  const unmatched = wanted.filter((name) => !all.some((s) => s.id === name || s.family === name));
   if (unmatched.length > 0) {
     throw new TypeError(
-      `Cannot parse --scenarios: ${unmatched} matches none of ${
-        all.map((s) => s.id)
-      }`,
+      `Cannot parse --scenarios: ${unmatched} matches none of ${all.map((s) => s.id)}`,
     );
   }
   return all.filter((s) => wanted.includes(s.id) || wanted.includes(s.family));

@@ -4,21 +4,11 @@
  *
  * @module
  */
-import {
-  type ClientRuntime,
-  type GeneratorRun,
-  runGenerator,
-} from "./generator.ts";
+import { type ClientRuntime, type GeneratorRun, runGenerator } from "./generator.ts";
 import { canPin } from "./launch.ts";
 import { sampleCores } from "./proc.ts";
 import { runtimeVersions } from "./deps.ts";
-import {
-  cpuBetween,
-  type CpuUse,
-  type Figure,
-  figuresOf,
-  warningsOf,
-} from "./figures.ts";
+import { cpuBetween, type CpuUse, type Figure, figuresOf, warningsOf } from "./figures.ts";
 import type { Scenario } from "./scenarios.ts";
 import { type ServerName, startServer } from "./servers.ts";
 
@@ -165,17 +155,13 @@ export async function runBench(config: BenchConfig): Promise<Report> {
   const runtime = config.runtime ?? "node";
   const startedAt = new Date().toISOString();
   const pinned = (config.pin ?? true) && await canPin();
-  const cores = pinned
-    ? { server: SERVER_CORE, generator: GENERATOR_CORE }
-    : {};
+  const cores = pinned ? { server: SERVER_CORE, generator: GENERATOR_CORE } : {};
   const servers: Partial<Record<ServerName, ServerStatus>> = {};
   for (const name of config.servers) {
     servers[name] = await probe(name);
     const status = servers[name];
     log(
-      `server ${name}: ${
-        status.available ? "available" : `unavailable (${status.reason})`
-      }`,
+      `server ${name}: ${status.available ? "available" : `unavailable (${status.reason})`}`,
     );
   }
   const scenarios: ScenarioRecord[] = [];

@@ -107,9 +107,7 @@ export class Launched {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const graceful = await Promise.race([
       this.status.then(() => true),
-      new Promise<false>((resolve) =>
-        timer = setTimeout(() => resolve(false), STOP_GRACE_MS)
-      ),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), STOP_GRACE_MS)),
     ]);
     clearTimeout(timer);
     if (!graceful) this.#signal("SIGKILL");

@@ -71,9 +71,7 @@ export interface StartOptions {
 
 /** The most telling lines of a failed process's stderr. */
 export function stderrSummary(stderr: string): string {
-  const lines = stderr.split("\n").map((line) => line.trim()).filter((line) =>
-    line !== ""
-  );
+  const lines = stderr.split("\n").map((line) => line.trim()).filter((line) => line !== "");
   const errors = lines.filter((line) => /error/i.test(line));
   return (errors.length > 0 ? errors : lines).slice(-3).join(" | ");
 }

@@ -53,9 +53,7 @@ export function renderTable(
 ): string {
   const servers = (Object.keys(report.servers) as ServerName[])
     .filter((name) => report.servers[name]?.available);
-  const peers = servers.includes(baseline)
-    ? servers.filter((name) => name !== baseline)
-    : [];
+  const peers = servers.includes(baseline) ? servers.filter((name) => name !== baseline) : [];
   const header = [
     "scenario",
     "figure",
@@ -96,22 +94,14 @@ export function renderTable(
     }
     for (const byServer of figures.values()) {
       const first = byServer.values().next().value as Figure;
-      const arrow = first.better === "higher"
-        ? " ↑"
-        : first.better === "lower"
-        ? " ↓"
-        : "";
+      const arrow = first.better === "higher" ? " ↑" : first.better === "lower" ? " ↓" : "";
       lines.push(row([
         scenario.title,
         `${first.label}${arrow}`,
         ...servers.map((name) =>
-          scenario.runs[name]?.ok
-            ? formatValue(byServer.get(name)?.value)
-            : "failed"
+          scenario.runs[name]?.ok ? formatValue(byServer.get(name)?.value) : "failed"
         ),
-        ...peers.map((peer) =>
-          ratio(byServer.get(baseline), byServer.get(peer))
-        ),
+        ...peers.map((peer) => ratio(byServer.get(baseline), byServer.get(peer))),
       ]));
     }
   }
@@ -125,13 +115,8 @@ export function renderTable(
     machine.pinned
       ? `server on core ${machine.serverCore}, generator (${machine.generatorRuntime}) on core ${machine.generatorCore}`
       : `unpinned, generator on ${machine.generatorRuntime}`
-  }; ${
-    Object.entries(machine.runtimes).map(([name, version]) =>
-      `${name} ${version}`
-    ).join(", ")
-  }`;
-  const legend =
-    "↑ higher is better, ↓ lower is better; ratios are ours ÷ peer.";
+  }; ${Object.entries(machine.runtimes).map(([name, version]) => `${name} ${version}`).join(", ")}`;
+  const legend = "↑ higher is better, ↓ lower is better; ratios are ours ÷ peer.";
   return [
     setup,
     "",

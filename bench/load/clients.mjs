@@ -59,8 +59,7 @@ export function connect(port, index, handlers, timeoutMs) {
             client = new Client(socket, index);
             reader = new FrameReader(
               STAMP_LENGTH,
-              (op, b, p, pl, len) =>
-                handlers.onFrame(client, op, b, p, pl, len, micros),
+              (op, b, p, pl, len) => handlers.onFrame(client, op, b, p, pl, len, micros),
             );
             clearTimeout(timer);
             resolve(client);

@@ -44,11 +44,7 @@ export function readHex(bytes, at, digits) {
   let value = 0;
   for (let i = at; i < at + digits; i++) {
     const c = bytes[i];
-    const d = c >= 0x30 && c <= 0x39
-      ? c - 0x30
-      : c >= 0x61 && c <= 0x66
-      ? c - 0x57
-      : -1;
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
     if (d < 0) return NaN;
     value = value * 16 + d;
   }

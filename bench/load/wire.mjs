@@ -11,8 +11,7 @@ const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 const MAX_RESPONSE_HEAD = 4096;
 
-export const OPCODE =
-  /** @type {const} */ ({ TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 });
+export const OPCODE = /** @type {const} */ ({ TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 });
 
 /** The upgrade request, identical for every connection to `port`. */
 export function upgradeRequest(port) {
