@@ -97,7 +97,11 @@ export class FrameDecoder {
 
   #pendingError: ProtocolError | undefined;
 
-  /** @param options Size limit, masking and extension rules. */
+  /**
+   * Makes a decoder for one connection's stream of frames.
+   *
+   * @param options Size limit, masking and extension rules.
+   */
   constructor(options: FrameDecoderOptions = {}) {
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#requireMask = options.requireMask ?? true;

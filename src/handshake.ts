@@ -94,7 +94,11 @@ export class RequestHeadParser {
   #scanned = 0;
   #rest: Uint8Array = new Uint8Array(0);
 
-  /** @param options Size limits. */
+  /**
+   * Makes a parser for one request head.
+   *
+   * @param options Size limits.
+   */
   constructor(options: RequestHeadParserOptions = {}) {
     this.#maxHeadBytes = options.maxHeadBytes ?? 8192;
     this.#maxHeaders = options.maxHeaders ?? 100;
