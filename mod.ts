@@ -29,6 +29,7 @@ export {
   type Transport,
 } from "./src/socket.ts";
 export { type BroadcastOptions, Registry } from "./src/registry.ts";
+export { MAX_TOPIC_LENGTH, type Subscriber, TopicIndex, validateTopic } from "./src/topics.ts";
 export type { Message } from "./src/message.ts";
 export { CLOSE_CODE, type CloseCode, isValidCloseCode } from "./src/close_code.ts";
 export { HandshakeError, ProtocolError } from "./src/errors.ts";

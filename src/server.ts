@@ -21,6 +21,7 @@ import {
 import { CHAT_PAGE } from "./page.ts";
 import { Registry } from "./registry.ts";
 import { Socket, type SocketOptions } from "./socket.ts";
+import { TopicIndex } from "./topics.ts";
 
 /** Options for {@linkcode serve}. Socket limits apply to every socket. */
 export interface ServeOptions extends SocketOptions {
@@ -80,6 +81,8 @@ export class Server {
   readonly addr: Deno.NetAddr;
   /** The live sockets: iterate for joins, broadcast to all. */
   readonly sockets: Registry = new Registry();
+  /** The subscribers of every topic (see {@linkcode Socket.subscribe}). */
+  readonly topics: TopicIndex<Socket> = new TopicIndex();
 
   readonly #listener: Deno.TcpListener;
   readonly #options: ServeOptions;
@@ -108,6 +111,18 @@ export class Server {
     options.signal?.addEventListener("abort", () => this.shutdown(), { once: true });
     if (options.signal?.aborted) this.shutdown();
     this.#acceptLoop();
+  }
+
+  /**
+   * Sends a message to every socket subscribed to `topic`; the frame is
+   * encoded once.
+   *
+   * @param topic A topic name.
+   * @param data A string (text frame) or bytes (binary frame).
+   * @returns How many sockets the frame was queued for.
+   */
+  publish(topic: string, data: string | Uint8Array): number {
+    return this.topics.publish(topic, data);
   }
 
   /** Resolves once the server has shut down. */
@@ -216,6 +231,7 @@ export class Server {
       remoteAddr: conn.remoteAddr,
       request,
       head,
+      topics: this.topics,
     }, {
       ...this.#options,
       idleTimeout: this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,

@@ -13,6 +13,7 @@ import { FrameDecoder } from "./frame_decoder.ts";
 import { type Message, MessageAssembler } from "./message.ts";
 import { Outbox } from "./outbox.ts";
 import type { UpgradeRequest } from "./handshake.ts";
+import type { TopicIndex } from "./topics.ts";
 
 /** How a socket closed. */
 export interface CloseResult {
@@ -87,6 +88,8 @@ export interface SocketInit {
   protocol?: string;
   /** Bytes that arrived after the handshake request (a pipelined frame). */
   head?: Uint8Array;
+  /** The server's topic index, for {@linkcode Socket.subscribe}. */
+  topics?: TopicIndex<Socket>;
 }
 
 const READ_BUFFER_MIN = 1024;
@@ -130,6 +133,8 @@ export class Socket implements AsyncIterable<Message> {
   readonly #assembler = new MessageAssembler();
   readonly #outbox: Outbox;
   readonly #maxBufferedBytes: number;
+  readonly #topicIndex: TopicIndex<Socket> | undefined;
+  readonly #topics = new Set<string>();
   readonly #closeTimeout: number;
 
   #state: SocketState = "open";
@@ -169,6 +174,7 @@ export class Socket implements AsyncIterable<Message> {
     this.request = init.request;
     this.protocol = init.protocol ?? "";
     this.#transport = transport;
+    this.#topicIndex = init.topics;
     this.#decoder = new FrameDecoder({ maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 });
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.#closeTimeout = options.closeTimeout ?? 3000;
@@ -188,6 +194,39 @@ export class Socket implements AsyncIterable<Message> {
   /** Where the socket is in its lifecycle. */
   get state(): SocketState {
     return this.#state;
+  }
+
+  /** The topics this socket is subscribed to. */
+  get topics(): ReadonlySet<string> {
+    return this.#topics;
+  }
+
+  /**
+   * Subscribes this socket to a topic: it receives what is published there.
+   * A closed socket leaves all its topics.
+   *
+   * @param topic 1 to 128 characters from letters, digits and `_ . : @ / -`.
+   * @throws {TypeError} For an invalid topic name, or a socket without a
+   * server's topic index.
+   */
+  subscribe(topic: string): void {
+    if (this.#topicIndex === undefined) {
+      throw new TypeError("Cannot subscribe: this socket has no topic index");
+    }
+    if (this.#state === "closed") return;
+    this.#topicIndex.add(topic, this);
+    this.#topics.add(topic);
+  }
+
+  /**
+   * Unsubscribes this socket from a topic.
+   *
+   * @param topic A topic name.
+   * @returns Whether the socket was subscribed.
+   */
+  unsubscribe(topic: string): boolean {
+    this.#topicIndex?.delete(topic, this);
+    return this.#topics.delete(topic);
   }
 
   /** Bytes queued for the peer and not yet written. */
@@ -454,6 +493,7 @@ export class Socket implements AsyncIterable<Message> {
     clearTimeout(this.#owedCloseTimer);
     clearInterval(this.#idleTimer);
     this.#outbox.stop();
+    for (const topic of this.#topics) this.#topicIndex?.delete(topic, this);
     try {
       this.#transport.close();
     } catch {
