@@ -23,6 +23,7 @@ export { serve, type ServeOptions, Server, type SocketHandler } from "./src/serv
 export {
   type CloseResult,
   Socket,
+  type SocketCounters,
   type SocketInit,
   type SocketOptions,
   type SocketState,

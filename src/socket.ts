@@ -28,6 +28,18 @@ export interface CloseResult {
   wasClean: boolean;
 }
 
+/** Traffic counts of a {@linkcode Socket}. */
+export interface SocketCounters {
+  /** Messages received and delivered to the iterator. */
+  messagesIn: number;
+  /** Payload of those messages: UTF-16 code units for text, bytes for binary. */
+  bytesIn: number;
+  /** Data frames queued for the peer (sends and broadcasts). */
+  framesOut: number;
+  /** Bytes of those frames, headers included. */
+  bytesOut: number;
+}
+
 /** The socket's lifecycle: open, then closing (close frame sent), then closed. */
 export type SocketState = "open" | "closing" | "closed";
 
@@ -135,6 +147,10 @@ export class Socket implements AsyncIterable<Message> {
   readonly #maxBufferedBytes: number;
   readonly #topicIndex: TopicIndex<Socket> | undefined;
   readonly #topics = new Set<string>();
+  #messagesIn = 0;
+  #bytesIn = 0;
+  #framesOut = 0;
+  #bytesOut = 0;
   readonly #closeTimeout: number;
 
   #state: SocketState = "open";
@@ -194,6 +210,16 @@ export class Socket implements AsyncIterable<Message> {
   /** Where the socket is in its lifecycle. */
   get state(): SocketState {
     return this.#state;
+  }
+
+  /** Counts of the traffic through this socket so far. */
+  get counters(): SocketCounters {
+    return {
+      messagesIn: this.#messagesIn,
+      bytesIn: this.#bytesIn,
+      framesOut: this.#framesOut,
+      bytesOut: this.#bytesOut,
+    };
   }
 
   /** The topics this socket is subscribed to. */
@@ -272,6 +298,8 @@ export class Socket implements AsyncIterable<Message> {
       return false;
     }
     this.#outbox.push(frame);
+    this.#framesOut++;
+    this.#bytesOut += frame.length;
     return true;
   }
 
@@ -396,6 +424,8 @@ export class Socket implements AsyncIterable<Message> {
   }
 
   #deliver(message: Message): void {
+    this.#messagesIn++;
+    this.#bytesIn += typeof message === "string" ? message.length : message.byteLength;
     this.#inbox.push(message);
     this.#inboxBytes += message.length;
     this.#wakeConsumer?.();
