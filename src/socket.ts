@@ -32,7 +32,7 @@ export interface CloseResult {
 export interface SocketCounters {
   /** Messages received and delivered to the iterator. */
   messagesIn: number;
-  /** Payload of those messages: UTF-16 code units for text, bytes for binary. */
+  /** Payload bytes of the data frames received. */
   bytesIn: number;
   /** Data frames queued for the peer (sends and broadcasts). */
   framesOut: number;
@@ -417,6 +417,7 @@ export class Socket implements AsyncIterable<Message> {
         return this.#onClose(frame.payload);
       default: {
         if (this.#state !== "open") return;
+        this.#bytesIn += frame.payload.length;
         const message = this.#assembler.add(frame);
         if (message !== undefined) this.#deliver(message);
       }
@@ -425,7 +426,6 @@ export class Socket implements AsyncIterable<Message> {
 
   #deliver(message: Message): void {
     this.#messagesIn++;
-    this.#bytesIn += typeof message === "string" ? message.length : message.byteLength;
     this.#inbox.push(message);
     this.#inboxBytes += message.length;
     this.#wakeConsumer?.();
