@@ -64,6 +64,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const KEY_SHAPE = /^[A-Za-z0-9+/]{22}==$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const ABSOLUTE_FORM = /^(?:https?|wss?):\/\//i;
+// A request target is visible ASCII (RFC 9112 §3.2).
+const TARGET_CHARS = /^[\x21-\x7e]+$/;
 // Field values may hold visible characters, spaces, tabs and obs-text.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const latin1 = new TextDecoder("latin1");
@@ -176,15 +178,27 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
   const [method, target, version] = parts as [string, string, string];
   if (!TOKEN.test(method)) throw badRequest("Malformed request method");
   if (!VERSION.test(version)) throw badRequest("Malformed HTTP version");
-  let url: URL;
-  try {
-    // Origin form ("/chat?x=1") is the usual target; absolute form
-    // ("http://host/chat") must be accepted too (RFC 6455 §4.2.1, RFC 9112
-    // §3.2.2). Only its path and query are used.
-    if (target.startsWith("/")) url = new URL(`http://localhost${target}`);
-    else if (ABSOLUTE_FORM.test(target)) url = new URL(target);
-    else throw new TypeError("not a path or an absolute URI");
-  } catch {
+  // Origin form ("/chat?x=1") is the usual target; absolute form
+  // ("http://host/chat") must be accepted too (RFC 6455 §4.2.1, RFC 9112
+  // §3.2.2). Only its path and query are used; the query is parsed when
+  // first read.
+  let path: string;
+  let rawQuery: string;
+  if (target.startsWith("/") && TARGET_CHARS.test(target)) {
+    const question = target.indexOf("?");
+    path = question === -1 ? target : target.slice(0, question);
+    rawQuery = question === -1 ? "" : target.slice(question + 1);
+    // Dot segments ("/a/../b") are resolved as a URL would.
+    if (path.includes("/.")) path = new URL(`http://localhost${path}`).pathname;
+  } else if (ABSOLUTE_FORM.test(target)) {
+    try {
+      const url = new URL(target);
+      path = url.pathname;
+      rawQuery = url.search.slice(1);
+    } catch {
+      throw badRequest("Malformed request target");
+    }
+  } else {
     throw badRequest("Malformed request target");
   }
   if (lines.length > maxHeaders) throw new HandshakeError(431, "Too many header fields");
@@ -201,7 +215,17 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
     if (previous !== undefined && key === "host") throw badRequest("More than one Host header");
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
-  return { method, target, path: url.pathname, query: url.searchParams, version, headers };
+  let query: URLSearchParams | undefined;
+  return {
+    method,
+    target,
+    path,
+    get query() {
+      return query ??= new URLSearchParams(rawQuery);
+    },
+    version,
+    headers,
+  };
 }
 
 // Only SP and HTAB surround a field value (RFC 9110 §5.6.3): String#trim()
@@ -288,13 +312,14 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest {
   if (protocols.some((protocol) => !TOKEN.test(protocol))) {
     throw badRequest("Malformed Sec-WebSocket-Protocol");
   }
-  return {
-    ...head,
-    key,
-    origin: headers.get("origin"),
-    protocols,
-    extensions: headers.get("sec-websocket-extensions") ?? "",
-  };
+  // Extend a copy that keeps the lazy `query` getter (a spread would run it).
+  return Object.defineProperties(Object.create(null), {
+    ...Object.getOwnPropertyDescriptors(head),
+    key: { value: key, enumerable: true },
+    origin: { value: headers.get("origin"), enumerable: true },
+    protocols: { value: protocols, enumerable: true },
+    extensions: { value: headers.get("sec-websocket-extensions") ?? "", enumerable: true },
+  });
 }
 
 function isValidKey(key: string): boolean {
