@@ -77,7 +77,8 @@ export class FrameDecoder {
   readonly #allowRsv1: boolean;
 
   #state = State.Header;
-  readonly #header = new Uint8Array(HEADER_MAX);
+  // Collects a header that spans chunks; made on first need.
+  #header: Uint8Array | undefined;
   #headerFilled = 0;
 
   // The frame whose payload is being received.
@@ -85,7 +86,8 @@ export class FrameDecoder {
   #rsv1 = false;
   #opcode: Opcode = 0;
   #masked = false;
-  readonly #mask = new Uint8Array(4);
+  // The masking key, big-endian in one number (no buffer per decoder).
+  #maskKey = 0;
   #payloadLength = 0;
   // The buffer of a payload that spans reads, and how much of it has arrived.
   #payload: Uint8Array = EMPTY;
@@ -163,7 +165,7 @@ export class FrameDecoder {
       }
     }
     // The header spans chunks: collect it until it is complete.
-    const header = this.#header;
+    const header = this.#header ??= new Uint8Array(HEADER_MAX);
     while (position < chunk.length) {
       header[this.#headerFilled++] = chunk[position++]!;
       if (this.#headerFilled >= 2 && this.#headerFilled === headerLength(header[1]!)) {
@@ -234,13 +236,7 @@ export class FrameDecoder {
     this.#rsv1 = rsv1;
     this.#opcode = opcode as Opcode;
     this.#masked = masked;
-    if (masked) {
-      const mask = this.#mask;
-      mask[0] = bytes[offset]!;
-      mask[1] = bytes[offset + 1]!;
-      mask[2] = bytes[offset + 2]!;
-      mask[3] = bytes[offset + 3]!;
-    }
+    if (masked) this.#maskKey = readUint32(bytes, offset);
     this.#payloadLength = length;
     this.#payloadFilled = 0;
   }
@@ -261,7 +257,7 @@ export class FrameDecoder {
     if (into === 0 && available >= length) {
       // The whole payload is here: one copy, unmasked in place.
       const payload = chunk.slice(position, position + length);
-      if (this.#masked) applyMask(payload, this.#mask);
+      if (this.#masked) applyMask(payload, maskKey(this.#maskKey));
       this.#state = State.Header;
       this.#emit(frames, payload);
       return position + length;
@@ -271,7 +267,9 @@ export class FrameDecoder {
     const payload = this.#payload;
     const take = Math.min(length - into, available);
     payload.set(chunk.subarray(position, position + take), into);
-    if (this.#masked) applyMask(payload.subarray(into, into + take), this.#mask, into);
+    if (this.#masked) {
+      applyMask(payload.subarray(into, into + take), maskKey(this.#maskKey), into);
+    }
     this.#payloadFilled += take;
     if (this.#payloadFilled === length) {
       this.#state = State.Header;
@@ -285,6 +283,17 @@ export class FrameDecoder {
     frames.push({ fin: this.#fin, rsv1: this.#rsv1, opcode: this.#opcode, payload });
     this.#payloadFilled = 0;
   }
+}
+
+// One key buffer for every decoder: filled just before each synchronous use.
+const KEY = new Uint8Array(4);
+
+function maskKey(key: number): Uint8Array {
+  KEY[0] = key >>> 24;
+  KEY[1] = (key >>> 16) & 0xff;
+  KEY[2] = (key >>> 8) & 0xff;
+  KEY[3] = key & 0xff;
+  return KEY;
 }
 
 function headerLength(secondByte: number): number {

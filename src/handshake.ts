@@ -215,17 +215,39 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
     if (previous !== undefined && key === "host") throw badRequest("More than one Host header");
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
-  let query: URLSearchParams | undefined;
-  return {
-    method,
-    target,
-    path,
-    get query() {
-      return query ??= new URLSearchParams(rawQuery);
-    },
-    version,
-    headers,
-  };
+  return new ParsedHead(method, target, path, rawQuery, version, headers);
+}
+
+// The parser's request head: plain fields (one shape for every request) and
+// the query parsed on first read.
+class ParsedHead implements RequestHead {
+  #query: URLSearchParams | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly version: string,
+    readonly headers: ReadonlyMap<string, string>,
+  ) {}
+
+  get query(): URLSearchParams {
+    return this.#query ??= new URLSearchParams(this.rawQuery);
+  }
+}
+
+class ParsedUpgrade extends ParsedHead implements UpgradeRequest {
+  constructor(
+    head: RequestHead,
+    readonly key: string,
+    readonly origin: string | undefined,
+    readonly protocols: string[],
+    readonly extensions: string,
+  ) {
+    const rawQuery = head instanceof ParsedHead ? head.rawQuery : head.query.toString();
+    super(head.method, head.target, head.path, rawQuery, head.version, head.headers);
+  }
 }
 
 // Only SP and HTAB surround a field value (RFC 9110 §5.6.3): String#trim()
@@ -312,14 +334,13 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest {
   if (protocols.some((protocol) => !TOKEN.test(protocol))) {
     throw badRequest("Malformed Sec-WebSocket-Protocol");
   }
-  // Extend a copy that keeps the lazy `query` getter (a spread would run it).
-  return Object.defineProperties(Object.create(null), {
-    ...Object.getOwnPropertyDescriptors(head),
-    key: { value: key, enumerable: true },
-    origin: { value: headers.get("origin"), enumerable: true },
-    protocols: { value: protocols, enumerable: true },
-    extensions: { value: headers.get("sec-websocket-extensions") ?? "", enumerable: true },
-  });
+  return new ParsedUpgrade(
+    head,
+    key,
+    headers.get("origin"),
+    protocols,
+    headers.get("sec-websocket-extensions") ?? "",
+  );
 }
 
 function isValidKey(key: string): boolean {

@@ -11,6 +11,7 @@ import { ProtocolError } from "./errors.ts";
 import { encodeFrame, type Frame, OPCODE } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { type Message, MessageAssembler } from "./message.ts";
+import { watch } from "./heartbeat.ts";
 import { Outbox } from "./outbox.ts";
 import type { UpgradeRequest } from "./handshake.ts";
 import type { TopicIndex } from "./topics.ts";
@@ -164,7 +165,7 @@ export class Socket implements AsyncIterable<Message> {
   // before it have been iterated, so that their replies go out first.
   #owedClose: { code: number; reason: string; payload: Uint8Array } | undefined;
   #owedCloseTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #unwatchIdle: (() => void) | undefined;
   #heardSinceCheck = true;
   #pingOutstanding = false;
 
@@ -202,7 +203,7 @@ export class Socket implements AsyncIterable<Message> {
     });
     const idleTimeout = options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
-      this.#idleTimer = setInterval(() => this.#checkIdle(), idleTimeout);
+      this.#unwatchIdle = watch(idleTimeout, () => this.#checkIdle());
     }
     this.#readLoop(init.head ?? new Uint8Array(0));
   }
@@ -521,7 +522,7 @@ export class Socket implements AsyncIterable<Message> {
     this.#state = "closed";
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#owedCloseTimer);
-    clearInterval(this.#idleTimer);
+    this.#unwatchIdle?.();
     this.#outbox.stop();
     for (const topic of this.#topics) this.#topicIndex?.delete(topic, this);
     try {
