@@ -114,28 +114,64 @@ export class Outbox {
     this.#scheduled = false;
     if (this.#writing || this.#stopped || this.#frames.length === 0) return;
     this.#writing = true;
-    this.#drain().catch((error) => {
-      this.#stopped = true;
-      this.#frames = [];
-      this.#events.onError(error);
-    });
+    this.#writeQueued();
   }
 
-  async #drain(): Promise<void> {
-    while (this.#frames.length > 0 && !this.#stopped) {
-      const frames = this.#frames;
-      this.#frames = [];
-      const bytes = frames.length === 1 ? frames[0]! : concat(frames);
-      let written = 0;
-      while (written < bytes.length) {
-        written += await this.#writer.write(written === 0 ? bytes : bytes.subarray(written));
-      }
-      this.#queuedBytes -= bytes.length;
+  // The write in flight, how much of it is done, and its completion
+  // handlers (made once per outbox, not per write).
+  #bytes: Uint8Array = EMPTY;
+  #written = 0;
+  #onWritten: ((n: number) => void) | undefined;
+  #onFailed: ((error: unknown) => void) | undefined;
+
+  #writeQueued(): void {
+    const frames = this.#frames;
+    this.#frames = [];
+    this.#bytes = frames.length === 1 ? frames[0]! : concat(frames);
+    this.#written = 0;
+    this.#write(this.#bytes);
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#onWritten ??= (n) => this.#afterWrite(n);
+    this.#onFailed ??= (error) => this.#fail(error);
+    let promise: Promise<number>;
+    try {
+      promise = this.#writer.write(bytes);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    promise.then(this.#onWritten, this.#onFailed);
+  }
+
+  #afterWrite(n: number): void {
+    if (this.#stopped) return;
+    this.#written += n;
+    if (this.#written < this.#bytes.length) {
+      this.#write(this.#bytes.subarray(this.#written));
+      return;
+    }
+    this.#queuedBytes -= this.#bytes.length;
+    this.#bytes = EMPTY;
+    if (this.#frames.length > 0) {
+      this.#writeQueued();
+      return;
     }
     this.#writing = false;
-    if (!this.#stopped) this.#events.onDrain();
+    this.#events.onDrain();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#frames = [];
+    this.#bytes = EMPTY;
+    this.#events.onError(error);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function concat(frames: Uint8Array[]): Uint8Array {
   let length = 0;
