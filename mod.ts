@@ -19,7 +19,44 @@
  * @module
  */
 
-export { serve, type ServeOptions, Server, type SocketHandler } from "./src/server.ts";
+export {
+  type Authorization,
+  type Authorize,
+  type AuthorizeInfo,
+  serve,
+  type ServeOptions,
+  Server,
+  type SocketHandler,
+} from "./src/server.ts";
+export {
+  bodyLength,
+  handleHttp,
+  type HttpConnection,
+  type HttpOutcome,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpRoute,
+  type HttpRoutes,
+} from "./src/http.ts";
+export {
+  bearerToken,
+  checkOrigin,
+  chooseProtocol,
+  isLoopback,
+  normalizeOrigins,
+  timingSafeEqual,
+} from "./src/access.ts";
+export {
+  LabeledCounter,
+  type Metric,
+  Metrics,
+  METRICS_CONTENT_TYPE,
+  type MetricsCollector,
+  type MetricType,
+  renderMetrics,
+  type Sample,
+} from "./src/metrics.ts";
+export { fanoutMetrics, type FanoutSource, ServerMetrics } from "./src/server_metrics.ts";
 export {
   type CloseResult,
   Socket,

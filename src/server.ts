@@ -1,16 +1,17 @@
 /**
- * `serve()`: listen on TCP, run the opening handshake, answer plain HTTP,
- * keep the registry of sockets, and shut down gracefully.
+ * `serve()`: listen on TCP (or TLS), run the opening handshake with its
+ * access checks, hand plain HTTP to the route table, keep the registry of
+ * sockets, and shut down gracefully.
  *
  * @module
  */
 
+import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
 import { CLOSE_CODE } from "./close_code.ts";
 import { HandshakeError } from "./errors.ts";
 import {
   acceptKey,
   errorResponse,
-  httpResponse,
   isUpgradeRequest,
   type RequestHead,
   RequestHeadParser,
@@ -18,10 +19,52 @@ import {
   upgradeResponse,
   validateUpgrade,
 } from "./handshake.ts";
+import { handleHttp, type HttpRoute, type HttpRoutes } from "./http.ts";
+import { Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 import { CHAT_PAGE } from "./page.ts";
 import { Registry } from "./registry.ts";
+import { ServerMetrics } from "./server_metrics.ts";
 import { Socket, type SocketOptions } from "./socket.ts";
 import { TopicIndex } from "./topics.ts";
+
+/**
+ * The answer of an {@linkcode Authorize} hook: accept the upgrade (with data
+ * for {@linkcode Server.dataOf}), or refuse it with an HTTP status.
+ */
+export type Authorization =
+  | {
+    /** Accept the upgrade. */
+    accept: true;
+    /** Anything to keep with the socket, read back with `server.dataOf(socket)`. */
+    data?: unknown;
+  }
+  | {
+    /** Refuse the upgrade. */
+    accept: false;
+    /** The HTTP status to answer with, 400 to 599 (for example 401 or 403). */
+    status: number;
+    /** A short plain-text explanation, sent as the body. */
+    message?: string;
+    /** Extra response headers, for example `WWW-Authenticate`. */
+    headers?: Record<string, string>;
+  };
+
+/** Where an upgrade request came from, for an {@linkcode Authorize} hook. */
+export interface AuthorizeInfo {
+  /** The client's address. */
+  remoteAddr: Deno.NetAddr;
+}
+
+/**
+ * Decides whether an upgrade request may become a socket. It runs after the
+ * request was found valid and its origin allowed, before the `101` response;
+ * the handshake timeout bounds it. Throwing a `HandshakeError` refuses with
+ * its status; any other error refuses with 500.
+ */
+export type Authorize = (
+  request: UpgradeRequest,
+  info: AuthorizeInfo,
+) => Authorization | Promise<Authorization>;
 
 /** Options for {@linkcode serve}. Socket limits apply to every socket. */
 export interface ServeOptions extends SocketOptions {
@@ -38,6 +81,13 @@ export interface ServeOptions extends SocketOptions {
    */
   hostname?: string;
   /**
+   * A PEM certificate chain: with {@linkcode ServeOptions.key}, the server
+   * speaks TLS (`wss://`, `https://`) through `Deno.listenTls`.
+   */
+  cert?: string;
+  /** The PEM private key of {@linkcode ServeOptions.cert}. */
+  key?: string;
+  /**
    * The most open sockets; upgrade requests past it get 503.
    *
    * @default {10000}
@@ -50,12 +100,47 @@ export interface ServeOptions extends SocketOptions {
    */
   maxHeadBytes?: number;
   /**
-   * Milliseconds a client has to complete its request head; slower clients
-   * are disconnected.
+   * Milliseconds a client has to complete its request head (and, for plain
+   * HTTP, again for its body); slower clients are disconnected (a slow body
+   * gets 408).
    *
    * @default {10000}
    */
   handshakeTimeout?: number;
+  /**
+   * Origins allowed to open sockets, such as `https://app.example`. When
+   * set, an upgrade request whose `Origin` is neither listed nor this
+   * server's own (its host equal to the `Host` header) gets 403; requests
+   * without an `Origin` (programs, not browsers) pass.
+   *
+   * @default {every origin}
+   */
+  origins?: readonly string[];
+  /**
+   * Subprotocols the server speaks. The first one the client offers that is
+   * listed here is chosen, answered in `Sec-WebSocket-Protocol` and found in
+   * `socket.protocol`. A client that offers only others is accepted without
+   * a subprotocol (RFC 6455 §4.2.2; browsers then fail the connection
+   * themselves).
+   *
+   * @default {[]}
+   */
+  protocols?: readonly string[];
+  /** Decides whether each upgrade request is accepted (see {@linkcode Authorize}). */
+  authorize?: Authorize;
+  /**
+   * More plain HTTP routes by exact path, for example `POST /publish`. They
+   * take precedence over the built-in `/`, `/healthz` and `/metrics`.
+   *
+   * @default {{}}
+   */
+  routes?: HttpRoutes;
+  /**
+   * Whether `GET /metrics` serves the metrics in the Prometheus text format.
+   *
+   * @default {true}
+   */
+  metrics?: boolean;
   /**
    * The HTML served at `GET /`, or `false` for none (404).
    *
@@ -69,9 +154,11 @@ export interface ServeOptions extends SocketOptions {
 /** Called with every socket the server accepts. */
 export type SocketHandler = (socket: Socket) => void | Promise<void>;
 
+type Listener = Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr>;
+type Conn = Deno.Conn<Deno.NetAddr>;
+
 const DEFAULT_IDLE_TIMEOUT = 30_000;
 const READ_CHUNK = 4096;
-const encoder = new TextEncoder();
 
 /**
  * A running WebSocket server, made by {@linkcode serve}.
@@ -79,15 +166,26 @@ const encoder = new TextEncoder();
 export class Server {
   /** The address the server listens on (with the real port when `port: 0`). */
   readonly addr: Deno.NetAddr;
+  /** Whether the server speaks TLS (`wss://`). */
+  readonly secure: boolean;
   /** The live sockets: iterate for joins, broadcast to all. */
   readonly sockets: Registry = new Registry();
   /** The subscribers of every topic (see {@linkcode Socket.subscribe}). */
   readonly topics: TopicIndex<Socket> = new TopicIndex();
+  /**
+   * What `GET /metrics` reports: the server's own numbers, and whatever
+   * other layers register.
+   */
+  readonly metrics: Metrics = new Metrics();
 
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Listener;
   readonly #options: ServeOptions;
   readonly #handler: SocketHandler | undefined;
-  readonly #pending = new Set<Deno.TcpConn>();
+  readonly #origins: ReadonlySet<string> | undefined;
+  readonly #routes: HttpRoutes;
+  readonly #stats = new ServerMetrics();
+  readonly #data = new WeakMap<Socket, unknown>();
+  readonly #pending = new Set<Conn>();
   readonly #finished = Promise.withResolvers<void>();
   readonly #startedAt = Date.now();
   #nextId = 0;
@@ -99,15 +197,24 @@ export class Server {
    *
    * @param options Where to listen, limits and timeouts.
    * @param handler Called with every accepted socket.
+   * @throws {TypeError} For `cert` without `key` (or the reverse), or an
+   * invalid origin.
    */
   constructor(options: ServeOptions = {}, handler?: SocketHandler) {
     this.#options = options;
     this.#handler = handler;
-    this.#listener = Deno.listen({
-      port: options.port ?? 8080,
-      hostname: options.hostname ?? "0.0.0.0",
-    });
-    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#origins = options.origins === undefined ? undefined : normalizeOrigins(options.origins);
+    if ((options.cert === undefined) !== (options.key === undefined)) {
+      throw new TypeError("Cannot serve TLS: cert and key must be given together");
+    }
+    const where = { port: options.port ?? 8080, hostname: options.hostname ?? "0.0.0.0" };
+    this.secure = options.cert !== undefined;
+    this.#listener = options.cert !== undefined && options.key !== undefined
+      ? Deno.listenTls({ ...where, cert: options.cert, key: options.key })
+      : Deno.listen(where);
+    this.addr = this.#listener.addr;
+    this.#routes = { ...this.#builtinRoutes(), ...options.routes };
+    this.metrics.register(() => this.#stats.collect(this.sockets, this.topics));
     options.signal?.addEventListener("abort", () => this.shutdown(), { once: true });
     if (options.signal?.aborted) this.shutdown();
     this.#acceptLoop();
@@ -122,7 +229,20 @@ export class Server {
    * @returns How many sockets the frame was queued for.
    */
   publish(topic: string, data: string | Uint8Array): number {
-    return this.topics.publish(topic, data);
+    const deliveries = this.topics.publish(topic, data);
+    this.#stats.recordPublish(deliveries);
+    return deliveries;
+  }
+
+  /**
+   * The data the {@linkcode ServeOptions.authorize} hook attached to a
+   * socket.
+   *
+   * @param socket A socket of this server.
+   * @returns The data, or `undefined` when none was attached.
+   */
+  dataOf(socket: Socket): unknown {
+    return this.#data.get(socket);
   }
 
   /** Resolves once the server has shut down. */
@@ -161,7 +281,7 @@ export class Server {
 
   async #acceptLoop(): Promise<void> {
     while (this.#shutdown === undefined) {
-      let conn: Deno.TcpConn;
+      let conn: Conn;
       try {
         conn = await this.#listener.accept();
       } catch (error) {
@@ -175,29 +295,32 @@ export class Server {
     this.shutdown();
   }
 
-  async #handshake(conn: Deno.TcpConn): Promise<void> {
+  async #handshake(conn: Conn): Promise<void> {
     this.#pending.add(conn);
-    const timer = setTimeout(
-      () => closeQuietly(conn),
-      this.#options.handshakeTimeout ?? 10_000,
-    );
+    const handshakeTimeout = this.#options.handshakeTimeout ?? 10_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      closeQuietly(conn);
+    }, handshakeTimeout);
     let upgraded = false;
     let reserved = false;
+    let head: RequestHead | undefined;
     try {
       const parser = new RequestHeadParser({ maxHeadBytes: this.#options.maxHeadBytes ?? 8192 });
       const buffer = new Uint8Array(READ_CHUNK);
-      let head: RequestHead | undefined;
       while (head === undefined) {
         const n = await conn.read(buffer);
         if (n === null) return;
         head = parser.push(buffer.subarray(0, n));
       }
       if (!isUpgradeRequest(head)) {
-        await writeAll(conn, this.#route(head));
-        await lingerClose(conn);
+        clearTimeout(timer);
+        await this.#serveHttp(conn, head, parser.rest, handshakeTimeout);
         return;
       }
       const request = validateUpgrade(head);
+      if (this.#origins !== undefined) checkOrigin(request, this.#origins);
       // Hold a place while the handshake completes, so that concurrent
       // upgrades cannot overshoot the limit.
       if (this.sockets.size + this.#reserved >= (this.#options.maxConnections ?? 10_000)) {
@@ -205,17 +328,26 @@ export class Server {
       }
       this.#reserved++;
       reserved = true;
+      const data = await this.#authorize(request, conn.remoteAddr);
+      const protocol = chooseProtocol(request.protocols, this.#options.protocols ?? []);
       const accept = await acceptKey(request.key);
-      await writeAll(conn, upgradeResponse(accept));
+      await writeAll(conn, upgradeResponse(accept, protocol === undefined ? {} : { protocol }));
       if (this.#shutdown !== undefined) return;
       clearTimeout(timer);
       this.#pending.delete(conn);
       upgraded = true;
-      conn.setNoDelay(true);
-      this.#open(conn, request, parser.rest);
+      if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
+      this.#open(conn, request, parser.rest, protocol, data);
     } catch (error) {
       if (error instanceof HandshakeError) {
+        if (head !== undefined && isUpgradeRequest(head)) {
+          this.#stats.recordHandshakeFailure(error.status);
+        } else {
+          this.#stats.recordHttpResponse(error.status);
+        }
         await writeAll(conn, errorResponse(error)).then(() => lingerClose(conn), () => {});
+      } else if (timedOut && head === undefined) {
+        this.#stats.recordHandshakeTimeout();
       }
     } finally {
       if (reserved) this.#reserved--;
@@ -225,17 +357,64 @@ export class Server {
     }
   }
 
-  #open(conn: Deno.TcpConn, request: UpgradeRequest, head: Uint8Array): void {
+  /** Runs the authorize hook; returns its data or throws the refusal. */
+  async #authorize(request: UpgradeRequest, remoteAddr: Deno.NetAddr): Promise<unknown> {
+    const authorize = this.#options.authorize;
+    if (authorize === undefined) return undefined;
+    let answer: Authorization;
+    try {
+      answer = await authorize(request, { remoteAddr });
+    } catch (error) {
+      if (error instanceof HandshakeError) throw error;
+      throw new HandshakeError(500, "Authorization failed");
+    }
+    if (answer.accept) return answer.data;
+    const status = Number.isInteger(answer.status) && answer.status >= 400 && answer.status <= 599
+      ? answer.status
+      : 500;
+    throw new HandshakeError(status, answer.message ?? "Forbidden", answer.headers ?? {});
+  }
+
+  async #serveHttp(conn: Conn, head: RequestHead, rest: Uint8Array, timeout: number) {
+    // The response must be out within the timeout and a grace period.
+    const guard = setTimeout(() => closeQuietly(conn), timeout + 2000);
+    try {
+      const { response, drained } = await handleHttp(this.#routes, {
+        head,
+        rest,
+        conn,
+        remoteAddr: conn.remoteAddr,
+        timeout,
+      });
+      this.#stats.recordHttpResponse(statusOf(response));
+      await writeAll(conn, response);
+      // A body read still pending (timed out): nothing more to read politely.
+      if (drained) await lingerClose(conn);
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  #open(
+    conn: Conn,
+    request: UpgradeRequest,
+    head: Uint8Array,
+    protocol: string | undefined,
+    data: unknown,
+  ): void {
     const socket = new Socket(conn, {
       id: String(++this.#nextId),
       remoteAddr: conn.remoteAddr,
       request,
       head,
       topics: this.topics,
+      ...(protocol === undefined ? {} : { protocol }),
     }, {
       ...this.#options,
       idleTimeout: this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     });
+    if (data !== undefined) this.#data.set(socket, data);
+    this.#stats.recordSocket(socket);
     this.sockets.add(socket);
     if (this.#handler === undefined) return;
     try {
@@ -245,38 +424,52 @@ export class Server {
     }
   }
 
-  #route(head: RequestHead): Uint8Array {
-    const page = this.#options.page ?? CHAT_PAGE;
-    const routes: Record<string, () => Uint8Array> = {
-      "/healthz": () =>
-        httpResponse(
-          200,
-          JSON.stringify({
+  #builtinRoutes(): Record<string, HttpRoute> {
+    const routes: Record<string, HttpRoute> = {
+      "/healthz": {
+        methods: ["GET"],
+        handle: () => ({
+          status: 200,
+          body: JSON.stringify({
             status: this.#shutdown === undefined ? "ok" : "shutting down",
             sockets: this.sockets.size,
             handshakes: this.#pending.size,
             uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
           }) + "\n",
-          { "Content-Type": "application/json" },
-        ),
+          headers: { "Content-Type": "application/json" },
+        }),
+      },
     };
+    if (this.#options.metrics ?? true) {
+      routes["/metrics"] = {
+        methods: ["GET"],
+        handle: () => ({
+          status: 200,
+          body: this.metrics.render(),
+          headers: { "Content-Type": METRICS_CONTENT_TYPE },
+        }),
+      };
+    }
+    const page = this.#options.page ?? CHAT_PAGE;
     if (page !== false) {
-      routes["/"] = () => httpResponse(200, page, { "Content-Type": "text/html; charset=utf-8" });
+      routes["/"] = {
+        methods: ["GET"],
+        handle: () => ({
+          status: 200,
+          body: page,
+          headers: { "Content-Type": "text/html; charset=utf-8" },
+        }),
+      };
     }
-    const route = routes[head.path];
-    if (route === undefined) return httpResponse(404, "Not found\n");
-    if (head.method !== "GET" && head.method !== "HEAD") {
-      return httpResponse(405, "Method not allowed\n", { Allow: "GET, HEAD" });
-    }
-    const response = route();
-    return head.method === "HEAD" ? stripBody(response) : response;
+    return routes;
   }
 }
 
 /**
  * Starts a WebSocket server. It listens at once; every accepted socket joins
  * `server.sockets` and is passed to `handler`, if given. Plain HTTP gets the
- * chat page at `/`, JSON counts at `/healthz`, and 404 elsewhere.
+ * chat page at `/`, JSON counts at `/healthz`, the metrics at `/metrics`,
+ * the `routes` given, and 404 elsewhere.
  *
  * @example Broadcast every message to every client
  * ```ts ignore
@@ -287,7 +480,27 @@ export class Server {
  * });
  * ```
  *
- * @param options Where to listen, limits and timeouts.
+ * @example Only signed-in users, from one origin, with a subprotocol
+ * ```ts ignore
+ * import { serve } from "jsr:@pushwire/pushwire";
+ *
+ * const users = new Map([["t0k3n", "ada"]]);
+ * const server = serve({
+ *   origins: ["https://app.example"],
+ *   protocols: ["chat.v1"],
+ *   authorize: (request) => {
+ *     const user = users.get(request.query.get("token") ?? "");
+ *     return user === undefined
+ *       ? { accept: false, status: 401, message: "Sign in first" }
+ *       : { accept: true, data: { user } };
+ *   },
+ * }, (socket) => {
+ *   const { user } = server.dataOf(socket) as { user: string };
+ *   socket.send(`hello ${user}, speaking ${socket.protocol || "no subprotocol"}`);
+ * });
+ * ```
+ *
+ * @param options Where to listen, TLS, limits, timeouts and access checks.
  * @param handler Called with every accepted socket, synchronously, right
  * after it joins `server.sockets` and before any other socket joins (so a
  * greeting sent here is the socket's first message). If it throws or
@@ -307,13 +520,18 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
+/** The status code of response bytes (`HTTP/1.1 200 OK...`). */
+function statusOf(response: Uint8Array): number {
+  return Number(String.fromCharCode(response[9]!, response[10]!, response[11]!));
+}
+
 const LINGER_MS = 2000;
 const LINGER_BYTES = 1024 * 1024;
 
 // After a response, stop writing and read what the client still sends (up to
 // a bound) before closing: closing with unread input would reset the
 // connection, and the client could lose the response.
-async function lingerClose(conn: Deno.TcpConn): Promise<void> {
+async function lingerClose(conn: Deno.Conn): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
   try {
     await conn.closeWrite();
@@ -337,9 +555,4 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Already closed.
   }
-}
-
-function stripBody(response: Uint8Array): Uint8Array {
-  const text = new TextDecoder().decode(response);
-  return encoder.encode(text.slice(0, text.indexOf("\r\n\r\n") + 4));
 }

@@ -1,0 +1,235 @@
+/**
+ * The numbers a server keeps about itself for `GET /metrics`: sockets
+ * accepted, open and closed (by close code), refused handshakes (by status),
+ * plain HTTP answers, traffic, queued bytes, slow consumers and topics.
+ *
+ * @module
+ */
+
+import { LabeledCounter, type Metric } from "./metrics.ts";
+import type { Socket, SocketCounters } from "./socket.ts";
+import type { TopicIndex } from "./topics.ts";
+
+/** Where a fan-out came from, for `pushwire_fanout_*_total{source}`. */
+export type FanoutSource = "topic" | "publish" | "room";
+
+/**
+ * The fan-out metrics of one source: how many messages were sent to many
+ * sockets at once, and how many sockets they reached in all (deliveries ÷
+ * messages is the mean fan-out).
+ *
+ * @example
+ * ```ts
+ * import { fanoutMetrics } from "./server_metrics.ts";
+ *
+ * console.log(fanoutMetrics("room", 2, 10)[1]!.samples); // [{ labels: { source: "room" }, value: 10 }]
+ * ```
+ *
+ * @param source What fanned out: `topic` (`server.publish()`), `publish`
+ * (the HTTP publish API) or `room` (the chat room).
+ * @param messages Messages fanned out.
+ * @param deliveries Sockets they were queued for, summed.
+ * @returns The two counters, labelled with `source`.
+ */
+export function fanoutMetrics(
+  source: FanoutSource,
+  messages: number,
+  deliveries: number,
+): Metric[] {
+  const labels = { source };
+  return [
+    {
+      name: "pushwire_fanout_messages_total",
+      help: "Messages sent to many sockets at once (broadcast, publish), by source.",
+      type: "counter",
+      samples: [{ labels, value: messages }],
+    },
+    {
+      name: "pushwire_fanout_deliveries_total",
+      help: "Sockets those messages were queued for, summed, by source.",
+      type: "counter",
+      samples: [{ labels, value: deliveries }],
+    },
+  ];
+}
+
+const SLOW_CONSUMER = "slow consumer";
+
+/**
+ * A server's own counts. The server calls the `record*` methods; a scrape
+ * calls {@linkcode ServerMetrics.collect}, which sums the live sockets'
+ * counters with the totals of the closed ones.
+ *
+ * @example
+ * ```ts
+ * import { ServerMetrics } from "./server_metrics.ts";
+ * import { TopicIndex } from "./topics.ts";
+ *
+ * const stats = new ServerMetrics();
+ * stats.recordHandshakeFailure(403);
+ * const metrics = stats.collect([], new TopicIndex());
+ * console.log(metrics.find((m) => m.name === "pushwire_handshake_failures_total")?.samples);
+ * // [{ labels: { status: "403" }, value: 1 }]
+ * ```
+ */
+export class ServerMetrics {
+  readonly #startedAt = Date.now();
+  readonly #closedByCode = new LabeledCounter("code");
+  readonly #handshakeFailures = new LabeledCounter("status");
+  readonly #httpResponses = new LabeledCounter("status");
+  readonly #closedTotals: SocketCounters = { messagesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
+  #accepted = 0;
+  #handshakeTimeouts = 0;
+  #slowConsumers = 0;
+  #published = 0;
+  #publishDeliveries = 0;
+
+  /**
+   * Counts an accepted socket, and its close and traffic once it closes.
+   *
+   * @param socket A socket that just joined.
+   */
+  recordSocket(socket: Socket): void {
+    this.#accepted++;
+    socket.closed.then((result) => {
+      this.#closedByCode.add(String(result.code));
+      if (result.reason.startsWith(SLOW_CONSUMER)) this.#slowConsumers++;
+      const counters = socket.counters;
+      this.#closedTotals.messagesIn += counters.messagesIn;
+      this.#closedTotals.bytesIn += counters.bytesIn;
+      this.#closedTotals.framesOut += counters.framesOut;
+      this.#closedTotals.bytesOut += counters.bytesOut;
+    });
+  }
+
+  /**
+   * Counts an upgrade request refused with an HTTP status.
+   *
+   * @param status The status sent.
+   */
+  recordHandshakeFailure(status: number): void {
+    this.#handshakeFailures.add(String(status));
+  }
+
+  /** Counts a client dropped for not sending its request in time. */
+  recordHandshakeTimeout(): void {
+    this.#handshakeTimeouts++;
+  }
+
+  /**
+   * Counts a plain HTTP response.
+   *
+   * @param status The status sent.
+   */
+  recordHttpResponse(status: number): void {
+    this.#httpResponses.add(String(status));
+  }
+
+  /**
+   * Counts a `server.publish()`.
+   *
+   * @param deliveries How many sockets it was queued for.
+   */
+  recordPublish(deliveries: number): void {
+    this.#published++;
+    this.#publishDeliveries += deliveries;
+  }
+
+  /**
+   * The metrics now.
+   *
+   * @param sockets The open sockets.
+   * @param topics The server's topic index.
+   * @returns The server's metrics.
+   */
+  collect(sockets: Iterable<Socket>, topics: TopicIndex<Socket>): Metric[] {
+    const live = { ...this.#closedTotals };
+    let open = 0;
+    let queued = 0;
+    for (const socket of sockets) {
+      open++;
+      queued += socket.bufferedAmount;
+      const counters = socket.counters;
+      live.messagesIn += counters.messagesIn;
+      live.bytesIn += counters.bytesIn;
+      live.framesOut += counters.framesOut;
+      live.bytesOut += counters.bytesOut;
+    }
+    let subscriptions = 0;
+    for (const topic of topics.names()) subscriptions += topics.count(topic);
+    const one = (name: string, help: string, type: Metric["type"], value: number): Metric => ({
+      name,
+      help,
+      type,
+      samples: [{ value }],
+    });
+    return [
+      one(
+        "pushwire_start_time_seconds",
+        "When the server started, in Unix seconds.",
+        "gauge",
+        Math.floor(this.#startedAt / 1000),
+      ),
+      one("pushwire_sockets_open", "WebSocket connections open now.", "gauge", open),
+      one(
+        "pushwire_sockets_accepted_total",
+        "WebSocket connections accepted.",
+        "counter",
+        this.#accepted,
+      ),
+      {
+        name: "pushwire_sockets_closed_total",
+        help: "WebSocket connections closed, by close code (1006: no close frame).",
+        type: "counter",
+        samples: this.#closedByCode.samples(),
+      },
+      one(
+        "pushwire_slow_consumer_closes_total",
+        "Sockets closed because their outbox passed maxBufferedBytes.",
+        "counter",
+        this.#slowConsumers,
+      ),
+      {
+        name: "pushwire_handshake_failures_total",
+        help: "Upgrade requests refused, by HTTP status.",
+        type: "counter",
+        samples: this.#handshakeFailures.samples(),
+      },
+      one(
+        "pushwire_handshake_timeouts_total",
+        "Connections dropped for not completing their request in time.",
+        "counter",
+        this.#handshakeTimeouts,
+      ),
+      {
+        name: "pushwire_http_responses_total",
+        help: "Plain HTTP responses, by status.",
+        type: "counter",
+        samples: this.#httpResponses.samples(),
+      },
+      one(
+        "pushwire_messages_received_total",
+        "WebSocket messages received.",
+        "counter",
+        live.messagesIn,
+      ),
+      one(
+        "pushwire_received_bytes_total",
+        "Payload bytes of the data frames received.",
+        "counter",
+        live.bytesIn,
+      ),
+      one("pushwire_frames_sent_total", "Data frames queued for peers.", "counter", live.framesOut),
+      one(
+        "pushwire_sent_bytes_total",
+        "Bytes of those frames, headers included.",
+        "counter",
+        live.bytesOut,
+      ),
+      one("pushwire_outbox_bytes", "Bytes queued for peers and not yet written.", "gauge", queued),
+      one("pushwire_topics", "Topics with at least one subscriber.", "gauge", topics.size),
+      one("pushwire_subscriptions", "Subscriptions of sockets to topics.", "gauge", subscriptions),
+      ...fanoutMetrics("topic", this.#published, this.#publishDeliveries),
+    ];
+  }
+}
