@@ -99,3 +99,51 @@ export { FrameDecoder, type FrameDecoderOptions, type PartialFrame } from "./src
 export { type CloseInfo, decodeClosePayload, encodeClosePayload } from "./src/close_frame.ts";
 export { MessageAssembler } from "./src/message.ts";
 export { applyMask } from "./src/mask.ts";
+export {
+  type ChatEvent,
+  type ChatMessage,
+  type ChatPresence,
+  type ChatRoom,
+  Room,
+  serveChat,
+} from "./src/chat.ts";
+export {
+  type ErrorEvent,
+  type GapEvent,
+  type PublicationEvent,
+  type PushEvent,
+  PushHub,
+  type PushHubOptions,
+  type PushServer,
+  servePush,
+  type ServePushOptions,
+  type SubscribedEvent,
+  type UnsubscribedEvent,
+} from "./src/push.ts";
+export {
+  parsePublication,
+  type Publication,
+  type PublishResult,
+  publishRoute,
+  type PublishRouteOptions,
+} from "./src/publish.ts";
+export {
+  formatId,
+  type GapReason,
+  History,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryStats,
+  type MessageId,
+  newEpoch,
+  parseId,
+  parseSince,
+  type Recovery,
+} from "./src/history.ts";
+export {
+  type ControlMessage,
+  MAX_CONTROL_LENGTH,
+  parseControl,
+  parseSubscriptions,
+  type Subscriptions,
+} from "./src/subscriptions.ts";

@@ -19,9 +19,13 @@
  * @module
  */
 
-import type { Registry } from "./registry.ts";
+import { encodeFrame, OPCODE } from "./frame.ts";
+import type { Metric } from "./metrics.ts";
 import { serve, type ServeOptions, type Server } from "./server.ts";
+import { fanoutMetrics } from "./server_metrics.ts";
 import type { Socket } from "./socket.ts";
+
+const encoder = new TextEncoder();
 
 /**
  * A change in the room: `welcome` goes to the socket that joined (with its
@@ -88,6 +92,115 @@ export interface ChatMessage {
 export type ChatEvent = ChatPresence | ChatMessage;
 
 /**
+ * The chat room: its members, and the events among them. Every event is
+ * encoded once and the same frame queued on every member.
+ *
+ * @example A room on a server of your own
+ * ```ts ignore
+ * import { serve } from "jsr:@pushwire/pushwire";
+ * import { Room } from "jsr:@pushwire/pushwire";
+ *
+ * const room = new Room();
+ * serve({ port: 8080 }, async (socket) => {
+ *   room.join(socket);
+ *   for await (const message of socket) {
+ *     if (typeof message === "string") room.say(socket.id, message);
+ *   }
+ *   await socket.closed;
+ *   room.leave(socket);
+ * });
+ * ```
+ */
+export class Room {
+  readonly #members = new Set<Socket>();
+  #events = 0;
+  #deliveries = 0;
+
+  /** How many sockets are in the room. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /**
+   * Whether a socket is in the room.
+   *
+   * @param socket A socket.
+   * @returns `true` once it joined, until it left.
+   */
+  has(socket: Socket): boolean {
+    return this.#members.has(socket);
+  }
+
+  /**
+   * Adds a socket: it gets its welcome, then everyone (itself included) a
+   * join notice.
+   *
+   * @param socket An open socket.
+   */
+  join(socket: Socket): void {
+    this.#members.add(socket);
+    socket.send(JSON.stringify(presence("welcome", socket.id, this.#members.size)));
+    this.#announce(presence("join", socket.id, this.#members.size));
+  }
+
+  /**
+   * Removes a socket and tells the others.
+   *
+   * @param socket A member.
+   */
+  leave(socket: Socket): void {
+    if (!this.#members.delete(socket)) return;
+    this.#announce(presence("leave", socket.id, this.#members.size));
+  }
+
+  /**
+   * Sends a text message to everyone, the sender included.
+   *
+   * @param from The sender's socket id, or `"server"`.
+   * @param text The message.
+   * @returns How many sockets it was queued for.
+   */
+  say(from: string, text: string): number {
+    return this.#announce({ type: "message", from, time: Date.now(), text });
+  }
+
+  /**
+   * Sends bytes to everyone as a binary message, without an envelope.
+   *
+   * @param bytes The message.
+   * @returns How many sockets it was queued for.
+   */
+  relay(bytes: Uint8Array): number {
+    return this.#send(encodeFrame(OPCODE.Binary, bytes));
+  }
+
+  /** The room's fan-out, for `GET /metrics`. */
+  metrics(): Metric[] {
+    return [
+      ...fanoutMetrics("room", this.#events, this.#deliveries),
+      {
+        name: "pushwire_room_members",
+        help: "Sockets in the chat room (those that named no topic).",
+        type: "gauge",
+        samples: [{ value: this.#members.size }],
+      },
+    ];
+  }
+
+  #announce(event: ChatEvent): number {
+    return this.#send(encodeFrame(OPCODE.Text, encoder.encode(JSON.stringify(event))));
+  }
+
+  #send(frame: Uint8Array): number {
+    let count = 0;
+    for (const member of this.#members) if (member.sendFrame(frame)) count++;
+    this.#events++;
+    this.#deliveries += count;
+    return count;
+  }
+}
+
+/**
  * A running chat server, made by {@linkcode serveChat}.
  *
  * @example Push a line to everyone every second
@@ -132,35 +245,23 @@ export interface ChatRoom {
  * @returns The room: its server, and a way to push server messages.
  */
 export function serveChat(options: ServeOptions = {}): ChatRoom {
-  const server: Server = serve(options, (socket) => attend(server.sockets, socket));
-  return {
-    server,
-    push: (text) =>
-      announce(server.sockets, { type: "message", from: "server", time: Date.now(), text }),
-  };
+  const room = new Room();
+  const server: Server = serve(options, (socket) => attend(room, socket));
+  server.metrics.register(() => room.metrics());
+  return { server, push: (text) => room.say("server", text) };
 }
 
 /** One socket's stay in the room: welcome, join, its messages, leave. */
-async function attend(sockets: Registry, socket: Socket): Promise<void> {
-  const peers = sockets.size;
-  socket.send(JSON.stringify(presence("welcome", socket.id, peers)));
-  announce(sockets, presence("join", socket.id, peers));
+async function attend(room: Room, socket: Socket): Promise<void> {
+  room.join(socket);
   for await (const message of socket) {
-    if (typeof message === "string") {
-      announce(sockets, { type: "message", from: socket.id, time: Date.now(), text: message });
-    } else {
-      sockets.broadcast(message);
-    }
+    if (typeof message === "string") room.say(socket.id, message);
+    else room.relay(message);
   }
   await socket.closed;
-  const left = sockets.get(socket.id) === socket ? sockets.size - 1 : sockets.size;
-  announce(sockets, presence("leave", socket.id, left));
+  room.leave(socket);
 }
 
 function presence(type: ChatPresence["type"], id: string, peers: number): ChatPresence {
   return { type, id, time: Date.now(), peers };
-}
-
-function announce(sockets: Registry, event: ChatEvent): number {
-  return sockets.broadcast(JSON.stringify(event));
 }

@@ -58,7 +58,7 @@ export type Recovery<T> =
   };
 
 /** Options for {@linkcode History}. */
-export interface HistoryOptions {
+export interface HistoryOptions<T> {
   /**
    * Messages kept per topic; older ones leave the window. `0` keeps none
    * (ids are still assigned, and a resume reports a gap when something was
@@ -93,6 +93,12 @@ export interface HistoryOptions {
    * @default {Date.now}
    */
   now?: () => number;
+  /**
+   * The size of a stored value in bytes, for {@linkcode History.stats}.
+   *
+   * @default {() => 0}
+   */
+  sizeOf?: (value: T) => number;
 }
 
 /** Sizes of a {@linkcode History}, for metrics. */
@@ -101,7 +107,7 @@ export interface HistoryStats {
   topics: number;
   /** Messages held, over all topics. */
   messages: number;
-  /** Bytes of those messages, as given to {@linkcode History.append}. */
+  /** Bytes of those messages, as measured by `sizeOf`. */
   bytes: number;
 }
 
@@ -286,9 +292,9 @@ class TopicWindow<T> {
  * import { History } from "./history.ts";
  *
  * const history = new History<string>({ size: 2, epoch: "e1" });
- * history.append("news", "a", 1);
- * history.append("news", "b", 1);
- * history.append("news", "c", 1); // "a" leaves the window
+ * history.append("news", () => "a");
+ * history.append("news", () => "b");
+ * history.append("news", (seq) => `c is e1:${seq}`); // "a" leaves the window
  * console.log(history.recover("news", { epoch: "e1", seq: 2 })); // complete: "c"
  * console.log(history.recover("news", { epoch: "e1", seq: 0 }).kind); // "gap" (expired)
  * console.log(history.recover("news", { epoch: "e0", seq: 2 }).kind); // "gap" (restart)
@@ -301,6 +307,7 @@ export class History<T> {
   readonly #ttl: number;
   readonly #maxTopics: number;
   readonly #now: () => number;
+  readonly #sizeOf: (value: T) => number;
   // Insertion order is publish order: the first topic is the least recent.
   readonly #topics = new Map<string, TopicWindow<T>>();
   // Every sequence number a forgotten topic used is at most this.
@@ -314,24 +321,25 @@ export class History<T> {
    * @param options Window size, age, topic count, epoch and clock.
    * @throws {RangeError} For a negative or fractional size, ttl or topic count.
    */
-  constructor(options: HistoryOptions = {}) {
+  constructor(options: HistoryOptions<T> = {}) {
     this.#size = count(options.size ?? 100, "size");
     this.#ttl = count(options.ttl ?? 3_600_000, "ttl");
     this.#maxTopics = Math.max(1, count(options.maxTopics ?? 10_000, "maxTopics"));
     this.epoch = options.epoch ?? newEpoch();
     if (!EPOCH.test(this.epoch)) throw new RangeError(`Invalid epoch "${this.epoch}"`);
     this.#now = options.now ?? Date.now;
+    this.#sizeOf = options.sizeOf ?? (() => 0);
   }
 
   /**
    * Assigns the next id of `topic` to a message and keeps it in the window.
    *
    * @param topic A topic name (not validated here).
-   * @param value The message as it should be replayed.
-   * @param size Its size in bytes, for {@linkcode History.stats}.
-   * @returns The stored entry, with its sequence number.
+   * @param make Makes the message as it should be replayed, from its
+   * sequence number and time (so that it can carry its own id).
+   * @returns The stored entry.
    */
-  append(topic: string, value: T, size: number): HistoryEntry<T> {
+  append(topic: string, make: (seq: number, time: number) => T): HistoryEntry<T> {
     let window = this.#topics.get(topic);
     if (window === undefined) {
       window = new TopicWindow<T>(this.#floor);
@@ -339,8 +347,11 @@ export class History<T> {
       this.#topics.delete(topic); // re-inserted last: the most recently published
     }
     this.#topics.set(topic, window);
-    const entry = { seq: ++window.lastSeq, time: this.#now(), value };
+    const seq = ++window.lastSeq;
+    const time = this.#now();
+    const entry = { seq, time, value: make(seq, time) };
     if (this.#size > 0) {
+      const size = this.#sizeOf(entry.value);
       window.push(entry, size);
       this.#messages++;
       this.#bytes += size;

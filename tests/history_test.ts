@@ -93,18 +93,22 @@ Deno.test("parseSince() reads <topic>:<epoch>:<seq>, or <epoch>:<seq> for a sing
 });
 
 Deno.test("History assigns per-topic ids from 1, strictly increasing by one", () => {
+  const stamped = new History<string>({ epoch: E, now: () => 42 });
+  const entry = stamped.append("news", (seq, time) => `${E}:${seq} at ${time}`);
+  assertEquals(entry, { seq: 1, time: 42, value: "e1:1 at 42" });
+
   const history = new History<string>({ epoch: E });
   assertEquals(history.last("news"), { epoch: E, seq: 0 });
-  assertEquals(history.append("news", "a", 1).seq, 1);
-  assertEquals(history.append("sport", "x", 1).seq, 1);
-  assertEquals(history.append("news", "b", 1).seq, 2);
+  assertEquals(history.append("news", () => "a").seq, 1);
+  assertEquals(history.append("sport", () => "x").seq, 1);
+  assertEquals(history.append("news", () => "b").seq, 2);
   assertEquals(history.last("news"), { epoch: E, seq: 2 });
   assertEquals(history.last("sport"), { epoch: E, seq: 1 });
 });
 
 Deno.test("History.recover() replays exactly what came after the id", async (t) => {
   const history = new History<string>({ epoch: E, size: 5 });
-  for (const value of ["a", "b", "c"]) history.append("news", value, 1);
+  for (const value of ["a", "b", "c"]) history.append("news", () => value);
   const cases: [string, MessageId, [string, string, number[]]][] = [
     ["from before the first message", { epoch: E, seq: 0 }, ["complete", "", [1, 2, 3]]],
     ["from the middle", { epoch: E, seq: 1 }, ["complete", "", [2, 3]]],
@@ -126,8 +130,8 @@ Deno.test("History.recover() replays exactly what came after the id", async (t) 
 });
 
 Deno.test("History keeps the last `size` messages; older ids get an expired gap", () => {
-  const history = new History<string>({ epoch: E, size: 3 });
-  for (let i = 1; i <= 10; i++) history.append("news", `m${i}`, 10);
+  const history = new History<string>({ epoch: E, size: 3, sizeOf: () => 10 });
+  for (let i = 1; i <= 10; i++) history.append("news", () => `m${i}`);
   assertEquals(summary(history.recover("news", { epoch: E, seq: 7 })), ["complete", "", [
     8,
     9,
@@ -145,9 +149,9 @@ Deno.test("History keeps the last `size` messages; older ids get an expired gap"
 Deno.test("History drops messages older than `ttl`; the topic keeps its numbering", () => {
   let now = 1_000_000;
   const history = new History<string>({ epoch: E, ttl: 1000, now: () => now });
-  history.append("news", "a", 1); // t = 0
+  history.append("news", () => "a"); // t = 0
   now += 600;
-  history.append("news", "b", 1); // t = 600
+  history.append("news", () => "b"); // t = 600
   now += 500; // "a" is 1100 ms old, "b" 500
   assertEquals(summary(history.recover("news", { epoch: E, seq: 1 })), ["complete", "", [2]]);
   assertEquals(summary(history.recover("news", { epoch: E, seq: 0 })), ["gap", "expired", [2]]);
@@ -155,30 +159,30 @@ Deno.test("History drops messages older than `ttl`; the topic keeps its numberin
   assertEquals(history.stats(), { topics: 1, messages: 0, bytes: 0 });
   assertEquals(summary(history.recover("news", { epoch: E, seq: 2 })), ["complete", "", []]);
   assertEquals(summary(history.recover("news", { epoch: E, seq: 1 })), ["gap", "expired", []]);
-  assertEquals(history.append("news", "c", 1).seq, 3);
+  assertEquals(history.append("news", () => "c").seq, 3);
 });
 
 Deno.test("History with size 0 keeps nothing but still tells a gap from no gap", () => {
   const history = new History<string>({ epoch: E, size: 0 });
-  history.append("news", "a", 1);
-  history.append("news", "b", 1);
+  history.append("news", () => "a");
+  history.append("news", () => "b");
   assertEquals(summary(history.recover("news", { epoch: E, seq: 2 })), ["complete", "", []]);
   assertEquals(summary(history.recover("news", { epoch: E, seq: 1 })), ["gap", "expired", []]);
   assertEquals(history.stats().messages, 0);
 });
 
 Deno.test("History forgets the least recently published topic; its old ids never replay wrongly", () => {
-  const history = new History<string>({ epoch: E, maxTopics: 2 });
-  for (let i = 0; i < 5; i++) history.append("a", "a", 1); // a: 1..5
-  history.append("b", "b", 1); // b: 1
-  history.append("a", "a", 1); // a: 6, now the most recent
-  history.append("c", "c", 1); // forgets b (lastSeq 1); floor stays 1
+  const history = new History<string>({ epoch: E, maxTopics: 2, sizeOf: () => 1 });
+  for (let i = 0; i < 5; i++) history.append("a", () => "a"); // a: 1..5
+  history.append("b", () => "b"); // b: 1
+  history.append("a", () => "a"); // a: 6, now the most recent
+  history.append("c", () => "c"); // forgets b (lastSeq 1); floor stays 1
   assertEquals(history.stats(), { topics: 2, messages: 7, bytes: 7 });
-  history.append("d", "d", 1); // forgets a (lastSeq 6): floor 6
+  history.append("d", () => "d"); // forgets a (lastSeq 6): floor 6
   assertEquals(history.stats().topics, 2);
   // "a" comes back numbered after every id it used before.
   assertEquals(history.last("a"), { epoch: E, seq: 6 });
-  assertEquals(history.append("a", "again", 1).seq, 7);
+  assertEquals(history.append("a", () => "again").seq, 7);
   // A client that saw a:6 missed nothing; one that saw a:5 missed a:6, gone.
   assertEquals(summary(history.recover("a", { epoch: E, seq: 6 })), ["complete", "", [7]]);
   assertEquals(summary(history.recover("a", { epoch: E, seq: 5 })), ["gap", "expired", [7]]);
@@ -192,8 +196,8 @@ Deno.test("History refuses impossible options", () => {
 });
 
 Deno.test("History stays small and exact over many appends", () => {
-  const history = new History<number>({ epoch: E, size: 100 });
-  for (let i = 1; i <= 100_000; i++) history.append("t", i, 8);
+  const history = new History<number>({ epoch: E, size: 100, sizeOf: () => 8 });
+  for (let i = 1; i <= 100_000; i++) history.append("t", () => i);
   assertEquals(history.stats(), { topics: 1, messages: 100, bytes: 800 });
   const recovery = history.recover("t", { epoch: E, seq: 99_950 });
   assertEquals(

@@ -1,0 +1,211 @@
+/**
+ * The HTTP publish API: `POST /publish?topic=T` with the message as the
+ * body, authenticated with a bearer token, answered with the message's id.
+ *
+ * ```text
+ * POST /publish?topic=news HTTP/1.1
+ * Authorization: Bearer s3cret
+ * Content-Type: text/plain
+ * Content-Length: 5
+ *
+ * hello
+ * ```
+ *
+ * → `200 {"id":"m3k9x2ab0f1c:12","topic":"news","delivered":3}`. Errors
+ * answer `{"error":"…"}` with 400 (bad topic or body), 401 (no token), 403
+ * (wrong token; or no token configured and a client that is not on
+ * loopback), 405 (not POST), 411 (no `Content-Length`), 413 (body too
+ * large), 415 (unsupported `Content-Type`).
+ *
+ * @module
+ */
+
+import { bearerToken, isLoopback, timingSafeEqual } from "./access.ts";
+import { HandshakeError } from "./errors.ts";
+import type { HttpRequest, HttpResponse, HttpRoute } from "./http.ts";
+import { validateTopic } from "./topics.ts";
+
+/**
+ * A message to publish, by kind: text (sent as a JSON string), a JSON value
+ * (sent as is), or bytes (sent base64-encoded).
+ */
+export type Publication =
+  | {
+    /** Text. */
+    type: "text";
+    /** The text. */
+    text: string;
+  }
+  | {
+    /** A JSON value. */
+    type: "json";
+    /** The value, as `JSON.parse` returned it. */
+    value: unknown;
+  }
+  | {
+    /** Bytes. */
+    type: "binary";
+    /** The bytes. */
+    bytes: Uint8Array;
+  };
+
+/** What publishing a message answers. */
+export interface PublishResult {
+  /** The message's id, `<epoch>:<seq>`. */
+  id: string;
+  /** The topic it was published to. */
+  topic: string;
+  /** How many sockets it was queued for. */
+  delivered: number;
+}
+
+/** Options for {@linkcode publishRoute}. */
+export interface PublishRouteOptions {
+  /**
+   * The bearer token publishers must send. Without one, only clients on a
+   * loopback address (127.0.0.0/8, `::1`) may publish.
+   */
+  token?: string;
+  /**
+   * The largest body, in bytes (larger ones get 413).
+   *
+   * @default {65536}
+   */
+  maxBodyBytes?: number;
+  /** Publishes the message; throws a `TypeError` for an invalid topic. */
+  publish(topic: string, publication: Publication): PublishResult;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads a request body as a publication by its `Content-Type`: `text/*` (or
+ * none) as text, `application/json` (and `+json` types) as a JSON value,
+ * `application/octet-stream` as bytes. Text must be UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { parsePublication } from "./publish.ts";
+ *
+ * const body = new TextEncoder().encode('{"price":42}');
+ * console.log(parsePublication("application/json; charset=utf-8", body)); // { type: "json", value: { price: 42 } }
+ * ```
+ *
+ * @param contentType The `Content-Type` header, if any.
+ * @param body The body.
+ * @returns The publication.
+ * @throws {HandshakeError} 415 for another type or charset, 400 for text
+ * that is not UTF-8 or JSON that does not parse.
+ */
+export function parsePublication(contentType: string | undefined, body: Uint8Array): Publication {
+  const [mediaType = "", ...parameters] = (contentType ?? "text/plain").split(";");
+  const type = mediaType.trim().toLowerCase();
+  const charset = parameters.map((p) => p.trim().toLowerCase())
+    .find((p) => p.startsWith("charset="))?.slice(8).replace(/^"|"$/g, "");
+  if (type === "application/octet-stream") return { type: "binary", bytes: body };
+  const json = type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type);
+  if (!json && !type.startsWith("text/")) {
+    throw new HandshakeError(
+      415,
+      `Unsupported Content-Type "${type}": use text/plain, application/json or application/octet-stream`,
+    );
+  }
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    throw new HandshakeError(415, `Unsupported charset "${charset}": use utf-8`);
+  }
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new HandshakeError(400, "Body is not valid UTF-8");
+  }
+  if (!json) return { type: "text", text };
+  try {
+    return { type: "json", value: JSON.parse(text) };
+  } catch (error) {
+    throw new HandshakeError(400, `Body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The `POST /publish` route: checks the token (in constant time), then the
+ * topic, then reads the body (its size checked from `Content-Length` first)
+ * and publishes it.
+ *
+ * @example Add the route to a server
+ * ```ts ignore
+ * import { serve } from "jsr:@pushwire/pushwire";
+ * import { publishRoute } from "jsr:@pushwire/pushwire";
+ *
+ * const server = serve({
+ *   routes: {
+ *     "/publish": publishRoute({
+ *       token: "s3cret",
+ *       publish: (topic, publication) => {
+ *         const text = publication.type === "text" ? publication.text : JSON.stringify(publication);
+ *         return { id: "", topic, delivered: server.publish(topic, text) };
+ *       },
+ *     }),
+ *   },
+ * });
+ * ```
+ *
+ * @param options The token, the body limit, and what publishing does.
+ * @returns The route, for `serve({ routes: { "/publish": … } })`.
+ */
+export function publishRoute(options: PublishRouteOptions): HttpRoute {
+  return {
+    methods: ["POST"],
+    maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
+    handle: async (request) => {
+      try {
+        await checkPublisher(request, options.token);
+        const topic = topicOf(request.query);
+        const publication = parsePublication(
+          request.headers.get("content-type"),
+          await request.body(),
+        );
+        return json(200, options.publish(topic, publication));
+      } catch (error) {
+        if (!(error instanceof HandshakeError)) throw error;
+        return json(error.status, { error: error.message }, { ...error.headers });
+      }
+    },
+  };
+}
+
+async function checkPublisher(request: HttpRequest, token: string | undefined): Promise<void> {
+  if (token === undefined) {
+    if (isLoopback(request.remoteAddr.hostname)) return;
+    throw new HandshakeError(
+      403,
+      "Publishing from another machine needs a token: start the server with --publish-token",
+    );
+  }
+  const sent = bearerToken(request.headers.get("authorization"));
+  if (sent === undefined) {
+    throw new HandshakeError(401, "Authorization: Bearer <token> required", {
+      "WWW-Authenticate": 'Bearer realm="pushwire"',
+    });
+  }
+  if (!(await timingSafeEqual(sent, token))) throw new HandshakeError(403, "Wrong token");
+}
+
+function topicOf(query: URLSearchParams): string {
+  const topics = query.getAll("topic");
+  if (topics.length !== 1) throw new HandshakeError(400, "Name exactly one topic: ?topic=<name>");
+  try {
+    validateTopic(topics[0]!);
+  } catch (error) {
+    throw new HandshakeError(400, (error as Error).message);
+  }
+  return topics[0]!;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return {
+    status,
+    body: JSON.stringify(body) + "\n",
+    headers: { "Content-Type": "application/json", ...headers },
+  };
+}

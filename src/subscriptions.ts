@@ -1,0 +1,107 @@
+/**
+ * What a client asks the push hub for, pure: topics and resume points from
+ * its connection URL (`?topic=news&since=news:<epoch>:<seq>`), and the small
+ * JSON control messages it may send later.
+ *
+ * @module
+ */
+
+import { type MessageId, parseId, parseSince } from "./history.ts";
+import { validateTopic } from "./topics.ts";
+
+/** The topics of a connection URL, and where to resume each. */
+export interface Subscriptions {
+  /** The topics, each once, in the order first named. */
+  topics: string[];
+  /** The last id the client saw, for the topics it names one for. */
+  since: Map<string, MessageId>;
+}
+
+/**
+ * A control message: `{"type":"subscribe","topic":"news"}` (with an
+ * optional `"since":"<epoch>:<seq>"` to resume) or
+ * `{"type":"unsubscribe","topic":"news"}`.
+ */
+export type ControlMessage =
+  | {
+    /** Subscribe to a topic. */
+    type: "subscribe";
+    /** The topic. */
+    topic: string;
+    /** The last id seen in that topic, to get what came after it first. */
+    since?: MessageId;
+  }
+  | {
+    /** Unsubscribe from a topic. */
+    type: "unsubscribe";
+    /** The topic. */
+    topic: string;
+  };
+
+/** The longest text read as a possible control message, in characters. */
+export const MAX_CONTROL_LENGTH = 1024;
+
+/**
+ * Reads the `topic` and `since` parameters of a connection URL.
+ *
+ * @example
+ * ```ts
+ * import { parseSubscriptions } from "./subscriptions.ts";
+ *
+ * const query = new URLSearchParams("topic=news&topic=chat&since=news:m3k9x2ab:12");
+ * const { topics, since } = parseSubscriptions(query);
+ * console.log(topics, since.get("news")); // ["news", "chat"] { epoch: "m3k9x2ab", seq: 12 }
+ * ```
+ *
+ * @param query The query of the upgrade request.
+ * @param maxTopics The most topics one connection may name.
+ * @returns The topics and resume points.
+ * @throws {TypeError} For an invalid topic name, too many topics, or an
+ * invalid `since` (see `parseSince`).
+ */
+export function parseSubscriptions(query: URLSearchParams, maxTopics = 100): Subscriptions {
+  const topics = [...new Set(query.getAll("topic"))];
+  for (const topic of topics) validateTopic(topic);
+  if (topics.length > maxTopics) {
+    throw new TypeError(`Cannot subscribe: at most ${maxTopics} topics per connection`);
+  }
+  return { topics, since: parseSince(query.getAll("since"), topics) };
+}
+
+/**
+ * Reads a text message as a control message. Text that is not a JSON object
+ * whose `type` is `subscribe` or `unsubscribe` is not one (it is chat, or an
+ * error, for the caller to decide).
+ *
+ * @example
+ * ```ts
+ * import { parseControl } from "./subscriptions.ts";
+ *
+ * console.log(parseControl('{"type":"subscribe","topic":"news","since":"m3k9x2ab:12"}'));
+ * // { type: "subscribe", topic: "news", since: { epoch: "m3k9x2ab", seq: 12 } }
+ * console.log(parseControl("hello")); // undefined
+ * ```
+ *
+ * @param text A text message from a client.
+ * @returns The control message, or `undefined` when the text is not one.
+ * @throws {TypeError} For a control message with an invalid topic or
+ * `since`.
+ */
+export function parseControl(text: string): ControlMessage | undefined {
+  if (text.length > MAX_CONTROL_LENGTH || !text.trimStart().startsWith("{")) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { type, topic, since } = value as Record<string, unknown>;
+  if (type !== "subscribe" && type !== "unsubscribe") return undefined;
+  if (typeof topic !== "string") throw new TypeError(`Cannot ${type}: "topic" must be a string`);
+  validateTopic(topic);
+  if (type === "unsubscribe") return { type, topic };
+  if (since === undefined || since === null) return { type, topic };
+  if (typeof since !== "string") throw new TypeError('Cannot subscribe: "since" must be a string');
+  return { type, topic, since: parseId(since) };
+}
