@@ -1,60 +1,118 @@
 /**
- * `pushwire`: a chat server with its demo page. Open the printed URL in a few
- * browser tabs and chat; every line typed on stdin goes to every client as a
- * server message. Ctrl-C (or SIGTERM) shuts it down gracefully: clients are
- * closed with 1001 (going away).
+ * `pushwire`: a WebSocket push server with its demo page. Clients subscribe
+ * to topics (`ws://host:8080/?topic=news`) and resume after a disconnect
+ * without losing or doubling a message; publishers `POST /publish?topic=news`;
+ * clients that name no topic chat on the page at `/`, and every line typed
+ * on stdin goes to them as a server message. `GET /metrics` serves
+ * Prometheus metrics, `GET /healthz` a health check. Ctrl-C (or SIGTERM)
+ * shuts it down gracefully: clients are closed with 1001 (going away) and
+ * reconnect by themselves.
  *
- * Only network permission is needed:
+ * Network permission is all it needs; reading the token from the
+ * environment needs `--allow-env=PUSHWIRE_TOKEN` (without it the variable is
+ * not read), TLS needs read access to the two files:
  *
  * ```sh
  * deno run -N jsr:@pushwire/pushwire/server --port 8080
  * echo "maintenance at noon" | deno run -N src/cli.ts
+ * PUSHWIRE_TOKEN=s3cret deno run -N --allow-env=PUSHWIRE_TOKEN src/cli.ts
+ * deno run -N -R=cert.pem,key.pem src/cli.ts --cert cert.pem --key key.pem
  * ```
  *
  * ```text
- * Usage: pushwire [--port 8080] [--hostname 0.0.0.0]
+ * Usage: pushwire [--port 8080] [--hostname 0.0.0.0] [options]
  *
  * Options:
- *   --port <n>         TCP port, 0 picks a free one (default 8080)
- *   --hostname <addr>  address to listen on (default 0.0.0.0)
- *   -h, --help         show this help
- *   -V, --version      show the version
+ *   --port <n>            TCP port, 0 picks a free one (default 8080)
+ *   --hostname <addr>     address to listen on (default 0.0.0.0)
+ *   --publish-token <t>   bearer token for POST /publish (default: $PUSHWIRE_TOKEN
+ *                         when readable; without a token, loopback clients only)
+ *   --history <n>         messages kept per topic for resume (default 100)
+ *   --history-ttl <s>     seconds a message is kept, 0 for no limit (default 3600)
+ *   --max-body <bytes>    largest POST /publish body (default 65536)
+ *   --origin <origin>     browser origin allowed to connect, repeatable
+ *                         (default: any)
+ *   --cert <file>         TLS certificate chain (PEM), with --key
+ *   --key <file>          TLS private key (PEM)
+ *   -h, --help            show this help
+ *   -V, --version         show the version
  * ```
  *
- * The chat protocol is described in `src/chat.ts`.
+ * The protocols are described in `src/chat.ts` (the chat room) and
+ * `src/push.ts` (topics and resume).
  *
  * @module
  */
 
 import { parseArgs } from "@std/cli";
-import { type ChatRoom, serveChat } from "./chat.ts";
+import { normalizeOrigins } from "./access.ts";
+import { type PushServer, servePush, type ServePushOptions } from "./push.ts";
 import { VERSION } from "./version.ts";
 
-const USAGE = `Usage: pushwire [--port 8080] [--hostname 0.0.0.0]
+const USAGE = `Usage: pushwire [--port 8080] [--hostname 0.0.0.0] [options]
 
-A WebSocket chat server: open the printed URL, and type lines on stdin to
-push them to every client. Ctrl-C stops it.
+A WebSocket push server. Clients subscribe to topics (ws://host:port/?topic=news)
+and resume after a disconnect (&since=<last id>); publishers POST to
+/publish?topic=news. Clients that name no topic chat on the page at /, and lines
+typed on stdin go to them. GET /metrics and /healthz for monitoring. Ctrl-C stops it.
 
 Options:
-  --port <n>         TCP port, 0 picks a free one (default 8080)
-  --hostname <addr>  address to listen on (default 0.0.0.0)
-  -h, --help         show this help
-  -V, --version      show the version
+  --port <n>            TCP port, 0 picks a free one (default 8080)
+  --hostname <addr>     address to listen on (default 0.0.0.0)
+  --publish-token <t>   bearer token for POST /publish (default: $PUSHWIRE_TOKEN
+                        when readable; without a token, loopback clients only)
+  --history <n>         messages kept per topic for resume (default 100)
+  --history-ttl <s>     seconds a message is kept, 0 for no limit (default 3600)
+  --max-body <bytes>    largest POST /publish body (default 65536)
+  --origin <origin>     browser origin allowed to connect, repeatable
+                        (default: any)
+  --cert <file>         TLS certificate chain (PEM), with --key
+  --key <file>          TLS private key (PEM)
+  -h, --help            show this help
+  -V, --version         show the version
+
+Permissions: -N (network) always; --allow-env=PUSHWIRE_TOKEN to read the token
+from the environment; -R=<cert>,<key> for TLS.
 `;
+
+const TOKEN_VARIABLE = "PUSHWIRE_TOKEN";
+
+type ServeCommand = {
+  kind: "serve";
+  port: number;
+  hostname: string;
+  token: string | undefined;
+  history: number;
+  historyTtlSeconds: number;
+  maxBody: number;
+  origins: string[] | undefined;
+  tls: { cert: string; key: string } | undefined;
+};
 
 type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "serve"; port: number; hostname: string };
+  | ServeCommand;
 
 /** Reads the command line; throws a `TypeError` or `RangeError` to show the user. */
 function parseCommand(args: string[]): Command {
   const unknown: string[] = [];
   const flags = parseArgs(args, {
-    string: ["port", "hostname"],
+    string: [
+      "port",
+      "hostname",
+      "publish-token",
+      "history",
+      "history-ttl",
+      "max-body",
+      "origin",
+      "cert",
+      "key",
+    ],
     boolean: ["help", "version"],
+    collect: ["origin"],
     alias: { h: "help", V: "version" },
-    default: { port: "8080", hostname: "0.0.0.0" },
+    default: { port: "8080", hostname: "0.0.0.0", history: "100", "history-ttl": "3600" },
     unknown: (arg: string) => {
       unknown.push(arg);
       return false;
@@ -66,24 +124,63 @@ function parseCommand(args: string[]): Command {
   }
   if (flags.help) return { kind: "help" };
   if (flags.version) return { kind: "version" };
-  const port = String(flags.port);
-  if (port === "") throw new TypeError("Missing value for --port");
-  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
-    throw new RangeError(`Invalid --port: "${port}" is not an integer from 0 to 65535`);
-  }
+  const port = integer(flags.port, "--port", 0, 65535);
   const hostname = String(flags.hostname);
   if (hostname === "") throw new TypeError("Invalid --hostname: it must not be empty");
-  return { kind: "serve", port: Number(port), hostname };
+  const token = flags["publish-token"];
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(String(token))) {
+    throw new TypeError("Invalid --publish-token: use visible ASCII characters, no spaces");
+  }
+  const origins = (flags.origin as unknown[]).map(String);
+  normalizeOrigins(origins);
+  const cert = flags.cert;
+  const key = flags.key;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("--cert and --key go together");
+  }
+  return {
+    kind: "serve",
+    port,
+    hostname,
+    token: token === undefined ? undefined : String(token),
+    history: integer(flags.history, "--history", 0, 1_000_000),
+    historyTtlSeconds: integer(flags["history-ttl"], "--history-ttl", 0, 365 * 24 * 3600),
+    maxBody: flags["max-body"] === undefined
+      ? 64 * 1024
+      : integer(flags["max-body"], "--max-body", 1, 64 * 1024 * 1024),
+    origins: origins.length === 0 ? undefined : origins,
+    tls: cert === undefined || key === undefined
+      ? undefined
+      : { cert: String(cert), key: String(key) },
+  };
+}
+
+/** A whole number from `min` to `max`, from a flag's text. */
+function integer(value: unknown, flag: string, min: number, max: number): number {
+  const text = String(value);
+  if (text === "") throw new TypeError(`Missing value for ${flag}`);
+  if (!/^\d{1,16}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new RangeError(`Invalid ${flag}: "${text}" is not an integer from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+/** The token from the environment, when the permission to read it was granted. */
+function tokenFromEnvironment(): string | undefined {
+  const status = Deno.permissions.querySync({ name: "env", variable: TOKEN_VARIABLE });
+  if (status.state !== "granted") return undefined;
+  const token = Deno.env.get(TOKEN_VARIABLE);
+  return token === "" ? undefined : token;
 }
 
 /** The URL to print: a clickable `localhost` for the wildcard addresses. */
-function displayUrl(addr: Deno.NetAddr): string {
+function displayUrl(addr: Deno.NetAddr, secure: boolean): string {
   const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"
     : addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
-  return `http://${host}:${addr.port}/`;
+  return `${secure ? "https" : "http"}://${host}:${addr.port}/`;
 }
 
 /** Yields the lines of stdin until it ends (at once for `/dev/null`). */
@@ -95,6 +192,35 @@ async function* stdinLines(): AsyncGenerator<string> {
     yield* lines;
   }
   if (rest !== "") yield rest;
+}
+
+/** The server's options from the command, reading the TLS files. */
+async function serveOptions(command: ServeCommand): Promise<ServePushOptions> {
+  const options: ServePushOptions = {
+    port: command.port,
+    hostname: command.hostname,
+    historySize: command.history,
+    historyTtl: command.historyTtlSeconds * 1000,
+    maxBodyBytes: command.maxBody,
+  };
+  const token = command.token ?? tokenFromEnvironment();
+  if (token !== undefined) options.publishToken = token;
+  if (command.origins !== undefined) options.origins = command.origins;
+  if (command.tls !== undefined) {
+    const read = async (flag: string, path: string) => {
+      try {
+        return await Deno.readTextFile(path);
+      } catch (error) {
+        const hint = error instanceof Deno.errors.NotCapable
+          ? ` (run with -R=${command.tls!.cert},${command.tls!.key})`
+          : "";
+        throw new Error(`cannot read ${flag} ${path}: ${(error as Error).message}${hint}`);
+      }
+    };
+    options.cert = await read("--cert", command.tls.cert);
+    options.key = await read("--key", command.tls.key);
+  }
+  return options;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -114,23 +240,26 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  let room: ChatRoom;
+  let push: PushServer;
   try {
-    room = serveChat({ port: command.port, hostname: command.hostname });
+    push = servePush(await serveOptions(command));
   } catch (error) {
-    console.error(`error: cannot listen on ${command.hostname}:${command.port}: ${error}`);
+    const message = error instanceof Error && error.message.startsWith("cannot read")
+      ? error.message
+      : `cannot listen on ${command.hostname}:${command.port}: ${error}`;
+    console.error(`error: ${message}`);
     return 1;
   }
-  const { server } = room;
+  const { server } = push;
   const stop = () => server.shutdown().then(() => Deno.exit(0));
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  console.log(`pushwire listening on ${displayUrl(server.addr)}`);
+  console.log(`pushwire listening on ${displayUrl(server.addr, server.secure)}`);
 
   // Stdin ending (a pipe, /dev/null) leaves the server running.
   for await (const line of stdinLines()) {
     const text = line.replace(/\r$/, "");
-    if (text !== "") room.push(text);
+    if (text !== "") push.push(text);
   }
   await server.finished;
   return 0;

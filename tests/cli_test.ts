@@ -9,29 +9,41 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { ChatEvent } from "../src/chat.ts";
 import { CHAT_PAGE } from "../src/page.ts";
 import { VERSION } from "../src/version.ts";
+import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { TestClient } from "./_server.ts";
+import { makeCertificate, type TestCertificate, TlsClient } from "./_tls.ts";
 
 const REPO = new URL("../", import.meta.url);
 const CLI = new URL("src/cli.ts", REPO);
 const STD_FALLBACK = new URL("src/_std/", REPO);
-const URL_LINE = /^pushwire listening on (http:\/\/(\S+):(\d+)\/)$/;
+const URL_LINE = /^pushwire listening on (https?:\/\/(\S+):(\d+)\/)$/;
 
 /**
- * `deno run` with network permission only. When this test run resolves
- * `@std` to the offline fallback, the CLI gets the same import map.
+ * `deno run` with network permission only (plus `permissions`, when a test
+ * grants more). When this test run resolves `@std` to the offline fallback,
+ * the CLI gets the same import map.
  */
-function denoRun(script: URL, args: string[]): string[] {
+function denoRun(script: URL, args: string[], permissions: string[] = []): string[] {
   const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
     ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
     : [];
-  return ["run", "-N", ...importMap, script.pathname, ...args];
+  return ["run", "-N", ...permissions, ...importMap, script.pathname, ...args];
+}
+
+/** How to run the CLI beyond its arguments. */
+interface RunOptions {
+  /** More permission flags than `-N`. */
+  permissions?: string[];
+  /** Environment variables to set. */
+  env?: Record<string, string>;
 }
 
 /** Runs the CLI to completion (at most `timeout` ms) and returns its output. */
-async function runCli(args: string[], timeout = 20_000) {
+async function runCli(args: string[], timeout = 20_000, options: RunOptions = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: denoRun(CLI, args),
+    args: denoRun(CLI, args, options.permissions),
     cwd: REPO,
+    env: options.env ?? {},
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -63,10 +75,11 @@ class CliProcess {
   #buffered = "";
   #stdinClosed = false;
 
-  constructor(args: string[], timeout = 30_000) {
+  constructor(args: string[], timeout = 30_000, options: RunOptions = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: denoRun(CLI, args),
+      args: denoRun(CLI, args, options.permissions),
       cwd: REPO,
+      env: options.env ?? {},
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -78,8 +91,11 @@ class CliProcess {
   }
 
   /** Starts the CLI and reads the URL it prints. */
-  static async start(args: string[]): Promise<{ cli: CliProcess; url: URL }> {
-    const cli = new CliProcess(["--port", "0", ...args]);
+  static async start(
+    args: string[],
+    options: RunOptions = {},
+  ): Promise<{ cli: CliProcess; url: URL }> {
+    const cli = new CliProcess(["--port", "0", ...args], 30_000, options);
     try {
       const line = await cli.readLine();
       const match = line.match(URL_LINE);
@@ -180,7 +196,22 @@ Deno.test("pushwire --help and --version print to stdout and exit 0", async (t) 
       const { code, stdout, stderr } = await runCli([flag]);
       assertEquals(code, 0, stderr);
       assertMatch(stdout, /^Usage: pushwire \[--port 8080\] \[--hostname 0\.0\.0\.0\]/);
-      for (const option of ["--port", "--hostname", "--help", "--version"]) {
+      for (
+        const option of [
+          "--port",
+          "--hostname",
+          "--publish-token",
+          "--history",
+          "--history-ttl",
+          "--max-body",
+          "--origin",
+          "--cert",
+          "--key",
+          "--allow-env=PUSHWIRE_TOKEN",
+          "--help",
+          "--version",
+        ]
+      ) {
         assertStringIncludes(stdout, option);
       }
       assertEquals(stderr, "");
@@ -204,6 +235,14 @@ Deno.test("pushwire exits 2 with the error and usage on stderr for bad arguments
     { args: ["--port=80.5"], error: 'Invalid --port: "80.5"' },
     { args: ["--port=-1"], error: 'Invalid --port: "-1"' },
     { args: ["--port"], error: "Missing value for --port" },
+    { args: ["--history=abc"], error: 'Invalid --history: "abc"' },
+    { args: ["--history=-1"], error: 'Invalid --history: "-1"' },
+    { args: ["--history-ttl=1.5"], error: 'Invalid --history-ttl: "1.5"' },
+    { args: ["--max-body=0"], error: 'Invalid --max-body: "0"' },
+    { args: ["--origin", "app.example"], error: 'Invalid origin "app.example"' },
+    { args: ["--origin", "https://a.example/path"], error: "Invalid origin" },
+    { args: ["--cert", "cert.pem"], error: "--cert and --key go together" },
+    { args: ["--publish-token", "has space"], error: "Invalid --publish-token" },
   ];
   for (const { args, error } of cases) {
     await t.step(args.join(" "), async () => {
@@ -356,4 +395,204 @@ Deno.test("pushwire on 0.0.0.0 prints a localhost URL and stops on SIGINT", asyn
   } finally {
     await cli.stop("SIGKILL");
   }
+});
+
+const TOKEN = "cli-t0ken";
+
+/** POSTs `body` to `/publish?topic=…`; returns the status and the JSON answer. */
+async function publishTo(
+  url: URL,
+  topic: string,
+  body: string,
+  headers: Record<string, string> = {},
+  client?: Deno.HttpClient,
+): Promise<{ status: number; answer: Record<string, unknown> }> {
+  const response = await fetch(new URL(`/publish?topic=${topic}`, url), {
+    method: "POST",
+    headers: { "Content-Type": "text/plain", ...headers },
+    body,
+    ...(client === undefined ? {} : { client }),
+  });
+  return { status: response.status, answer: await response.json() };
+}
+
+/** The parsed JSON events a client received. */
+function pushEvents(client: TestClient): Record<string, unknown>[] {
+  return client.messages.map((message) => JSON.parse(message as string));
+}
+
+Deno.test("pushwire serves topics: publish with a token, resume with since, gaps, metrics", async (t) => {
+  const { cli, url } = await CliProcess.start([
+    "--hostname",
+    "127.0.0.1",
+    "--publish-token",
+    TOKEN,
+    "--history",
+    "5",
+    "--max-body",
+    "100",
+  ]);
+  const clients: TestClient[] = [];
+  const port = Number(url.port);
+  const auth = { Authorization: `Bearer ${TOKEN}` };
+  try {
+    let subscriber!: TestClient;
+    let lastId = "";
+
+    await t.step("publishing needs the token", async () => {
+      assertEquals((await publishTo(url, "news", "x")).status, 401);
+      assertEquals(
+        (await publishTo(url, "news", "x", { Authorization: "Bearer nope" })).status,
+        403,
+      );
+      const big = await publishTo(url, "news", "x".repeat(101), auth);
+      assertEquals(big.status, 413);
+    });
+
+    await t.step("a subscriber gets publications with their ids", async () => {
+      subscriber = new TestClient(port, "/?topic=news");
+      clients.push(subscriber);
+      await subscriber.waitFor(1);
+      const { status, answer } = await publishTo(url, "news", "first", auth);
+      assertEquals([status, answer.delivered], [200, 1]);
+      await subscriber.waitFor(2);
+      const [hello, publication] = pushEvents(subscriber);
+      assertEquals(hello?.type, "subscribed");
+      assertEquals(publication?.type, "publication");
+      assertEquals(publication?.id, answer.id);
+      assertEquals(publication?.data, "first");
+      lastId = answer.id as string;
+    });
+
+    await t.step("a client that reconnects with since gets what it missed", async () => {
+      await subscriber.close();
+      for (const text of ["a", "b", "c"]) await publishTo(url, "news", text, auth);
+      const again = new TestClient(port, `/?topic=news&since=news:${lastId}`);
+      clients.push(again);
+      const received = (await again.waitFor(4)).map((m) => JSON.parse(m as string));
+      assertEquals(received.map((e) => e.data ?? e.type), ["a", "b", "c", "subscribed"]);
+      await again.close();
+    });
+
+    await t.step("past --history, a gap notice comes first", async () => {
+      for (let i = 0; i < 5; i++) await publishTo(url, "news", `n${i}`, auth);
+      const late = new TestClient(port, `/?topic=news&since=news:${lastId}`);
+      clients.push(late);
+      const [gap] = (await late.waitFor(7)).map((m) => JSON.parse(m as string));
+      assertEquals(gap, { type: "gap", topic: "news", since: lastId, reason: "expired" });
+      await late.close();
+    });
+
+    await t.step("GET /metrics reports the push server", async () => {
+      const metrics = await (await fetch(new URL("/metrics", url))).text();
+      assertStringIncludes(metrics, 'pushwire_fanout_messages_total{source="publish"} 9\n');
+      assertStringIncludes(metrics, "pushwire_history_messages 5\n");
+      assertStringIncludes(metrics, 'pushwire_resumes_total{outcome="expired"} 1\n');
+    });
+
+    await t.step("SIGTERM closes subscribers with 1001", async () => {
+      const last = new TestClient(port, "/?topic=news");
+      clients.push(last);
+      await last.opened;
+      const { status, stderr } = await cli.stop("SIGTERM");
+      assertEquals(status.code, 0, stderr);
+      assertEquals((await last.closed).code, 1001);
+    });
+  } finally {
+    await cli.stop("SIGKILL");
+    await Promise.all(clients.map((client) => client.close()));
+  }
+});
+
+Deno.test("pushwire reads PUSHWIRE_TOKEN with --allow-env=PUSHWIRE_TOKEN, and ignores it without", async (t) => {
+  const env = { PUSHWIRE_TOKEN: "from-env" };
+  await t.step("with the permission, the token is required", async () => {
+    const { cli, url } = await CliProcess.start(["--hostname", "127.0.0.1"], {
+      permissions: ["--allow-env=PUSHWIRE_TOKEN"],
+      env,
+    });
+    try {
+      assertEquals((await publishTo(url, "t", "x")).status, 401);
+      const ok = await publishTo(url, "t", "x", { Authorization: "Bearer from-env" });
+      assertEquals(ok.status, 200);
+    } finally {
+      await cli.stop("SIGKILL");
+    }
+  });
+  await t.step("with -N only, the CLI runs and the variable is not read", async () => {
+    const { cli, url } = await CliProcess.start(["--hostname", "127.0.0.1"], { env });
+    try {
+      // No token configured: loopback publishers are let in.
+      assertEquals((await publishTo(url, "t", "x")).status, 200);
+      const { status, stderr } = await cli.stop("SIGTERM");
+      assertEquals(status.code, 0, stderr);
+    } finally {
+      await cli.stop("SIGKILL");
+    }
+  });
+});
+
+Deno.test("pushwire --origin refuses other browser origins with 403", async () => {
+  const { cli, url } = await CliProcess.start([
+    "--hostname",
+    "127.0.0.1",
+    "--origin",
+    "https://app.example",
+    "--origin",
+    "http://localhost:3000",
+  ]);
+  try {
+    const port = Number(url.port);
+    const host = `127.0.0.1:${port}`;
+    const evil = await rawHttp(
+      port,
+      upgradeRequest(host, { headers: { Origin: "https://evil.example" } }),
+    );
+    assert(evil.startsWith("HTTP/1.1 403 "), evil);
+    for (const origin of ["https://app.example", "http://localhost:3000", `http://${host}`]) {
+      const client = await RawClient.connect(port, { headers: { Origin: origin } });
+      client.close();
+    }
+  } finally {
+    await cli.stop("SIGKILL");
+  }
+});
+
+const certificate = await makeCertificate();
+
+Deno.test({
+  name: "pushwire --cert --key serves wss and https with -R for the two files",
+  ignore: typeof certificate === "string",
+  fn: async () => {
+    const { cert, certFile, keyFile, remove } = certificate as TestCertificate;
+    try {
+      const refused = await runCli(["--port", "0", "--cert", certFile, "--key", keyFile]);
+      assertEquals(refused.code, 1);
+      assertStringIncludes(refused.stderr, `-R=${certFile},${keyFile}`);
+
+      const { cli, url } = await CliProcess.start(
+        ["--hostname", "127.0.0.1", "--cert", certFile, "--key", keyFile],
+        { permissions: [`--allow-read=${certFile},${keyFile}`] },
+      );
+      const http = Deno.createHttpClient({ caCerts: [cert] });
+      try {
+        assertEquals(url.protocol, "https:");
+        const port = Number(url.port);
+        const client = await TlsClient.connect(port, cert, "/?topic=secure");
+        const hello = await client.next();
+        assertEquals(JSON.parse(new TextDecoder().decode(hello!.payload)).type, "subscribed");
+        const local = new URL(`https://localhost:${port}/`);
+        const { status, answer } = await publishTo(local, "secure", "over tls", {}, http);
+        assertEquals([status, answer.delivered], [200, 1]);
+        const publication = JSON.parse(new TextDecoder().decode((await client.next())!.payload));
+        assertEquals(publication.data, "over tls");
+        client.close();
+      } finally {
+        http.close();
+        await cli.stop("SIGKILL");
+      }
+    } finally {
+      await remove();
+    }
+  },
 });
