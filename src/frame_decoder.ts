@@ -41,6 +41,8 @@ export interface PartialFrame {
   opcode: Opcode;
   /** The unmasked payload bytes received so far. */
   received: Uint8Array;
+  /** The frame's RSV1 bit (a compressed message's first frame). */
+  rsv1: boolean;
 }
 
 const enum State {
@@ -124,7 +126,11 @@ export class FrameDecoder {
    */
   get partial(): PartialFrame | undefined {
     if (this.#state !== State.Payload || isControlOpcode(this.#opcode)) return undefined;
-    return { opcode: this.#opcode, received: this.#payload.subarray(0, this.#payloadFilled) };
+    return {
+      opcode: this.#opcode,
+      received: this.#payload.subarray(0, this.#payloadFilled),
+      rsv1: this.#rsv1,
+    };
   }
 
   /**

@@ -9,6 +9,7 @@ import { CLOSE_CODE } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 import { type Frame, OPCODE } from "./frame.ts";
 import type { PartialFrame } from "./frame_decoder.ts";
+import type { Inflater } from "./deflate.ts";
 
 /** A WebSocket message: text arrives as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -37,7 +38,10 @@ export type Message = string | Uint8Array;
  */
 export class MessageAssembler {
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  readonly #inflater: Inflater | undefined;
   #text = false;
+  // Whether the message being assembled is compressed (RSV1 on its first frame).
+  #compressed = false;
   #parts: Uint8Array[] = [];
   #partsLength = 0;
   #textSoFar = "";
@@ -45,14 +49,33 @@ export class MessageAssembler {
   #checked = 0;
 
   /**
+   * Makes an assembler for one connection.
+   *
+   * @param options The connection's permessage-deflate inflater, when the
+   * extension was negotiated.
+   */
+  constructor(options: { inflater?: Inflater } = {}) {
+    this.#inflater = options.inflater;
+  }
+
+  /**
    * Adds a complete data frame.
    *
    * @param frame A text, binary or continuation frame, in order.
    * @returns The message the frame completes, or `undefined`.
-   * @throws {ProtocolError} 1007 when text is not valid UTF-8.
+   * @throws {ProtocolError} 1007 when text is not valid UTF-8 (or compressed
+   * data is not DEFLATE), 1009 when a compressed message inflates past the
+   * limit, 1002 for a compressed frame without a negotiated extension.
    */
   add(frame: Frame): Message | undefined {
-    if (frame.opcode !== OPCODE.Continuation) this.#text = frame.opcode === OPCODE.Text;
+    if (frame.opcode !== OPCODE.Continuation) {
+      this.#text = frame.opcode === OPCODE.Text;
+      this.#compressed = frame.rsv1;
+      if (frame.rsv1 && this.#inflater === undefined) {
+        throw new ProtocolError(CLOSE_CODE.ProtocolError, "Cannot read message: RSV1 is set");
+      }
+    }
+    if (this.#compressed) return this.#addCompressed(frame);
     const unseen = this.#checked === 0 ? frame.payload : frame.payload.subarray(this.#checked);
     this.#checked = 0;
     if (this.#text) {
@@ -79,6 +102,8 @@ export class MessageAssembler {
    * @throws {ProtocolError} 1007 when the bytes so far cannot be UTF-8.
    */
   check(partial: PartialFrame): void {
+    // Compressed bytes are checked once inflated.
+    if (partial.rsv1 || (partial.opcode === OPCODE.Continuation && this.#compressed)) return;
     const text = partial.opcode === OPCODE.Continuation
       ? this.#text
       : partial.opcode === OPCODE.Text;
@@ -86,6 +111,16 @@ export class MessageAssembler {
     if (partial.opcode !== OPCODE.Continuation) this.#text = true;
     this.#textSoFar += this.#decode(partial.received.subarray(this.#checked), true);
     this.#checked = partial.received.length;
+  }
+
+  #addCompressed(frame: Frame): Message | undefined {
+    this.#parts.push(frame.payload);
+    if (!frame.fin) return undefined;
+    const parts = this.#parts;
+    this.#parts = [];
+    this.#partsLength = 0;
+    const bytes = this.#inflater!.inflate(parts);
+    return this.#text ? this.#decode(bytes, false) : bytes;
   }
 
   #decode(bytes: Uint8Array, stream: boolean): string {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeFrame, OPCODE } from "./frame.ts";
+import { PreparedMessage } from "./deflate.ts";
 import type { Socket } from "./socket.ts";
 
 /** Options for {@linkcode Registry.broadcast}. */
@@ -17,8 +17,6 @@ export interface BroadcastOptions {
 // One link of the chain of joins: each resolves with the socket that joined
 // and the next link, or with `undefined` once the registry has ended.
 type Join = Promise<{ socket: Socket; next: Join } | undefined>;
-
-const encoder = new TextEncoder();
 
 /**
  * The set of live sockets of a server. Iterate it with `for await` to receive
@@ -116,22 +114,27 @@ export class Registry implements AsyncIterable<Socket>, Iterable<Socket> {
   }
 
   /**
-   * Sends a message to every open socket. The frame is encoded once and the
-   * same bytes are queued on every socket.
+   * Sends a message to every open socket. The frame is encoded once (and
+   * compressed once per permessage-deflate parameter set) and the same bytes
+   * are queued on every socket.
    *
    * @param data A string (text frame) or bytes (binary frame).
    * @param options A socket to leave out.
    * @returns How many sockets the frame was queued for.
    */
   broadcast(data: string | Uint8Array, options: BroadcastOptions = {}): number {
-    const frame = typeof data === "string"
-      ? encodeFrame(OPCODE.Text, encoder.encode(data))
-      : encodeFrame(OPCODE.Binary, data);
-    return this.broadcastFrame(frame, options);
+    const message = new PreparedMessage(data);
+    const except = options.except;
+    let count = 0;
+    for (const socket of this.#sockets.values()) {
+      if (socket !== except && socket.sendPrepared(message)) count++;
+    }
+    return count;
   }
 
   /**
-   * Queues pre-encoded frame bytes on every open socket.
+   * Queues pre-encoded frame bytes on every open socket (uncompressed,
+   * valid on every connection).
    *
    * @param frame Complete, unmasked frame bytes; not changed afterwards.
    * @param options A socket to leave out.

@@ -15,6 +15,7 @@ import { watch } from "./heartbeat.ts";
 import { Outbox } from "./outbox.ts";
 import type { UpgradeRequest } from "./handshake.ts";
 import type { TopicIndex } from "./topics.ts";
+import type { Deflater, Inflater, PreparedMessage } from "./deflate.ts";
 
 /** How a socket closed. */
 export interface CloseResult {
@@ -103,6 +104,12 @@ export interface SocketInit {
   head?: Uint8Array;
   /** The server's topic index, for {@linkcode Socket.subscribe}. */
   topics?: TopicIndex<Socket>;
+  /**
+   * permessage-deflate, when negotiated: the deflater for what this socket
+   * sends (shared by every socket with the same parameters) and the
+   * inflater for what it receives (its own).
+   */
+  compression?: { deflater: Deflater; inflater: Inflater; response: string };
 }
 
 const READ_BUFFER_MIN = 1024;
@@ -140,10 +147,13 @@ export class Socket implements AsyncIterable<Message> {
   readonly request: UpgradeRequest;
   /** The negotiated subprotocol, or `""`. */
   readonly protocol: string;
+  /** The negotiated extensions (`Sec-WebSocket-Extensions` answer), or `""`. */
+  readonly extensions: string;
 
   readonly #transport: Transport;
   readonly #decoder: FrameDecoder;
-  readonly #assembler = new MessageAssembler();
+  readonly #assembler: MessageAssembler;
+  readonly #deflater: Deflater | undefined;
   readonly #outbox: Outbox;
   readonly #maxBufferedBytes: number;
   readonly #topicIndex: TopicIndex<Socket> | undefined;
@@ -192,7 +202,15 @@ export class Socket implements AsyncIterable<Message> {
     this.protocol = init.protocol ?? "";
     this.#transport = transport;
     this.#topicIndex = init.topics;
-    this.#decoder = new FrameDecoder({ maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 });
+    this.#decoder = new FrameDecoder({
+      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      allowRsv1: init.compression !== undefined,
+    });
+    this.#deflater = init.compression?.deflater;
+    this.#assembler = new MessageAssembler(
+      init.compression === undefined ? {} : { inflater: init.compression.inflater },
+    );
+    this.extensions = init.compression?.response ?? "";
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.#closeTimeout = options.closeTimeout ?? 3000;
     this.#outbox = new Outbox(transport, {
@@ -274,10 +292,25 @@ export class Socket implements AsyncIterable<Message> {
    */
   send(data: string | Uint8Array): boolean {
     if (this.#state !== "open") return false;
-    const frame = typeof data === "string"
-      ? encodeFrame(OPCODE.Text, encoder.encode(data))
-      : encodeFrame(OPCODE.Binary, data);
+    const opcode = typeof data === "string" ? OPCODE.Text : OPCODE.Binary;
+    const payload = typeof data === "string" ? encoder.encode(data) : data;
+    const frame = this.#deflater !== undefined && payload.length >= this.#deflater.threshold
+      ? this.#deflater.encodeFrame(opcode, payload)
+      : encodeFrame(opcode, payload);
     return this.sendFrame(frame);
+  }
+
+  /**
+   * Sends a message prepared once for many sockets: compressed (once per
+   * parameter set) when this socket negotiated permessage-deflate, plain
+   * otherwise.
+   *
+   * @param message The prepared message.
+   * @returns As {@linkcode Socket.sendFrame}.
+   */
+  sendPrepared(message: PreparedMessage): boolean {
+    if (this.#state !== "open") return false;
+    return this.sendFrame(message.frame(this.#deflater));
   }
 
   /**

@@ -5,19 +5,20 @@
  * @module
  */
 
-import { encodeFrame, OPCODE } from "./frame.ts";
+import { PreparedMessage } from "./deflate.ts";
 
 /** What the topic index needs of a socket. */
 export interface Subscriber {
   /** Queues pre-encoded frame bytes; `false` when not queued. */
   sendFrame(frame: Uint8Array): boolean;
+  /** Queues a prepared message (compressed if negotiated); `false` when not queued. */
+  sendPrepared(message: PreparedMessage): boolean;
 }
 
 /** The longest topic name, in characters. */
 export const MAX_TOPIC_LENGTH = 128;
 
 const TOPIC_NAME = /^[A-Za-z0-9_.:@\/-]+$/;
-const encoder = new TextEncoder();
 
 /**
  * Checks a topic name: 1 to 128 characters from letters, digits and
@@ -58,10 +59,14 @@ export function validateTopic(topic: string): void {
  * @example
  * ```ts
  * import { TopicIndex } from "./topics.ts";
+ * import { PreparedMessage } from "./deflate.ts";
  *
  * const topics = new TopicIndex();
  * const frames: Uint8Array[] = [];
- * const subscriber = { sendFrame: (frame: Uint8Array) => frames.push(frame) > 0 };
+ * const subscriber = {
+ *   sendFrame: (frame: Uint8Array) => frames.push(frame) > 0,
+ *   sendPrepared: (message: PreparedMessage) => frames.push(message.frame(undefined)) > 0,
+ * };
  * topics.add("news", subscriber);
  * console.log(topics.publish("news", "hello")); // 1
  * console.log(topics.publish("sport", "goal")); // 0
@@ -132,7 +137,8 @@ export class TopicIndex<S extends Subscriber = Subscriber> {
   }
 
   /**
-   * Sends a message to every subscriber of `topic`, encoded once.
+   * Sends a message to every subscriber of `topic`, encoded once (and
+   * compressed once per permessage-deflate parameter set).
    *
    * @param topic A topic name.
    * @param data A string (text frame) or bytes (binary frame).
@@ -142,10 +148,12 @@ export class TopicIndex<S extends Subscriber = Subscriber> {
   publish(topic: string, data: string | Uint8Array, except?: S): number {
     const set = this.#subscribers.get(topic);
     if (set === undefined) return 0;
-    const frame = typeof data === "string"
-      ? encodeFrame(OPCODE.Text, encoder.encode(data))
-      : encodeFrame(OPCODE.Binary, data);
-    return this.publishFrame(topic, frame, except);
+    const message = new PreparedMessage(data);
+    let count = 0;
+    for (const subscriber of set) {
+      if (subscriber !== except && subscriber.sendPrepared(message)) count++;
+    }
+    return count;
   }
 
   /**

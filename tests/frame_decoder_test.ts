@@ -488,19 +488,31 @@ Deno.test("FrameDecoder.partial reports the unmasked prefix of a data frame", as
   await t.step("an empty prefix once the header is complete", () => {
     const decoder = new FrameDecoder();
     decoder.push(hex(`8185 ${K}`));
-    assertEquals(decoder.partial, { opcode: OPCODE.Text, received: new Uint8Array(0) });
+    assertEquals(decoder.partial, {
+      opcode: OPCODE.Text,
+      received: new Uint8Array(0),
+      rsv1: false,
+    });
   });
   await t.step("the bytes so far, unmasked, then undefined once complete", () => {
     const decoder = new FrameDecoder();
     assertEquals(decoder.push(hex(`8185 ${K} 7f9f4d`)), []);
-    assertEquals(decoder.partial, { opcode: OPCODE.Text, received: encoder.encode("Hel") });
+    assertEquals(decoder.partial, {
+      opcode: OPCODE.Text,
+      received: encoder.encode("Hel"),
+      rsv1: false,
+    });
     assertEquals(decoder.push(hex("5158")).length, 1);
     assertStrictEquals(decoder.partial, undefined);
   });
   await t.step("a continuation frame still arriving", () => {
     const decoder = new FrameDecoder(SERVER);
     decoder.push(hex("0103 48656c 8002 6c"));
-    assertEquals(decoder.partial, { opcode: OPCODE.Continuation, received: encoder.encode("l") });
+    assertEquals(decoder.partial, {
+      opcode: OPCODE.Continuation,
+      received: encoder.encode("l"),
+      rsv1: false,
+    });
   });
   await t.step("undefined for a control frame still arriving", () => {
     const decoder = new FrameDecoder(SERVER);

@@ -1,5 +1,6 @@
 import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import { Registry } from "../src/registry.ts";
+import type { PreparedMessage } from "../src/deflate.ts";
 import type { Socket } from "../src/socket.ts";
 import { TestClient, until, withServer } from "./_server.ts";
 
@@ -12,6 +13,10 @@ function fakeSocket(id: string) {
     closed: closed.promise,
     sendFrame(frame: Uint8Array) {
       frames.push(frame);
+      return true;
+    },
+    sendPrepared(message: PreparedMessage) {
+      frames.push(message.frame(undefined));
       return true;
     },
   } as unknown as Socket;

@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { TopicIndex, validateTopic } from "../src/topics.ts";
+import { PreparedMessage } from "../src/deflate.ts";
 import type { Socket } from "../src/socket.ts";
 import { TestClient, until, withServer } from "./_server.ts";
 
@@ -19,7 +20,11 @@ Deno.test("TopicIndex publishes one frame to exactly a topic's subscribers", () 
   const received = new Map<string, Uint8Array[]>();
   const subscriber = (name: string) => {
     received.set(name, []);
-    return { sendFrame: (frame: Uint8Array) => received.get(name)!.push(frame) > 0 };
+    const push = (frame: Uint8Array) => received.get(name)!.push(frame) > 0;
+    return {
+      sendFrame: push,
+      sendPrepared: (message: PreparedMessage) => push(message.frame(undefined)),
+    };
   };
   const a = subscriber("a"), b = subscriber("b"), c = subscriber("c");
   topics.add("news", a);
