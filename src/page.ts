@@ -6,16 +6,24 @@
  */
 
 /**
- * The demo chat page: one HTML document with inline CSS and JavaScript and
- * nothing loaded from elsewhere. It speaks the protocol of `src/chat.ts` over
- * `ws(s)://<same host>/` and reconnects by itself, with backoff, when the
- * connection drops.
+ * The demo page: one HTML document with inline CSS and JavaScript and nothing
+ * loaded from elsewhere. It connects to `ws(s)://<same host>/` and reconnects
+ * by itself, with backoff, when the connection drops.
+ *
+ * Opened as `/`, it is the chat room of `src/chat.ts`. Opened with topics,
+ * `/?topic=news&topic=sport`, it subscribes to them (protocol of
+ * `src/push.ts`): it shows each publication, keeps the last id of every
+ * topic, and reconnects with `since` for each, so that a reconnect shows no
+ * hole and no duplicate; a `gap` event shows as a notice with a reload
+ * button. Its input then subscribes to one more topic.
  *
  * For browser tests: `#status` (its `data-state` is `connecting`, `connected`
- * or `reconnecting`), `#peers`, `#messages` (one `li` per event, with
- * `data-type` of `message`, `welcome`, `join`, `leave`, `binary` or `status`,
- * and `data-from` on messages: `you`, `server` or the peer's id),
- * `#composer`, `#input` and `#send`. All text is set with `textContent`.
+ * or `reconnecting`), `#peers` (the peer count, or the topics), `#messages`
+ * (one `li` per event, with `data-type` of `message`, `welcome`, `join`,
+ * `leave`, `binary`, `status`, `publication`, `gap` or `error`; `data-from`
+ * on messages: `you`, `server` or the peer's id; `data-topic` and `data-id`
+ * on publications and `data-topic` on gaps), `#composer`, `#input` and
+ * `#send`. All text is set with `textContent`.
  *
  * @example Serve the page on its own
  * ```ts ignore
@@ -77,9 +85,16 @@ export const CHAT_PAGE = `<!doctype html>
     border-radius: .9rem .9rem .25rem .9rem;
   }
   #messages li[data-from="server"] { background: var(--server); }
-  #messages li:not([data-type="message"]) {
+  #messages li[data-type="publication"] {
+    align-self: flex-start; background: var(--theirs); border: 1px solid var(--line);
+    border-left: 4px solid var(--mine); border-radius: .5rem; padding: .4rem .7rem;
+  }
+
+  #messages li:not([data-type="message"]):not([data-type="publication"]) {
     align-self: center; max-width: 100%; font-size: .8rem; color: var(--muted); text-align: center;
   }
+  #messages li[data-type="gap"][data-topic] { color: var(--bad); }
+  #messages li[data-type="gap"] button { font: inherit; margin-left: .4rem; }
   .meta { display: flex; gap: .5rem; font-size: .75rem; opacity: .75; }
   .from { font-weight: 600; }
   .text { white-space: pre-wrap; }
@@ -120,6 +135,10 @@ export const CHAT_PAGE = `<!doctype html>
   var input = document.getElementById("input");
   var sendButton = document.getElementById("send");
   var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
+  // Topic mode: the topics in the page's own URL, and the last id seen in each.
+  var topics = new URLSearchParams(location.search).getAll("topic");
+  var topicMode = topics.length > 0;
+  var lastIds = {};
   var socket = null;
   var myId = null;
   var attempt = 0;
@@ -133,6 +152,24 @@ export const CHAT_PAGE = `<!doctype html>
 
   function setPeers(count) {
     peersEl.textContent = count === 1 ? "1 online" : count + " online";
+  }
+
+  function showTopics() {
+    peersEl.textContent = topics.join(", ");
+  }
+
+  // The URL to (re)connect with: every topic, and where to resume each.
+  function socketUrl() {
+    if (!topicMode) return url;
+    var query = topics.map(function (topic) {
+      return "topic=" + encodeURIComponent(topic);
+    });
+    topics.forEach(function (topic) {
+      if (lastIds[topic] !== undefined) {
+        query.push("since=" + encodeURIComponent(topic + ":" + lastIds[topic]));
+      }
+    });
+    return url + "?" + query.join("&");
   }
 
   function clock(time) {
@@ -175,6 +212,43 @@ export const CHAT_PAGE = `<!doctype html>
     add(item);
   }
 
+  function publication(event) {
+    lastIds[event.topic] = event.id;
+    var item = document.createElement("li");
+    item.dataset.type = "publication";
+    item.dataset.topic = String(event.topic);
+    item.dataset.id = String(event.id);
+    var meta = document.createElement("div");
+    meta.className = "meta";
+    var topic = document.createElement("span");
+    topic.className = "from";
+    topic.textContent = "#" + event.topic;
+    meta.append(topic, clock(event.time));
+    var text = document.createElement("div");
+    text.className = "text";
+    text.textContent = event.encoding === "base64"
+      ? "binary, " + Math.floor(String(event.data).length * 3 / 4) + " bytes (base64)"
+      : typeof event.data === "string" ? event.data : JSON.stringify(event.data);
+    item.append(meta, text);
+    add(item);
+  }
+
+  function gap(event) {
+    var item = document.createElement("li");
+    item.dataset.type = "gap";
+    item.dataset.topic = String(event.topic);
+    var why = event.reason === "restart" ? "the server restarted" : "they are no longer kept";
+    item.append("some messages in #" + event.topic + " were missed: " + why + " · ");
+    var reload = document.createElement("button");
+    reload.type = "button";
+    reload.textContent = "reload";
+    reload.addEventListener("click", function () {
+      location.reload();
+    });
+    item.append(reload);
+    add(item);
+  }
+
   function receive(data) {
     if (typeof data !== "string") {
       notice("binary", "binary message, " + data.byteLength + " bytes");
@@ -197,6 +271,21 @@ export const CHAT_PAGE = `<!doctype html>
       notice("leave", "peer " + event.id + " left", event.time);
     } else if (event.type === "message") {
       message(event);
+    } else if (event.type === "publication") {
+      publication(event);
+    } else if (event.type === "subscribed") {
+      if (lastIds[event.topic] === undefined) notice("status", "subscribed to #" + event.topic);
+      if (topics.indexOf(event.topic) === -1) topics.push(event.topic);
+      lastIds[event.topic] = event.last;
+      if (topicMode) showTopics();
+    } else if (event.type === "unsubscribed") {
+      topics = topics.filter(function (topic) { return topic !== event.topic; });
+      delete lastIds[event.topic];
+      if (topicMode) showTopics();
+    } else if (event.type === "gap") {
+      gap(event);
+    } else if (event.type === "error") {
+      notice("error", String(event.message));
     }
   }
 
@@ -204,7 +293,7 @@ export const CHAT_PAGE = `<!doctype html>
     clearTimeout(retryTimer);
     retryTimer = 0;
     setState(attempt === 0 ? "connecting" : "reconnecting");
-    var ws = new WebSocket(url);
+    var ws = new WebSocket(socketUrl());
     ws.binaryType = "arraybuffer";
     socket = ws;
     ws.onopen = function () {
@@ -219,7 +308,7 @@ export const CHAT_PAGE = `<!doctype html>
       socket = null;
       var wasConnected = statusEl.dataset.state === "connected";
       if (wasConnected) notice("status", "disconnected, reconnecting");
-      peersEl.textContent = "";
+      if (!topicMode) peersEl.textContent = "";
       attempt++;
       setState("reconnecting");
       // Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... up to 8 s.
@@ -232,7 +321,8 @@ export const CHAT_PAGE = `<!doctype html>
     event.preventDefault();
     var text = input.value;
     if (text.trim() === "" || socket === null || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(text);
+    // In topic mode the input names one more topic to subscribe to.
+    socket.send(topicMode ? JSON.stringify({ type: "subscribe", topic: text.trim() }) : text);
     input.value = "";
     input.focus();
   });
@@ -241,6 +331,13 @@ export const CHAT_PAGE = `<!doctype html>
     if (retryTimer !== 0) connect();
   });
 
+  if (topicMode) {
+    document.querySelector("h1").textContent = "pushwire topics";
+    input.placeholder = "Subscribe to a topic";
+    input.setAttribute("aria-label", "Topic");
+    sendButton.textContent = "Subscribe";
+    showTopics();
+  }
   connect();
 })();
 </script>
