@@ -19,13 +19,11 @@
  * @module
  */
 
-import { encodeFrame, OPCODE } from "./frame.ts";
+import { PreparedMessage } from "./deflate.ts";
 import type { Metric } from "./metrics.ts";
 import { serve, type ServeOptions, type Server } from "./server.ts";
 import { fanoutMetrics } from "./server_metrics.ts";
 import type { Socket } from "./socket.ts";
-
-const encoder = new TextEncoder();
 
 /**
  * A change in the room: `welcome` goes to the socket that joined (with its
@@ -93,7 +91,8 @@ export type ChatEvent = ChatPresence | ChatMessage;
 
 /**
  * The chat room: its members, and the events among them. Every event is
- * encoded once and the same frame queued on every member.
+ * encoded once (and compressed once per permessage-deflate parameter set)
+ * and the same frame queued on every member.
  *
  * @example A room on a server of your own
  * ```ts ignore
@@ -171,7 +170,7 @@ export class Room {
    * @returns How many sockets it was queued for.
    */
   relay(bytes: Uint8Array): number {
-    return this.#send(encodeFrame(OPCODE.Binary, bytes));
+    return this.#send(new PreparedMessage(bytes));
   }
 
   /** The room's fan-out, for `GET /metrics`. */
@@ -188,12 +187,12 @@ export class Room {
   }
 
   #announce(event: ChatEvent): number {
-    return this.#send(encodeFrame(OPCODE.Text, encoder.encode(JSON.stringify(event))));
+    return this.#send(new PreparedMessage(JSON.stringify(event)));
   }
 
-  #send(frame: Uint8Array): number {
+  #send(message: PreparedMessage): number {
     let count = 0;
-    for (const member of this.#members) if (member.sendFrame(frame)) count++;
+    for (const member of this.#members) if (member.sendPrepared(message)) count++;
     this.#events++;
     this.#deliveries += count;
     return count;

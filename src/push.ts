@@ -31,7 +31,7 @@
 
 import { encodeBase64 } from "@std/encoding";
 import { Room } from "./chat.ts";
-import { encodeFrame, OPCODE } from "./frame.ts";
+import { PreparedMessage } from "./deflate.ts";
 import type { UpgradeRequest } from "./handshake.ts";
 import { formatId, type GapReason, History, type MessageId } from "./history.ts";
 import { LabeledCounter, type Metric } from "./metrics.ts";
@@ -168,13 +168,13 @@ export interface PushHubOptions {
   replayChunkBytes?: number;
 }
 
-const encoder = new TextEncoder();
 const DRAIN_POLL_MS = 5;
 
 /**
- * Topics with ids and history: publishes encode one frame and keep it in the
- * window; a subscriber that resumes gets the stored frames it missed, then
- * the live ones, with no duplicate and no hole between them.
+ * Topics with ids and history: a publish prepares its message once and keeps
+ * it in the window; a subscriber that resumes gets the stored messages it
+ * missed (the same frames), then the live ones, with no duplicate and no hole
+ * between them.
  *
  * @example
  * ```ts ignore
@@ -186,8 +186,8 @@ const DRAIN_POLL_MS = 5;
  * ```
  */
 export class PushHub {
-  /** The ids and the window of every topic. */
-  readonly history: History<Uint8Array>;
+  /** The ids and the window of every topic (each message prepared once for every socket). */
+  readonly history: History<PreparedMessage>;
   readonly #maxSubscriptions: number;
   readonly #replayChunkBytes: number;
   // Topics a socket is catching up on (subscribed once caught up).
@@ -207,15 +207,16 @@ export class PushHub {
       size: options.historySize ?? 100,
       ttl: options.historyTtl ?? 3_600_000,
       maxTopics: options.historyTopics ?? 10_000,
-      sizeOf: (frame) => frame.length,
+      sizeOf: (message) => message.payload.length,
     });
     this.#maxSubscriptions = options.maxSubscriptions ?? 100;
     this.#replayChunkBytes = Math.max(1, options.replayChunkBytes ?? 1024 * 1024);
   }
 
   /**
-   * Publishes a message to a topic: assigns its id, encodes one frame, keeps
-   * it in the window and queues it on every subscriber.
+   * Publishes a message to a topic: assigns its id, prepares the message
+   * once (one frame, and one compressed frame per permessage-deflate
+   * parameter set), keeps it in the window and queues it on every subscriber.
    *
    * @param topic A topic name.
    * @param publication The message.
@@ -231,10 +232,10 @@ export class PushHub {
     validateTopic(topic);
     const entry = this.history.append(topic, (seq, time) => {
       const id = formatId({ epoch: this.history.epoch, seq });
-      return textFrame(publicationJson(topic, id, time, publication));
+      return new PreparedMessage(publicationJson(topic, id, time, publication));
     });
     let delivered = 0;
-    for (const socket of subscribers) if (socket.sendFrame(entry.value)) delivered++;
+    for (const socket of subscribers) if (socket.sendPrepared(entry.value)) delivered++;
     this.#published++;
     this.#deliveries += delivered;
     return { id: formatId({ epoch: this.history.epoch, seq: entry.seq }), topic, delivered };
@@ -298,7 +299,7 @@ export class PushHub {
       ...fanoutMetrics("publish", this.#published, this.#deliveries),
       gauge("pushwire_history_topics", "Topics with a history window.", stats.topics),
       gauge("pushwire_history_messages", "Messages held in history windows.", stats.messages),
-      gauge("pushwire_history_bytes", "Bytes of the frames held in history windows.", stats.bytes),
+      gauge("pushwire_history_bytes", "Payload bytes held in history windows.", stats.bytes),
       {
         name: "pushwire_resumes_total",
         help: "Subscriptions that resumed from an id, by outcome (complete or the gap reason).",
@@ -338,12 +339,12 @@ export class PushHub {
         let count = 0;
         let bytes = 0;
         while (count < entries.length) {
-          const size = entries[count]!.value.length;
+          const size = entries[count]!.value.payload.length;
           if (count > 0 && bytes + size > this.#replayChunkBytes) break;
           bytes += size;
           count++;
         }
-        for (let i = 0; i < count; i++) socket.sendFrame(entries[i]!.value);
+        for (let i = 0; i < count; i++) socket.sendPrepared(entries[i]!.value);
         this.#replayed += count;
         if (count === entries.length) {
           resuming.delete(topic);
@@ -380,10 +381,6 @@ function publicationJson(topic: string, id: string, time: number, p: Publication
     ? { type: "publication", topic, id, time, data: encodeBase64(p.bytes), encoding: "base64" }
     : { type: "publication", topic, id, time, data: p.type === "text" ? p.text : p.value };
   return JSON.stringify(event);
-}
-
-function textFrame(text: string): Uint8Array {
-  return encodeFrame(OPCODE.Text, encoder.encode(text));
 }
 
 function sendEvent(socket: Socket, event: PushEvent): void {

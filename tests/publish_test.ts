@@ -5,7 +5,7 @@
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { HandshakeError } from "../src/errors.ts";
-import { type HttpRequest } from "../src/http.ts";
+import type { HttpRequest } from "../src/http.ts";
 import { parsePublication, type Publication, publishRoute } from "../src/publish.ts";
 import { servePush } from "../src/push.ts";
 import { rawHttp } from "./_raw_client.ts";

@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { decodeBase64 } from "@std/encoding";
 import { CLOSE_CODE } from "../src/close_code.ts";
+import type { PreparedMessage } from "../src/deflate.ts";
 import { renderMetrics } from "../src/metrics.ts";
 import { PushHub, type PushServer, servePush, type ServePushOptions } from "../src/push.ts";
 import type { Socket } from "../src/socket.ts";
@@ -335,9 +336,9 @@ function fakeSocket() {
       socket.events.push(JSON.parse(text));
       return true;
     },
-    sendFrame(frame: Uint8Array) {
-      socket.bufferedAmount += frame.length;
-      socket.frames.push(JSON.parse(new TextDecoder().decode(frame.subarray(2))).data);
+    sendPrepared(message: PreparedMessage) {
+      socket.bufferedAmount += message.payload.length;
+      socket.frames.push(JSON.parse(new TextDecoder().decode(message.payload)).data);
       return true;
     },
   };
