@@ -147,3 +147,11 @@ export {
   parseSubscriptions,
   type Subscriptions,
 } from "./src/subscriptions.ts";
+export {
+  type DataOpcode,
+  DEFLATE_THRESHOLD,
+  type Deflater,
+  type DeflaterOptions,
+  type Inflater,
+  PreparedMessage,
+} from "./src/deflate.ts";
