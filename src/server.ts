@@ -361,14 +361,17 @@ export class Server {
   async #authorize(request: UpgradeRequest, remoteAddr: Deno.NetAddr): Promise<unknown> {
     const authorize = this.#options.authorize;
     if (authorize === undefined) return undefined;
-    let answer: Authorization;
+    let answer: Authorization | undefined;
     try {
       answer = await authorize(request, { remoteAddr });
     } catch (error) {
       if (error instanceof HandshakeError) throw error;
+      answer = undefined;
+    }
+    if (typeof answer !== "object" || answer === null) {
       throw new HandshakeError(500, "Authorization failed");
     }
-    if (answer.accept) return answer.data;
+    if (answer.accept === true) return answer.data;
     const status = Number.isInteger(answer.status) && answer.status >= 400 && answer.status <= 599
       ? answer.status
       : 500;

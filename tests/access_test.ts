@@ -8,7 +8,7 @@ import {
   timingSafeEqual,
 } from "../src/access.ts";
 import { HandshakeError } from "../src/errors.ts";
-import { serve } from "../src/server.ts";
+import { type Authorization, serve } from "../src/server.ts";
 import type { Socket } from "../src/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { until, withServer } from "./_server.ts";
@@ -117,6 +117,7 @@ Deno.test("authorize() can refuse with a status or attach data to the socket", a
       await new Promise((resolve) => setTimeout(resolve, 5)); // may be async
       const token = request.query.get("token");
       if (token === "boom") throw new Error("database down");
+      if (token === "nothing") return undefined as unknown as Authorization;
       if (token === null) {
         return {
           accept: false,
@@ -138,8 +139,10 @@ Deno.test("authorize() can refuse with a status or attach data to the socket", a
     assertStringIncludes(none, "Token required");
     const wrong = await rawHttp(port, upgradeRequest(host, { path: "/?token=t-bob" }));
     assert(wrong.startsWith("HTTP/1.1 403 "), wrong);
-    const failing = await rawHttp(port, upgradeRequest(host, { path: "/?token=boom" }));
-    assert(failing.startsWith("HTTP/1.1 500 "), failing);
+    for (const token of ["boom", "nothing"]) {
+      const failing = await rawHttp(port, upgradeRequest(host, { path: `/?token=${token}` }));
+      assert(failing.startsWith("HTTP/1.1 500 "), failing);
+    }
     const client = await RawClient.connect(port, { path: "/?token=t-ada" });
     await until(() => sockets.length === 1);
     assertEquals(server.dataOf(sockets[0]!), { user: "ada" });
