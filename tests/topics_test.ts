@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { TopicIndex, validateTopic } from "../src/topics.ts";
-import { PreparedMessage } from "../src/deflate.ts";
+import type { PreparedMessage } from "../src/deflate.ts";
 import type { Socket } from "../src/socket.ts";
 import { TestClient, until, withServer } from "./_server.ts";
 
