@@ -34,6 +34,7 @@
  *                         (default: any)
  *   --cert <file>         TLS certificate chain (PEM), with --key
  *   --key <file>          TLS private key (PEM)
+ *   --no-deflate          turn permessage-deflate compression off (default on)
  *   -h, --help            show this help
  *   -V, --version         show the version
  * ```
@@ -68,6 +69,7 @@ Options:
                         (default: any)
   --cert <file>         TLS certificate chain (PEM), with --key
   --key <file>          TLS private key (PEM)
+  --no-deflate          turn permessage-deflate compression off (default on)
   -h, --help            show this help
   -V, --version         show the version
 
@@ -86,6 +88,7 @@ type ServeCommand = {
   historyTtlSeconds: number;
   maxBody: number;
   origins: string[] | undefined;
+  deflate: boolean;
   tls: { cert: string; key: string } | undefined;
 };
 
@@ -109,10 +112,17 @@ function parseCommand(args: string[]): Command {
       "cert",
       "key",
     ],
-    boolean: ["help", "version"],
+    boolean: ["help", "version", "deflate"],
+    negatable: ["deflate"],
     collect: ["origin"],
     alias: { h: "help", V: "version" },
-    default: { port: "8080", hostname: "0.0.0.0", history: "100", "history-ttl": "3600" },
+    default: {
+      port: "8080",
+      hostname: "0.0.0.0",
+      history: "100",
+      "history-ttl": "3600",
+      deflate: true,
+    },
     unknown: (arg: string) => {
       unknown.push(arg);
       return false;
@@ -149,6 +159,7 @@ function parseCommand(args: string[]): Command {
       ? 64 * 1024
       : integer(flags["max-body"], "--max-body", 1, 64 * 1024 * 1024),
     origins: origins.length === 0 ? undefined : origins,
+    deflate: flags.deflate !== false,
     tls: cert === undefined || key === undefined
       ? undefined
       : { cert: String(cert), key: String(key) },
@@ -202,6 +213,7 @@ async function serveOptions(command: ServeCommand): Promise<ServePushOptions> {
     historySize: command.history,
     historyTtl: command.historyTtlSeconds * 1000,
     maxBodyBytes: command.maxBody,
+    perMessageDeflate: command.deflate,
   };
   const token = command.token ?? tokenFromEnvironment();
   if (token !== undefined) options.publishToken = token;

@@ -6,6 +6,13 @@
  * @module
  */
 
+import { createDeflater, createInflater, type Deflater, type DeflaterOptions } from "./deflate.ts";
+import {
+  type DeflateNegotiation,
+  type DeflateOptions,
+  type DeflateParams,
+  negotiateDeflate,
+} from "./extensions.ts";
 import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
 import { CLOSE_CODE } from "./close_code.ts";
 import { HandshakeError } from "./errors.ts";
@@ -126,6 +133,19 @@ export interface ServeOptions extends SocketOptions {
    * @default {[]}
    */
   protocols?: readonly string[];
+  /**
+   * permessage-deflate (RFC 7692): `true` negotiates it with every client
+   * that offers it, an object does so with these limits and zlib settings,
+   * `false` turns it off. The server always compresses each message on its
+   * own (`server_no_context_takeover`), so a broadcast is compressed once
+   * for every socket with the same parameters and no compressor state lives
+   * between messages; by default it asks clients to do the same, so an idle
+   * connection holds no compression memory. Messages under 128 bytes go
+   * uncompressed.
+   *
+   * @default {true}
+   */
+  perMessageDeflate?: boolean | (DeflateOptions & DeflaterOptions);
   /** Decides whether each upgrade request is accepted (see {@linkcode Authorize}). */
   authorize?: Authorize;
   /**
@@ -188,6 +208,7 @@ export class Server {
   readonly #pending = new Set<Conn>();
   readonly #finished = Promise.withResolvers<void>();
   readonly #startedAt = Date.now();
+  readonly #deflaters = new Map<number, Deflater>();
   #nextId = 0;
   #reserved = 0;
   #shutdown: Promise<void> | undefined;
@@ -330,14 +351,21 @@ export class Server {
       reserved = true;
       const data = await this.#authorize(request, conn.remoteAddr);
       const protocol = chooseProtocol(request.protocols, this.#options.protocols ?? []);
+      const deflate = this.#negotiateDeflate(request.extensions);
       const accept = await acceptKey(request.key);
-      await writeAll(conn, upgradeResponse(accept, protocol === undefined ? {} : { protocol }));
+      await writeAll(
+        conn,
+        upgradeResponse(accept, {
+          ...(protocol === undefined ? {} : { protocol }),
+          ...(deflate === undefined ? {} : { extensions: deflate.response }),
+        }),
+      );
       if (this.#shutdown !== undefined) return;
       clearTimeout(timer);
       this.#pending.delete(conn);
       upgraded = true;
       if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
-      this.#open(conn, request, parser.rest, protocol, data);
+      this.#open(conn, request, parser.rest, protocol, data, deflate);
     } catch (error) {
       if (error instanceof HandshakeError) {
         if (head !== undefined && isUpgradeRequest(head)) {
@@ -398,13 +426,34 @@ export class Server {
     }
   }
 
+  // A malformed or unacceptable offer means no compression, never a refusal.
+  #negotiateDeflate(offer: string): DeflateNegotiation | undefined {
+    const setting = this.#options.perMessageDeflate ?? true;
+    if (setting === false || offer === "") return undefined;
+    return negotiateDeflate(offer, setting === true ? {} : setting);
+  }
+
+  // Deflaters keep no state, so sockets with equal parameters share one.
+  #deflaterFor(params: DeflateParams): Deflater {
+    const key = params.serverMaxWindowBits;
+    let deflater = this.#deflaters.get(key);
+    if (deflater === undefined) {
+      const setting = this.#options.perMessageDeflate;
+      deflater = createDeflater(params, typeof setting === "object" ? setting : {});
+      this.#deflaters.set(key, deflater);
+    }
+    return deflater;
+  }
+
   #open(
     conn: Conn,
     request: UpgradeRequest,
     head: Uint8Array,
     protocol: string | undefined,
     data: unknown,
+    deflate: DeflateNegotiation | undefined,
   ): void {
+    const maxMessageBytes = this.#options.maxMessageBytes ?? 1024 * 1024;
     const socket = new Socket(conn, {
       id: String(++this.#nextId),
       remoteAddr: conn.remoteAddr,
@@ -412,6 +461,13 @@ export class Server {
       head,
       topics: this.topics,
       ...(protocol === undefined ? {} : { protocol }),
+      ...(deflate === undefined ? {} : {
+        compression: {
+          deflater: this.#deflaterFor(deflate.params),
+          inflater: createInflater(deflate.params, maxMessageBytes),
+          response: deflate.response,
+        },
+      }),
     }, {
       ...this.#options,
       idleTimeout: this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,

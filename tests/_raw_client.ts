@@ -83,6 +83,8 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 /** A WebSocket client over a raw TCP connection. */
 export class RawClient {
   readonly conn: Deno.Conn;
+  /** The server's 101 response head, as text. */
+  response = "";
   readonly #decoder: FrameDecoder;
   #frames: Frame[] = [];
   #ended = false;
@@ -130,11 +132,13 @@ export class RawClient {
           conn.close();
           throw new Error(`handshake refused: ${decoder.decode(head)}`);
         }
-        return new RawClient(
+        const client = new RawClient(
           conn,
           head.subarray(end + 4),
           options.maxMessageBytes ?? 64 * 1024 * 1024,
         );
+        client.response = decoder.decode(head.subarray(0, end));
+        return client;
       }
     }
   }

@@ -558,6 +558,20 @@ Deno.test("pushwire --origin refuses other browser origins with 403", async () =
   }
 });
 
+Deno.test("pushwire negotiates permessage-deflate, and --no-deflate turns it off", async () => {
+  const offer = { "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits" };
+  for (const [args, negotiated] of [[[], true], [["--no-deflate"], false]] as const) {
+    const { cli, url } = await CliProcess.start(["--hostname", "127.0.0.1", ...args]);
+    try {
+      const client = await RawClient.connect(Number(url.port), { headers: offer });
+      assertEquals(client.response.includes("permessage-deflate"), negotiated, client.response);
+      client.close();
+    } finally {
+      await cli.stop("SIGKILL");
+    }
+  }
+});
+
 const certificate = await makeCertificate();
 
 Deno.test({

@@ -3,7 +3,7 @@
     /usr/bin/python3 py_client.py ws://127.0.0.1:PORT/   (against an echo server)
 
 Uses the asyncio client of websockets 10.x (Debian bookworm's python3-websockets)
-with its defaults, so it offers permessage-deflate, which the server must decline.
+with its defaults, so it offers permessage-deflate, which the server accepts.
 Prints one JSON line on stdout with what it saw; the Deno test compares it with
 what it expects. Exits 1 (after printing {"error": ...}) on any other failure,
 and gives up after 20 seconds.
