@@ -155,3 +155,15 @@ export {
   type Inflater,
   PreparedMessage,
 } from "./src/deflate.ts";
+export { createDeflater, createInflater } from "./src/deflate.ts";
+export {
+  type DeflateNegotiation,
+  type DeflateOptions,
+  type DeflateParams,
+  type ExtensionOffer,
+  type ExtensionParam,
+  negotiateDeflate,
+  parseExtensions,
+  PERMESSAGE_DEFLATE,
+  type WindowBits,
+} from "./src/extensions.ts";
