@@ -405,9 +405,12 @@ export class Socket implements AsyncIterable<Message> {
         if (n === null) break;
         this.#heardSinceCheck = true;
         this.#receive(buffer.subarray(0, n));
-        // Grow the buffer for a fast sender; idle sockets keep a small one.
+        // Grow the buffer for a fast sender, and shrink it back once reads
+        // are small again, so that idle sockets keep a small one.
         if (n === buffer.length && buffer.length < READ_BUFFER_MAX) {
           buffer = new Uint8Array(buffer.length * 4);
+        } else if (n < buffer.length >>> 4 && buffer.length > READ_BUFFER_MIN) {
+          buffer = new Uint8Array(buffer.length >>> 2);
         }
       }
     } catch {
