@@ -17,36 +17,13 @@
 //
 // On a failure it prints {"error": ...} and exits 1; it gives up after 90 s.
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createRequire } from "node:module";
-import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { emit, stdin, withChromium } from "./chromium.mjs";
 
-// require() rather than an import: `deno check tests` reads this file too,
-// and it does not resolve this folder's node_modules.
-const { chromium } = createRequire(import.meta.url)("playwright-core");
-
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-sync",
-];
-const TIMEOUT_MS = 90_000;
 const STEP_MS = 15_000;
 
 const [url, screenshot] = process.argv.slice(2);
-const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-
-function emit(event) {
-  console.log(JSON.stringify(event));
-}
 
 /** Waits for the test to say `word` on stdin. */
 async function expectWord(word) {
@@ -150,27 +127,4 @@ if (url === undefined || screenshot === undefined) {
   );
   process.exit(2);
 }
-const timer = setTimeout(() => {
-  emit({ error: `timed out after ${TIMEOUT_MS} ms` });
-  process.exit(1);
-}, TIMEOUT_MS);
-const profile = mkdtempSync(join(tmpdir(), "pushwire-chromium-"));
-let context;
-let code = 0;
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 720, height: 540 },
-  });
-  emit(await run(context));
-} catch (error) {
-  emit({ error: String(error?.stack ?? error) });
-  code = 1;
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(timer);
-}
-process.exit(code);
+await withChromium(run);
