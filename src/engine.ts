@@ -1,0 +1,354 @@
+/**
+ * Engines: where the push server's topics live. An engine assigns every
+ * published message its id, keeps the history window, answers "what did I
+ * miss after this id?", and delivers every message published anywhere (on
+ * this node or, with a shared engine, on any node) to this node, once and in
+ * order per topic.
+ *
+ * {@linkcode MemoryEngine} is one process on its own: the history of
+ * `history.ts`, messages delivered as they are published. `RedisEngine` (in
+ * `redis_engine.ts`) shares topics and history between nodes through Redis.
+ *
+ * @module
+ */
+
+import { type GapReason, History, type HistoryStats, type MessageId } from "./history.ts";
+import type { Metric } from "./metrics.ts";
+
+/** One published message, as an engine stores and delivers it. */
+export interface EngineMessage {
+  /** The topic. */
+  readonly topic: string;
+  /** Its id: the epoch of the engine's dataset and its place in the topic. */
+  readonly id: MessageId;
+  /** When it was published, in milliseconds since the epoch (the engine's clock). */
+  readonly time: number;
+  /** What was published, opaque to the engine. */
+  readonly payload: string;
+}
+
+/**
+ * What an engine delivers to its node: a message, in order per topic, or a
+ * gap in a topic's live delivery (the messages after `since` were lost, for
+ * example with a Redis that restarted empty; what the window still holds
+ * follows as messages).
+ */
+export type EngineEvent =
+  | {
+    /** A message published to a watched topic. */
+    type: "message";
+    /** The message. */
+    message: EngineMessage;
+  }
+  | {
+    /** Live delivery lost messages of a topic after `since`. */
+    type: "gap";
+    /** The topic. */
+    topic: string;
+    /** The id of the last message delivered before the gap. */
+    since: MessageId;
+    /**
+     * Why: `restart` (a new dataset), `expired` (they left the window
+     * meanwhile) or `unknown` (the store lost its latest messages).
+     */
+    reason: GapReason;
+  };
+
+/**
+ * Receives an engine's events, synchronously and in order per topic.
+ *
+ * @param event A message or a gap.
+ */
+export type EngineSink = (event: EngineEvent) => void;
+
+/**
+ * The answer to "what did I miss after this id?": exactly the messages after
+ * it, or a gap, its reason, and what the window holds. `messages` may stop
+ * short of `last` (at the engine's batch limit): ask again from the last
+ * message.
+ */
+export type EngineRecovery =
+  | {
+    /** Nothing was lost: `messages` are the messages after the id, in order. */
+    kind: "complete";
+    /** The messages after the id (a first batch of them). */
+    messages: EngineMessage[];
+    /** The topic's last id when it was read. */
+    last: MessageId;
+  }
+  | {
+    /** Something was lost. */
+    kind: "gap";
+    /** Why. */
+    reason: GapReason;
+    /** What the window holds, in order (a first batch of it). */
+    messages: EngineMessage[];
+    /** The topic's last id when it was read. */
+    last: MessageId;
+  };
+
+/**
+ * Where topics live: ids, the history window, and delivery. The push hub
+ * uses one engine; every method but {@linkcode Engine.open} and
+ * {@linkcode Engine.close} may be called only while it is open.
+ *
+ * Delivery, per topic: the sink gets every message published to a topic
+ * the node watches, from any node, once and in id order; when that cannot
+ * be honoured (the engine's store lost data) it gets a gap event first.
+ * `position(topic)` is the id of the last message it got, so a subscriber
+ * that joins the live stream right after replaying up to `position(topic)`
+ * misses nothing and gets nothing twice.
+ *
+ * @example An engine's round trip
+ * ```ts
+ * import { type Engine, type EngineEvent, MemoryEngine } from "./engine.ts";
+ *
+ * const engine: Engine = new MemoryEngine({ epoch: "e1" });
+ * const events: EngineEvent[] = [];
+ * await engine.open((event) => events.push(event));
+ * await engine.watch("news");
+ * const first = await engine.publish("news", "hello");
+ * await engine.publish("news", "again");
+ * console.log(first.id, events.length); // { epoch: "e1", seq: 1 } 2
+ * console.log((await engine.recover("news", first.id)).messages[0]?.payload); // "again"
+ * await engine.close();
+ * ```
+ */
+export interface Engine {
+  /** Which engine: `"memory"` or `"redis"`. */
+  readonly kind: "memory" | "redis";
+  /**
+   * Connects (where there is something to connect to) and starts delivering
+   * events to `sink`.
+   *
+   * @param sink Receives every message of the watched topics, and gaps.
+   * @returns Resolves once the engine can publish.
+   * @throws {Error} When the engine's store cannot be reached.
+   */
+  open(sink: EngineSink): Promise<void>;
+  /**
+   * Publishes a message: assigns its id, keeps it in the window, and
+   * delivers it to every node watching the topic (this one included).
+   *
+   * @param topic A valid topic name.
+   * @param payload The message.
+   * @returns The message with its id and time.
+   * @throws {Error} When the store cannot be reached (nothing was published).
+   */
+  publish(topic: string, payload: string): Promise<EngineMessage>;
+  /**
+   * Starts delivering a topic's messages to the sink (a no-op for an engine
+   * that delivers every topic). Watching twice is watching once.
+   *
+   * @param topic A topic name.
+   * @returns Resolves once every later message will be delivered; from then
+   * on, `position(topic)` is meaningful.
+   */
+  watch(topic: string): Promise<void>;
+  /**
+   * Stops delivering a topic's messages.
+   *
+   * @param topic A topic name.
+   */
+  unwatch(topic: string): void;
+  /**
+   * The id of the last message of `topic` delivered to the sink, or, when
+   * none was yet, the id a subscriber starts after.
+   *
+   * @param topic A watched topic.
+   * @returns The id.
+   */
+  position(topic: string): MessageId;
+  /**
+   * What a client that saw `since` last in `topic` missed.
+   *
+   * @param topic A topic name.
+   * @param since The last id the client saw.
+   * @returns The messages after it, or a gap and what the window holds.
+   * @throws {Error} When the store cannot be reached.
+   */
+  recover(topic: string, since: MessageId): Promise<EngineRecovery>;
+  /** Sizes of the history this node holds, for metrics. */
+  stats(): HistoryStats;
+  /** The engine's own metrics, for `GET /metrics`. */
+  metrics(): Metric[];
+  /**
+   * Stops delivering and disconnects.
+   *
+   * @returns Resolves once every connection is closed.
+   */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode MemoryEngine}: the history window, as for `History`. */
+export interface MemoryEngineOptions {
+  /**
+   * Messages kept per topic.
+   *
+   * @default {100}
+   */
+  size?: number;
+  /**
+   * Milliseconds a message is kept; `0` for no time bound.
+   *
+   * @default {3600000}
+   */
+  ttl?: number;
+  /**
+   * Topics remembered; past it the least recently published is forgotten.
+   *
+   * @default {10000}
+   */
+  maxTopics?: number;
+  /**
+   * The epoch of this run.
+   *
+   * @default {a new one from `newEpoch`}
+   */
+  epoch?: string;
+  /**
+   * The clock, in milliseconds.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * The engine of a single node: ids and the window in this process's memory
+ * (a new epoch at every start), every message delivered to the sink during
+ * `publish`, before it resolves. Every topic is delivered; `watch` is a
+ * no-op.
+ *
+ * @example
+ * ```ts
+ * import { MemoryEngine } from "./engine.ts";
+ *
+ * const engine = new MemoryEngine({ size: 2, epoch: "e1" });
+ * await engine.open(() => {});
+ * for (const text of ["a", "b", "c"]) await engine.publish("news", text);
+ * console.log((await engine.recover("news", { epoch: "e1", seq: 0 })).kind); // "gap"
+ * console.log(engine.position("news")); // { epoch: "e1", seq: 3 }
+ * ```
+ */
+export class MemoryEngine implements Engine {
+  /** Always `"memory"`. */
+  readonly kind = "memory" as const;
+  /** The ids and windows. */
+  readonly history: History<EngineMessage>;
+  #sink: EngineSink | undefined;
+
+  /**
+   * Makes an engine with an empty history.
+   *
+   * @param options The window and the epoch.
+   * @throws {RangeError} For a negative or fractional size, ttl or topic count.
+   */
+  constructor(options: MemoryEngineOptions = {}) {
+    this.history = new History<EngineMessage>({
+      ...options,
+      sizeOf: (message) => message.payload.length,
+    });
+  }
+
+  /**
+   * Starts delivering to `sink`.
+   *
+   * @param sink Receives every published message.
+   */
+  open(sink: EngineSink): Promise<void> {
+    this.#sink = sink;
+    return Promise.resolve();
+  }
+
+  /**
+   * Assigns the next id, keeps the message, and delivers it to the sink
+   * before resolving.
+   *
+   * @param topic A topic name.
+   * @param payload The message.
+   * @returns The message with its id.
+   */
+  publish(topic: string, payload: string): Promise<EngineMessage> {
+    return Promise.resolve(this.publishNow(topic, payload));
+  }
+
+  /**
+   * {@linkcode MemoryEngine.publish} without the promise: the message is
+   * delivered to the sink when this returns.
+   *
+   * @param topic A topic name.
+   * @param payload The message.
+   * @returns The message with its id.
+   */
+  publishNow(topic: string, payload: string): EngineMessage {
+    const epoch = this.history.epoch;
+    const { value } = this.history.append(
+      topic,
+      (seq, time) => ({ topic, id: { epoch, seq }, time, payload }),
+    );
+    this.#sink?.({ type: "message", message: value });
+    return value;
+  }
+
+  /** Every topic is delivered: nothing to do. */
+  watch(_topic: string): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Every topic is delivered: nothing to do. */
+  unwatch(_topic: string): void {}
+
+  /**
+   * The topic's last id.
+   *
+   * @param topic A topic name.
+   * @returns The id (`seq` 0 before any message).
+   */
+  position(topic: string): MessageId {
+    return this.history.last(topic);
+  }
+
+  /**
+   * What a client missed, from the window.
+   *
+   * @param topic A topic name.
+   * @param since The last id the client saw.
+   * @returns All of it, or a gap and the window.
+   */
+  recover(topic: string, since: MessageId): Promise<EngineRecovery> {
+    return Promise.resolve(this.recoverNow(topic, since));
+  }
+
+  /**
+   * {@linkcode MemoryEngine.recover} without the promise.
+   *
+   * @param topic A topic name.
+   * @param since The last id the client saw.
+   * @returns All of it, or a gap and the window.
+   */
+  recoverNow(topic: string, since: MessageId): EngineRecovery {
+    const recovery = this.history.recover(topic, since);
+    const messages = recovery.entries.map((entry) => entry.value);
+    const last = this.history.last(topic);
+    return recovery.kind === "complete"
+      ? { kind: "complete", messages, last }
+      : { kind: "gap", reason: recovery.reason, messages, last };
+  }
+
+  /** The window's sizes. */
+  stats(): HistoryStats {
+    return this.history.stats();
+  }
+
+  /** No metrics of its own. */
+  metrics(): Metric[] {
+    return [];
+  }
+
+  /** Stops delivering. */
+  close(): Promise<void> {
+    this.#sink = undefined;
+    return Promise.resolve();
+  }
+}

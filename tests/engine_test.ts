@@ -1,0 +1,44 @@
+import { assertEquals } from "@std/assert";
+import { type EngineEvent, MemoryEngine } from "../src/engine.ts";
+
+Deno.test("MemoryEngine delivers each publish to the sink before it resolves", async () => {
+  const engine = new MemoryEngine({ epoch: "e1" });
+  const events: EngineEvent[] = [];
+  await engine.open((event) => events.push(event));
+  const published = engine.publish("news", "a");
+  assertEquals(events.length, 1); // already delivered, synchronously
+  const message = await published;
+  assertEquals(message.id, { epoch: "e1", seq: 1 });
+  assertEquals(events[0], { type: "message", message });
+  assertEquals(engine.publishNow("sport", "b").id, { epoch: "e1", seq: 1 });
+  assertEquals(engine.position("news"), { epoch: "e1", seq: 1 });
+  assertEquals(engine.position("weather"), { epoch: "e1", seq: 0 });
+  await engine.close();
+  engine.publishNow("news", "after close");
+  assertEquals(events.length, 2);
+});
+
+Deno.test("MemoryEngine.recover() answers from the window, with the topic's last id", async (t) => {
+  const engine = new MemoryEngine({ size: 3, epoch: "e1" });
+  await engine.open(() => {});
+  for (const text of ["a", "b", "c", "d", "e"]) {
+    await engine.watch("t").then(() => engine.publish("t", text));
+  }
+  const cases: [string, number, string, string, string[]][] = [
+    ["complete", 3, "e1", "complete", ["d", "e"]],
+    ["up to date", 5, "e1", "complete", []],
+    ["expired", 1, "e1", "expired", ["c", "d", "e"]],
+    ["unknown", 9, "e1", "unknown", ["c", "d", "e"]],
+    ["restart", 4, "e0", "restart", ["c", "d", "e"]],
+  ];
+  for (const [name, seq, epoch, outcome, payloads] of cases) {
+    await t.step(name, async () => {
+      const recovery = await engine.recover("t", { epoch, seq });
+      assertEquals(recovery.kind === "gap" ? recovery.reason : recovery.kind, outcome);
+      assertEquals(recovery.messages.map((m) => m.payload), payloads);
+      assertEquals(recovery.last, { epoch: "e1", seq: 5 });
+    });
+  }
+  assertEquals(engine.stats(), { topics: 1, messages: 3, bytes: 3 });
+  assertEquals(engine.metrics(), []);
+});
