@@ -89,8 +89,9 @@ export type EngineRecovery =
 
 /**
  * Where topics live: ids, the history window, and delivery. The push hub
- * uses one engine; every method but {@linkcode Engine.open} and
- * {@linkcode Engine.close} may be called only while it is open.
+ * uses one engine: it calls {@linkcode Engine.listen} once, and every other
+ * method but {@linkcode Engine.open} and {@linkcode Engine.close} only once
+ * the engine is open.
  *
  * Delivery, per topic: the sink gets every message published to a topic
  * the node watches, from any node, once and in id order; when that cannot
@@ -105,7 +106,8 @@ export type EngineRecovery =
  *
  * const engine: Engine = new MemoryEngine({ epoch: "e1" });
  * const events: EngineEvent[] = [];
- * await engine.open((event) => events.push(event));
+ * engine.listen((event) => events.push(event));
+ * await engine.open();
  * await engine.watch("news");
  * const first = await engine.publish("news", "hello");
  * await engine.publish("news", "again");
@@ -118,14 +120,20 @@ export interface Engine {
   /** Which engine: `"memory"` or `"redis"`. */
   readonly kind: "memory" | "redis";
   /**
-   * Connects (where there is something to connect to) and starts delivering
-   * events to `sink`.
+   * Connects, where there is something to connect to. Opening again returns
+   * the same promise.
    *
-   * @param sink Receives every message of the watched topics, and gaps.
    * @returns Resolves once the engine can publish.
    * @throws {Error} When the engine's store cannot be reached.
    */
-  open(sink: EngineSink): Promise<void>;
+  open(): Promise<void>;
+  /**
+   * Names the one receiver of the engine's events (a later call replaces
+   * it).
+   *
+   * @param sink Receives every message of the watched topics, and gaps.
+   */
+  listen(sink: EngineSink): void;
   /**
    * Publishes a message: assigns its id, keeps it in the window, and
    * delivers it to every node watching the topic (this one included).
@@ -225,7 +233,7 @@ export interface MemoryEngineOptions {
  * import { MemoryEngine } from "./engine.ts";
  *
  * const engine = new MemoryEngine({ size: 2, epoch: "e1" });
- * await engine.open(() => {});
+ * await engine.open();
  * for (const text of ["a", "b", "c"]) await engine.publish("news", text);
  * console.log((await engine.recover("news", { epoch: "e1", seq: 0 })).kind); // "gap"
  * console.log(engine.position("news")); // { epoch: "e1", seq: 3 }
@@ -251,14 +259,18 @@ export class MemoryEngine implements Engine {
     });
   }
 
-  /**
-   * Starts delivering to `sink`.
-   *
-   * @param sink Receives every published message.
-   */
-  open(sink: EngineSink): Promise<void> {
-    this.#sink = sink;
+  /** Nothing to connect to. */
+  open(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * Names the receiver of every published message.
+   *
+   * @param sink The receiver.
+   */
+  listen(sink: EngineSink): void {
+    this.#sink = sink;
   }
 
   /**

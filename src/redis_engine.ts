@@ -265,10 +265,11 @@ const READ = new Script(READ_SCRIPT);
  *
  * const a = new RedisEngine({ url: "redis://127.0.0.1:6379/0" });
  * const b = new RedisEngine({ url: "redis://127.0.0.1:6379/0" });
- * await a.open(() => {});
- * await b.open((event) => {
+ * await a.open();
+ * b.listen((event) => {
  *   if (event.type === "message") console.log(event.message.payload); // "hello"
  * });
+ * await b.open();
  * await b.watch("news");
  * await a.publish("news", "hello");
  * ```
@@ -287,6 +288,7 @@ export class RedisEngine implements Engine {
   #sink: EngineSink | undefined;
   #commands: Client | undefined;
   #subscriber: Client | undefined;
+  #opening: Promise<void> | undefined;
   #closed = false;
   #reconnects = 0;
   #catchUps = 0;
@@ -329,13 +331,25 @@ export class RedisEngine implements Engine {
    * up to `connectTimeout`. Once connected, both reconnect by themselves,
    * for ever, with backoff up to 2 s; while they are away, publishing and
    * reading fail at once, and on their return every watched topic catches
-   * up from the streams.
+   * up from the streams. Opening again returns the same promise.
    *
-   * @param sink Receives the messages of watched topics, and gaps.
    * @throws {Error} When Redis cannot be reached within `connectTimeout`.
    */
-  async open(sink: EngineSink): Promise<void> {
+  open(): Promise<void> {
+    this.#opening ??= this.#open();
+    return this.#opening;
+  }
+
+  /**
+   * Names the receiver of the watched topics' messages and gaps.
+   *
+   * @param sink The receiver.
+   */
+  listen(sink: EngineSink): void {
     this.#sink = sink;
+  }
+
+  async #open(): Promise<void> {
     const started = Date.now();
     const { createClient } = await import("redis");
     const make = (role: string) => {

@@ -4,7 +4,8 @@ import { type EngineEvent, MemoryEngine } from "../src/engine.ts";
 Deno.test("MemoryEngine delivers each publish to the sink before it resolves", async () => {
   const engine = new MemoryEngine({ epoch: "e1" });
   const events: EngineEvent[] = [];
-  await engine.open((event) => events.push(event));
+  engine.listen((event) => events.push(event));
+  await engine.open();
   const published = engine.publish("news", "a");
   assertEquals(events.length, 1); // already delivered, synchronously
   const message = await published;
@@ -20,7 +21,7 @@ Deno.test("MemoryEngine delivers each publish to the sink before it resolves", a
 
 Deno.test("MemoryEngine.recover() answers from the window, with the topic's last id", async (t) => {
   const engine = new MemoryEngine({ size: 3, epoch: "e1" });
-  await engine.open(() => {});
+  await engine.open();
   for (const text of ["a", "b", "c", "d", "e"]) {
     await engine.watch("t").then(() => engine.publish("t", text));
   }

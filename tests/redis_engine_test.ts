@@ -18,7 +18,8 @@ async function node(
 ): Promise<{ engine: RedisEngine; events: EngineEvent[]; log: (topic: string) => string[] }> {
   const engine = new RedisEngine({ url, ...options });
   const events: EngineEvent[] = [];
-  await engine.open((event) => events.push(event));
+  engine.listen((event) => events.push(event));
+  await engine.open();
   const log = (topic: string) =>
     events.flatMap((event) =>
       event.type === "message"
@@ -216,7 +217,7 @@ Deno.test("open() fails with a clear error when Redis is not reachable", async (
     connectTimeout: 600,
   });
   const started = Date.now();
-  const error = await assertRejects(() => engine.open(() => {}));
+  const error = await assertRejects(() => engine.open());
   const elapsed = Date.now() - started;
   assertStringIncludes(
     (error as Error).message,
