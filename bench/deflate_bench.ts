@@ -51,6 +51,7 @@
  * @module
  */
 
+import { concatBytes } from "../src/bytes.ts";
 import {
   constants,
   createDeflateRaw,
@@ -96,7 +97,7 @@ function nodeStream(
   return async (input) => {
     stream.write(input);
     await new Promise<void>((resolve) => stream.flush(constants.Z_SYNC_FLUSH, () => resolve()));
-    const output = chunks.length === 1 ? chunks[0]! : concat(chunks);
+    const output = chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
     chunks.length = 0;
     if (reset) stream.reset();
     return output;
@@ -126,19 +127,7 @@ async function oneShot(
   writer.close();
   const chunks: Uint8Array[] = [];
   for await (const chunk of stream.readable) chunks.push(chunk);
-  return concat(chunks);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
+  return concatBytes(chunks);
 }
 
 const SIZES: [string, number][] = [

@@ -7,6 +7,7 @@
  */
 
 import { decodeBase64, encodeBase64 } from "@std/encoding";
+import { concatBytes } from "./bytes.ts";
 import { HandshakeError } from "./errors.ts";
 
 /** A parsed HTTP request head. */
@@ -131,7 +132,7 @@ export class RequestHeadParser {
       }
       return undefined;
     }
-    this.#rest = concat(this.#buffer.subarray(end, this.#length), chunk.subarray(room));
+    this.#rest = concatBytes([this.#buffer.subarray(end, this.#length), chunk.subarray(room)]);
     return parseHead(latin1.decode(this.#buffer.subarray(0, end)), this.#maxHeaders);
   }
 
@@ -159,14 +160,6 @@ export class RequestHeadParser {
     this.#scanned = this.#length;
     return -1;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (b.length === 0) return a.slice();
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 function parseHead(text: string, maxHeaders: number): RequestHead {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "./bytes.ts";
 import { CLOSE_CODE } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 import { type Frame, OPCODE } from "./frame.ts";
@@ -132,12 +133,7 @@ export class MessageAssembler {
   }
 
   #joinParts(): Uint8Array {
-    const message = new Uint8Array(this.#partsLength);
-    let offset = 0;
-    for (const part of this.#parts) {
-      message.set(part, offset);
-      offset += part.length;
-    }
+    const message = concatBytes(this.#parts, this.#partsLength);
     this.#parts = [];
     this.#partsLength = 0;
     return message;

@@ -6,6 +6,7 @@
  */
 
 import { setImmediate } from "node:timers";
+import { concatBytes } from "./bytes.ts";
 
 /** The writer an {@linkcode Outbox} drains into (a `Deno.Conn` is one). */
 export interface Writer {
@@ -127,7 +128,7 @@ export class Outbox {
   #writeQueued(): void {
     const frames = this.#frames;
     this.#frames = [];
-    this.#bytes = frames.length === 1 ? frames[0]! : concat(frames);
+    this.#bytes = frames.length === 1 ? frames[0]! : concatBytes(frames);
     this.#written = 0;
     this.#write(this.#bytes);
   }
@@ -172,15 +173,3 @@ export class Outbox {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function concat(frames: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const frame of frames) length += frame.length;
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const frame of frames) {
-    bytes.set(frame, offset);
-    offset += frame.length;
-  }
-  return bytes;
-}

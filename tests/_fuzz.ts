@@ -12,6 +12,7 @@
  * @module
  */
 
+import { concatBytes } from "../src/bytes.ts";
 import { decodeClosePayload } from "../src/close_frame.ts";
 import { isValidCloseCode } from "../src/close_code.ts";
 import { HandshakeError, ProtocolError } from "../src/errors.ts";
@@ -210,17 +211,7 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
 }
 
 /** Joins byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+export const concat = (parts: readonly Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** Bytes as hex. */
 export function toHex(bytes: Uint8Array): string {

@@ -7,6 +7,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { concatBytes } from "../src/bytes.ts";
 import { decodeHex, encodeHex } from "@std/encoding";
 import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
 import { CLOSE_CODE } from "../src/close_code.ts";
@@ -89,22 +90,12 @@ function takeoverCompressor(windowBits = 15): {
     async compress(message) {
       stream.write(message);
       await new Promise<void>((resolve) => stream.flush(constants.Z_SYNC_FLUSH, () => resolve()));
-      const flushed = concat(chunks.splice(0));
+      const flushed = concatBytes(chunks.splice(0));
       assertEquals(spaced(flushed.subarray(-4)), "00 00 ff ff");
       return flushed.subarray(0, flushed.length - 4);
     },
     close: () => stream.close(),
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
 }
 
 /** A JSON message about `length` bytes long, different for each `seed`. */
@@ -313,11 +304,11 @@ Deno.test("deflate() never reaches back farther than 2^serverMaxWindowBits bytes
   for (let distance = 200; distance < 40_000; distance = Math.ceil(distance * 1.3)) {
     parts.push(unit, noise(distance - 200, distance));
   }
-  const message = concat(parts);
+  const message = concatBytes(parts);
   for (let bits = 8; bits <= 15; bits++) {
     const deflater = createDeflater({ serverMaxWindowBits: bits as WindowBits });
     const compressed = deflater.deflate(message);
-    const flushed = concat([compressed, hex("00 00 ff ff")]);
+    const flushed = concatBytes([compressed, hex("00 00 ff ff")]);
     const inflated = inflateRawSync(flushed, {
       windowBits: bits,
       finishFlush: constants.Z_SYNC_FLUSH,
@@ -337,7 +328,7 @@ function bomb(mebibytes: number): Uint8Array {
     level: 9,
     finishFlush: constants.Z_SYNC_FLUSH,
   });
-  const stream = concat(Array.from({ length: mebibytes }, () => block));
+  const stream = concatBytes(Array.from({ length: mebibytes }, () => block));
   return stream.subarray(0, stream.length - 4);
 }
 
@@ -604,7 +595,7 @@ async function echo(conn: Deno.Conn, options: DeflateOptions, stats: EchoStats):
       }
       parts.push(frame.payload);
       if (!frame.fin) continue;
-      const payload = compressed ? inflater!.inflate(parts) : concat(parts);
+      const payload = compressed ? inflater!.inflate(parts) : concatBytes(parts);
       if (compressed) stats.compressedIn++;
       else stats.plainIn++;
       const message = new PreparedMessage(

@@ -7,6 +7,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { concatBytes } from "../src/bytes.ts";
 import { decodeHex } from "@std/encoding";
 import { CLOSE_CODE } from "../src/close_code.ts";
 import { ProtocolError } from "../src/errors.ts";
@@ -23,13 +24,7 @@ function hex(text: string): Uint8Array {
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
+  return concatBytes(parts);
 }
 
 /** `length` bytes that are not all equal, so a wrong mask offset shows. */
