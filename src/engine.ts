@@ -160,6 +160,13 @@ export interface Engine {
    */
   unwatch(topic: string): void;
   /**
+   * The topics being watched (none for an engine that delivers every
+   * topic).
+   *
+   * @returns The topic names.
+   */
+  watched(): IterableIterator<string>;
+  /**
    * The id of the last message of `topic` delivered to the sink, or, when
    * none was yet, the id a subscriber starts after.
    *
@@ -310,6 +317,11 @@ export class MemoryEngine implements Engine {
 
   /** Every topic is delivered: nothing to do. */
   unwatch(_topic: string): void {}
+
+  /** None: every topic is delivered. */
+  watched(): IterableIterator<string> {
+    return new Set<string>().values();
+  }
 
   /**
    * The topic's last id.

@@ -72,8 +72,11 @@ export interface PublishRouteOptions {
    * @default {65536}
    */
   maxBodyBytes?: number;
-  /** Publishes the message; throws a `TypeError` for an invalid topic. */
-  publish(topic: string, publication: Publication): PublishResult;
+  /**
+   * Publishes the message; throws a `TypeError` for an invalid topic, and a
+   * `HandshakeError` to answer with its status (503 when the engine is away).
+   */
+  publish(topic: string, publication: Publication): PublishResult | Promise<PublishResult>;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -165,7 +168,7 @@ export function publishRoute(options: PublishRouteOptions): HttpRoute {
           request.headers.get("content-type"),
           await request.body(),
         );
-        return json(200, options.publish(topic, publication));
+        return json(200, await options.publish(topic, publication));
       } catch (error) {
         if (!(error instanceof HandshakeError)) throw error;
         return json(error.status, { error: error.message }, { ...error.headers });

@@ -29,11 +29,14 @@
  * @module
  */
 
-import { encodeBase64 } from "@std/encoding";
+import { decodeBase64, encodeBase64 } from "@std/encoding";
 import { Room } from "./chat.ts";
+import { CLOSE_CODE } from "./close_code.ts";
 import { PreparedMessage } from "./deflate.ts";
+import { type Engine, type EngineEvent, type EngineMessage, MemoryEngine } from "./engine.ts";
+import { HandshakeError } from "./errors.ts";
 import type { UpgradeRequest } from "./handshake.ts";
-import { formatId, type GapReason, History, type MessageId } from "./history.ts";
+import { formatId, type GapReason, type MessageId } from "./history.ts";
 import { LabeledCounter, type Metric } from "./metrics.ts";
 import { type Publication, type PublishResult, publishRoute } from "./publish.ts";
 import { type Authorization, serve, type ServeOptions, type Server } from "./server.ts";
@@ -134,6 +137,14 @@ export type PushEvent =
 /** Options for {@linkcode PushHub}. */
 export interface PushHubOptions {
   /**
+   * Where topics live: ids, history, and delivery between nodes. Give a
+   * `RedisEngine` to share topics between several nodes; the history
+   * options below then do not apply (the engine has its own).
+   *
+   * @default {a MemoryEngine with the history options below}
+   */
+  engine?: Engine;
+  /**
    * Messages kept per topic for resume.
    *
    * @default {100}
@@ -166,87 +177,142 @@ export interface PushHubOptions {
    * @default {1048576}
    */
   replayChunkBytes?: number;
+  /**
+   * The live subscribers of a topic on this node (a server's
+   * `topics.subscribers`), to which the hub delivers what the engine brings.
+   *
+   * @default {none}
+   */
+  subscribers?: (topic: string) => Iterable<Socket>;
+  /**
+   * Receives the chat room's messages that came through the engine (see
+   * {@linkcode PushHub.publishRoom}).
+   *
+   * @default {none}
+   */
+  room?: (payload: string) => void;
 }
 
 const DRAIN_POLL_MS = 5;
+/** How often topics no socket needs any more stop being watched. */
+const SWEEP_MS = 30_000;
 
 /**
- * Topics with ids and history: a publish prepares its message once and keeps
- * it in the window; a subscriber that resumes gets the stored messages it
- * missed (the same frames), then the live ones, with no duplicate and no hole
- * between them.
+ * The engine topic that carries the chat room between nodes: `#` is not
+ * allowed in topic names, so no client can subscribe to it.
+ */
+export const ROOM_TOPIC = "#room";
+
+/**
+ * Topics with ids and history, kept by an engine: a publish is prepared once
+ * (one frame, and one compressed frame per permessage-deflate parameter set)
+ * and the same frames serve every subscriber and every replay; a subscriber
+ * that resumes gets the messages it missed, then the live ones, with no
+ * duplicate and no hole between them.
+ *
+ * With the default {@linkcode MemoryEngine} everything is synchronous: a
+ * publish is queued on every subscriber before `publish` returns, and a
+ * replay that fits in one part is queued before `subscribe` returns. With a
+ * shared engine, messages reach subscribers as the engine delivers them,
+ * from whichever node published.
  *
  * @example
  * ```ts ignore
  * import { PushHub, serve } from "jsr:@pushwire/pushwire";
  *
- * const hub = new PushHub();
+ * const hub = new PushHub({ subscribers: (topic) => server.topics.subscribers(topic) });
  * const server = serve({ port: 8080 }, (socket) => hub.subscribe(socket, "news"));
  * setInterval(() => hub.publish("news", { type: "text", text: new Date().toISOString() }), 1000);
  * ```
  */
 export class PushHub {
-  /** The ids and the window of every topic (each message prepared once for every socket). */
-  readonly history: History<PreparedMessage>;
+  /** Where the topics live. */
+  readonly engine: Engine;
   readonly #maxSubscriptions: number;
   readonly #replayChunkBytes: number;
+  readonly #subscribers: (topic: string) => Iterable<Socket>;
+  readonly #room: ((payload: string) => void) | undefined;
   // Topics a socket is catching up on (subscribed once caught up).
   readonly #resuming = new WeakMap<Socket, Set<string>>();
+  // Sockets joining each topic (watched but not yet subscribed).
+  readonly #joining = new Map<string, number>();
+  // The frames of each message, made once.
+  readonly #prepared = new WeakMap<EngineMessage, PreparedMessage>();
+  // How many sockets each message was queued for as it was delivered.
+  readonly #delivered = new WeakMap<EngineMessage, number>();
   readonly #resumes = new LabeledCounter("outcome");
+  readonly #sweeper: ReturnType<typeof setInterval> | undefined;
   #published = 0;
   #deliveries = 0;
   #replayed = 0;
+  #gaps = 0;
 
   /**
-   * Makes a hub with an empty history and a new epoch.
+   * Makes a hub on an engine (a new {@linkcode MemoryEngine} by default) and
+   * becomes the engine's receiver.
    *
-   * @param options History size and age, subscription and replay limits.
+   * @param options The engine, history size and age, limits, and where
+   * subscribers are.
    */
   constructor(options: PushHubOptions = {}) {
-    this.history = new History({
+    this.engine = options.engine ?? new MemoryEngine({
       size: options.historySize ?? 100,
       ttl: options.historyTtl ?? 3_600_000,
       maxTopics: options.historyTopics ?? 10_000,
-      sizeOf: (message) => message.payload.length,
     });
     this.#maxSubscriptions = options.maxSubscriptions ?? 100;
     this.#replayChunkBytes = Math.max(1, options.replayChunkBytes ?? 1024 * 1024);
+    this.#subscribers = options.subscribers ?? (() => []);
+    this.#room = options.room;
+    this.engine.listen((event) => this.#receive(event));
+    if (!(this.engine instanceof MemoryEngine)) {
+      this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    }
   }
 
   /**
-   * Publishes a message to a topic: assigns its id, prepares the message
-   * once (one frame, and one compressed frame per permessage-deflate
-   * parameter set), keeps it in the window and queues it on every subscriber.
+   * Publishes a message to a topic: the engine assigns its id and keeps it
+   * in the window, and every subscriber (on every node, with a shared
+   * engine) gets it.
    *
    * @param topic A topic name.
    * @param publication The message.
-   * @param subscribers The topic's subscribers (a server's `topics`).
-   * @returns Its id, topic, and how many sockets it was queued for.
+   * @returns Its id, topic, and how many sockets of this node it was queued
+   * for by the time the engine answered (with a shared engine, it may reach
+   * them a moment later: then 0).
    * @throws {TypeError} For an invalid topic name.
+   * @throws {Error} When the engine cannot publish (Redis unreachable).
    */
-  publish(
-    topic: string,
-    publication: Publication,
-    subscribers: Iterable<Socket> = [],
-  ): PublishResult {
+  publish(topic: string, publication: Publication): Promise<PublishResult> {
     validateTopic(topic);
-    const entry = this.history.append(topic, (seq, time) => {
-      const id = formatId({ epoch: this.history.epoch, seq });
-      return new PreparedMessage(publicationJson(topic, id, time, publication));
-    });
-    let delivered = 0;
-    for (const socket of subscribers) if (socket.sendPrepared(entry.value)) delivered++;
-    this.#published++;
-    this.#deliveries += delivered;
-    return { id: formatId({ epoch: this.history.epoch, seq: entry.seq }), topic, delivered };
+    const payload = publicationPayload(publication);
+    if (this.engine instanceof MemoryEngine) {
+      return Promise.resolve(this.#result(this.engine.publishNow(topic, payload)));
+    }
+    return this.engine.publish(topic, payload).then((message) => this.#result(message));
+  }
+
+  /**
+   * Sends a chat room message through the engine, so that the room on every
+   * node gets it (through the `room` option).
+   *
+   * @param payload The room's message, as the `room` option reads it.
+   * @returns Resolves once the engine took it.
+   */
+  async publishRoom(payload: string): Promise<void> {
+    await this.engine.publish(ROOM_TOPIC, payload);
   }
 
   /**
    * Subscribes a socket to a topic. With `since`, the socket first gets what
    * it missed after that id (or a gap notice and what the window holds),
-   * then `subscribed`, then live messages. When the replay fits in one part,
-   * all of it happens before this returns; a longer one goes out in parts as
-   * the socket drains, and the subscription starts once it has caught up.
+   * then `subscribed`, then live messages. A long replay goes out in parts
+   * as the socket drains, and the subscription starts once it has caught up.
+   * With the memory engine, a replay that fits in one part (and a
+   * subscription without `since`) happens before this returns.
+   *
+   * When the engine fails (Redis unreachable), the socket is closed with
+   * 1013 (try again later), so that its client resumes elsewhere or later.
    *
    * @param socket An open socket of the server.
    * @param topic A topic name.
@@ -265,13 +331,19 @@ export class PushHub {
     if (socket.topics.size + resuming.size >= this.#maxSubscriptions) {
       throw new TypeError(`Cannot subscribe: at most ${this.#maxSubscriptions} topics per socket`);
     }
-    if (since === undefined) {
+    if (this.engine instanceof MemoryEngine && since === undefined) {
       socket.subscribe(topic);
       this.#sendSubscribed(socket, topic);
       return Promise.resolve();
     }
     resuming.add(topic);
-    return this.#resume(socket, topic, since, resuming);
+    this.#joining.set(topic, (this.#joining.get(topic) ?? 0) + 1);
+    return this.#join(socket, topic, since, resuming).finally(() => {
+      resuming.delete(topic);
+      const joining = this.#joining.get(topic)! - 1;
+      if (joining === 0) this.#joining.delete(topic);
+      else this.#joining.set(topic, joining);
+    });
   }
 
   /**
@@ -286,9 +358,19 @@ export class PushHub {
     return socket.unsubscribe(topic) || wasResuming;
   }
 
-  /** The hub's numbers, for `GET /metrics`. */
+  /**
+   * Stops the hub's timer and closes the engine.
+   *
+   * @returns Resolves once the engine is closed.
+   */
+  close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    return this.engine.close();
+  }
+
+  /** The hub's and the engine's numbers, for `GET /metrics`. */
   metrics(): Metric[] {
-    const stats = this.history.stats();
+    const stats = this.engine.stats();
     const gauge = (name: string, help: string, value: number): Metric => ({
       name,
       help,
@@ -312,58 +394,151 @@ export class PushHub {
         type: "counter",
         samples: [{ value: this.#replayed }],
       },
+      {
+        name: "pushwire_live_gaps_total",
+        help:
+          "Gap notices sent to live subscribers (the engine lost messages, e.g. Redis restarted empty).",
+        type: "counter",
+        samples: [{ value: this.#gaps }],
+      },
+      ...this.engine.metrics(),
     ];
   }
 
-  // Replays in parts of at most replayChunkBytes; each part starts from the
-  // last id sent, so messages published (or expired) meanwhile are accounted
-  // for. The last part and the subscription happen in one synchronous step:
-  // nothing published can fall between them.
-  async #resume(socket: Socket, topic: string, since: MessageId, resuming: Set<string>) {
-    let cursor = since;
+  /** An event of the engine: a message to deliver, or a gap to announce. */
+  #receive(event: EngineEvent): void {
+    if (event.type === "gap") {
+      if (event.topic === ROOM_TOPIC) return;
+      const gap = JSON.stringify(
+        {
+          type: "gap",
+          topic: event.topic,
+          since: formatId(event.since),
+          reason: event.reason,
+        } satisfies GapEvent,
+      );
+      for (const socket of this.#subscribers(event.topic)) {
+        socket.send(gap);
+        this.#gaps++;
+      }
+      return;
+    }
+    const { message } = event;
+    if (message.topic === ROOM_TOPIC) {
+      this.#room?.(message.payload);
+      return;
+    }
+    const prepared = this.#prepare(message);
+    let delivered = 0;
+    for (const socket of this.#subscribers(message.topic)) {
+      if (socket.sendPrepared(prepared)) delivered++;
+    }
+    this.#delivered.set(message, delivered);
+    this.#published++;
+    this.#deliveries += delivered;
+  }
+
+  #result(message: EngineMessage): PublishResult {
+    return {
+      id: formatId(message.id),
+      topic: message.topic,
+      delivered: this.#delivered.get(message) ?? 0,
+    };
+  }
+
+  #prepare(message: EngineMessage): PreparedMessage {
+    let prepared = this.#prepared.get(message);
+    if (prepared === undefined) {
+      prepared = new PreparedMessage(publicationJson(message));
+      this.#prepared.set(message, prepared);
+    }
+    return prepared;
+  }
+
+  // Replays in parts of at most replayChunkBytes, each from the last id
+  // sent, up to the engine's position (the last message it delivered on
+  // this node); once the replay reaches the position, the socket joins the
+  // live stream in the same synchronous step, so nothing falls between them
+  // and nothing comes twice.
+  async #join(
+    socket: Socket,
+    topic: string,
+    since: MessageId | undefined,
+    resuming: Set<string>,
+  ): Promise<void> {
+    const memory = this.engine instanceof MemoryEngine ? this.engine : undefined;
+    const active = () => socket.state === "open" && resuming.has(topic);
     let outcome: string | undefined;
     try {
-      while (socket.state === "open" && resuming.has(topic)) {
-        const recovery = this.history.recover(topic, cursor);
-        if (recovery.kind === "gap") {
+      if (memory === undefined) await this.engine.watch(topic);
+      let cursor = since ?? this.engine.position(topic);
+      let gapSentFor: string | undefined;
+      while (active()) {
+        const recovery = memory?.recoverNow(topic, cursor) ??
+          await this.engine.recover(topic, cursor);
+        if (!active()) return;
+        const position = this.engine.position(topic);
+        if (since !== undefined && recovery.kind === "gap") {
           outcome ??= recovery.reason;
-          sendEvent(socket, {
-            type: "gap",
-            topic,
-            since: formatId(cursor),
-            reason: recovery.reason,
-          });
+          if (gapSentFor !== formatId(cursor)) {
+            gapSentFor = formatId(cursor);
+            sendEvent(socket, {
+              type: "gap",
+              topic,
+              since: formatId(cursor),
+              reason: recovery.reason,
+            });
+          }
         }
         outcome ??= "complete";
-        const { entries } = recovery;
+        // What can go now: up to the position, at most one part.
+        const { messages } = recovery;
         let count = 0;
         let bytes = 0;
-        while (count < entries.length) {
-          const size = entries[count]!.value.payload.length;
+        while (count < messages.length) {
+          const message = messages[count]!;
+          if (message.id.epoch !== position.epoch || message.id.seq > position.seq) break;
+          const size = this.#prepare(message).payload.length;
           if (count > 0 && bytes + size > this.#replayChunkBytes) break;
           bytes += size;
           count++;
         }
-        for (let i = 0; i < count; i++) socket.sendPrepared(entries[i]!.value);
+        for (let i = 0; i < count; i++) socket.sendPrepared(this.#prepare(messages[i]!));
         this.#replayed += count;
-        if (count === entries.length) {
+        const before = formatId(cursor);
+        const tail = messages.at(-1)?.id ?? recovery.last;
+        if (
+          count === messages.length && formatId(tail) === formatId(recovery.last) &&
+          sameOrBefore(recovery.last, position)
+        ) {
+          cursor = recovery.last;
+        } else if (count > 0) {
+          cursor = messages[count - 1]!.id;
+        }
+        if (cursor.epoch === position.epoch && cursor.seq === position.seq) {
           resuming.delete(topic);
-          if (socket.state !== "open") return;
           socket.subscribe(topic);
           this.#sendSubscribed(socket, topic);
           return;
         }
-        cursor = { epoch: this.history.epoch, seq: entries[count - 1]!.seq };
-        await drained(socket, this.#replayChunkBytes / 2);
+        if (count > 0) {
+          await drained(socket, this.#replayChunkBytes / 2);
+        } else if (formatId(cursor) === before) {
+          // This node has not delivered up to the client's id yet: wait for it.
+          await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+        }
+      }
+    } catch {
+      if (socket.state === "open") {
+        socket.close(CLOSE_CODE.TryAgainLater, "topics unavailable, try again");
       }
     } finally {
-      resuming.delete(topic);
-      if (outcome !== undefined) this.#resumes.add(outcome);
+      if (since !== undefined && outcome !== undefined) this.#resumes.add(outcome);
     }
   }
 
   #sendSubscribed(socket: Socket, topic: string): void {
-    sendEvent(socket, { type: "subscribed", topic, last: formatId(this.history.last(topic)) });
+    sendEvent(socket, { type: "subscribed", topic, last: formatId(this.engine.position(topic)) });
   }
 
   #resumingOf(socket: Socket): Set<string> {
@@ -374,13 +549,39 @@ export class PushHub {
     }
     return set;
   }
+
+  /** Stops watching topics that no socket of this node needs. */
+  #sweep(): void {
+    const needed = new Set<string>();
+    for (const topic of this.#joining.keys()) needed.add(topic);
+    for (const topic of [...this.engine.watched()]) {
+      if (topic === ROOM_TOPIC || needed.has(topic)) continue;
+      const subscribers = this.#subscribers(topic);
+      if (subscribers[Symbol.iterator]().next().done) this.engine.unwatch(topic);
+    }
+  }
 }
 
-function publicationJson(topic: string, id: string, time: number, p: Publication): string {
-  const event: PublicationEvent = p.type === "binary"
-    ? { type: "publication", topic, id, time, data: encodeBase64(p.bytes), encoding: "base64" }
-    : { type: "publication", topic, id, time, data: p.type === "text" ? p.text : p.value };
-  return JSON.stringify(event);
+/** Whether id `a` is at or before id `b` (ids of other epochs are not). */
+function sameOrBefore(a: MessageId, b: MessageId): boolean {
+  return a.epoch === b.epoch && a.seq <= b.seq;
+}
+
+/**
+ * The part of a publication event after its time, as stored by the engine:
+ * `"data":…` (and `,"encoding":"base64"` for bytes).
+ */
+function publicationPayload(p: Publication): string {
+  if (p.type === "binary") return `"data":"${encodeBase64(p.bytes)}","encoding":"base64"`;
+  if (p.type === "text") return `"data":${JSON.stringify(p.text)}`;
+  return `"data":${JSON.stringify(p.value) ?? "null"}`;
+}
+
+/** The publication event's JSON: the same as `JSON.stringify` of a {@linkcode PublicationEvent}. */
+function publicationJson(message: EngineMessage): string {
+  return `{"type":"publication","topic":${JSON.stringify(message.topic)},"id":"${
+    formatId(message.id)
+  }","time":${message.time},${message.payload}}`;
 }
 
 function sendEvent(socket: Socket, event: PushEvent): void {
@@ -424,18 +625,30 @@ export interface PushServer {
   /** The topics, their ids and history. */
   readonly hub: PushHub;
   /**
-   * Publishes a message to a topic's subscribers, as `POST /publish` does.
+   * Resolves once the engine is open and the chat room is shared through it
+   * (at once for the memory engine); rejects when the engine cannot open.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Publishes a message to a topic's subscribers (on every node, with a
+   * shared engine), as `POST /publish` does. With the memory engine it is
+   * queued on every subscriber before this returns.
    *
    * @param topic A topic name.
    * @param publication The message.
-   * @returns Its id, topic, and how many sockets it was queued for.
+   * @returns Its id, topic, and how many sockets of this node it was queued
+   * for.
+   * @throws {TypeError} For an invalid topic name.
+   * @throws {Error} When the engine cannot publish (Redis unreachable).
    */
-  publish(topic: string, publication: Publication): PublishResult;
+  publish(topic: string, publication: Publication): Promise<PublishResult>;
   /**
-   * Sends a server message (`from: "server"`) to the chat room.
+   * Sends a server message (`from: "server"`) to the chat room (on every
+   * node, with a shared engine).
    *
    * @param text The message.
-   * @returns How many sockets it was queued for.
+   * @returns How many sockets it was queued for (0 with a shared engine:
+   * they get it as it comes back through the engine).
    */
   push(text: string): number;
 }
@@ -464,25 +677,78 @@ export interface PushServer {
  * @returns The running push server.
  */
 export function servePush(options: ServePushOptions = {}): PushServer {
-  const hub = new PushHub(options);
   const room = new Room();
+  const shared = options.engine !== undefined && !(options.engine instanceof MemoryEngine);
+  const hub = new PushHub({
+    ...options,
+    subscribers: (topic) => server.topics.subscribers(topic),
+    room: (payload) => receiveRoom(room, payload),
+  });
   const maxSubscriptions = options.maxSubscriptions ?? 100;
-  const publish = (topic: string, publication: Publication) =>
-    hub.publish(topic, publication, server.topics.subscribers(topic));
+  const chat: Chat = shared
+    ? (from, message) => hub.publishRoom(roomPayload(from, message))
+    : (from, message) => {
+      if (typeof message === "string") room.say(from, message);
+      else room.relay(message);
+      return Promise.resolve();
+    };
   const server: Server = serve({
     ...options,
     routes: {
       "/publish": publishRoute({
         ...(options.publishToken === undefined ? {} : { token: options.publishToken }),
         maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
-        publish: (topic, publication) => publish(topic, publication),
+        publish: (topic, publication) =>
+          hub.publish(topic, publication).catch((error) => {
+            throw new HandshakeError(503, `Cannot publish: ${(error as Error).message}`, {
+              "Retry-After": "1",
+            });
+          }),
       }),
       ...options.routes,
     },
     authorize: (request, info) => authorizeUpgrade(request, info, options, maxSubscriptions),
-  }, (socket) => attend(socket, server, hub, room, options.allowTopic, maxSubscriptions));
+  }, (socket) => attend(socket, server, hub, room, chat, options.allowTopic, maxSubscriptions));
   server.metrics.register(() => [...room.metrics(), ...hub.metrics()]);
-  return { server, hub, publish, push: (text) => room.say("server", text) };
+  server.finished.then(() => hub.close());
+  const ready = shared
+    ? hub.engine.open().then(() => hub.engine.watch(ROOM_TOPIC))
+    : Promise.resolve();
+  ready.catch(() => {}); // Reported to whoever awaits it.
+  return {
+    server,
+    hub,
+    ready,
+    publish: (topic, publication) => hub.publish(topic, publication),
+    push: (text) => {
+      if (!shared) return room.say("server", text);
+      chat("server", text).catch(() => {});
+      return 0;
+    },
+  };
+}
+
+/** Sends a chat message (text or bytes) from a socket id, or `"server"`. */
+type Chat = (from: string, message: string | Uint8Array) => Promise<void>;
+
+/** A chat message as it travels through a shared engine. */
+function roomPayload(from: string, message: string | Uint8Array): string {
+  return JSON.stringify(
+    typeof message === "string" ? { from, text: message } : { from, bytes: encodeBase64(message) },
+  );
+}
+
+/** A chat message that came through the engine: to this node's room. */
+function receiveRoom(room: Room, payload: string): void {
+  let message: { from?: unknown; text?: unknown; bytes?: unknown };
+  try {
+    message = JSON.parse(payload);
+  } catch {
+    return;
+  }
+  if (typeof message.from !== "string") return;
+  if (typeof message.text === "string") room.say(message.from, message.text);
+  else if (typeof message.bytes === "string") room.relay(decodeBase64(message.bytes));
 }
 
 /** Checks the URL's topics and `since`, then the application's hook and topic rule. */
@@ -517,6 +783,7 @@ async function attend(
   server: Server,
   hub: PushHub,
   room: Room,
+  chat: Chat,
   allowTopic: ServePushOptions["allowTopic"],
   maxSubscriptions: number,
 ): Promise<void> {
@@ -525,9 +792,11 @@ async function attend(
   if (topics.length === 0) room.join(socket);
   for (const topic of topics) hub.subscribe(socket, topic, since.get(topic));
   const fail = (message: string) => sendEvent(socket, { type: "error", message });
+  const say = (message: string | Uint8Array) =>
+    chat(socket.id, message).catch((error) => fail(`Cannot send: ${(error as Error).message}`));
   for await (const message of socket) {
     if (typeof message !== "string") {
-      if (room.has(socket)) room.relay(message);
+      if (room.has(socket)) say(message);
       else fail("Binary messages are not accepted here: publish with POST /publish");
       continue;
     }
@@ -539,7 +808,7 @@ async function attend(
       continue;
     }
     if (control === undefined) {
-      if (room.has(socket)) room.say(socket.id, message);
+      if (room.has(socket)) say(message);
       else fail("Only subscribe and unsubscribe messages are accepted: publish with POST /publish");
     } else if (control.type === "unsubscribe") {
       hub.unsubscribe(socket, control.topic);

@@ -464,7 +464,11 @@ export class RedisEngine implements Engine {
     this.#subscriber?.unsubscribe(this.#channel(topic), watch.listener).catch(() => {});
   }
 
-  /** The topics this node watches. */
+  /**
+   * The topics this node watches.
+   *
+   * @returns The topic names.
+   */
   watched(): IterableIterator<string> {
     return this.#watches.keys();
   }

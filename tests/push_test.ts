@@ -235,9 +235,9 @@ Deno.test("resume: reconnect after 50 publishes gets exactly those 50 (short sin
 
 Deno.test("resume several topics at once, each from its own id", async () => {
   await withPush({}, async (push, port) => {
-    const a1 = push.publish("a", { type: "text", text: "a1" });
+    const a1 = await push.publish("a", { type: "text", text: "a1" });
     push.publish("a", { type: "text", text: "a2" });
-    const b1 = push.publish("b", { type: "text", text: "b1" });
+    const b1 = await push.publish("b", { type: "text", text: "b1" });
     push.publish("b", { type: "text", text: "b2" });
     push.publish("b", { type: "text", text: "b3" });
     const client = new TestClient(port, `/?topic=a&topic=b&since=a:${a1.id}&since=b:${b1.id}`);
@@ -252,7 +252,7 @@ Deno.test("resume several topics at once, each from its own id", async () => {
 
 Deno.test("resume past the window: a gap notice, then what the window holds", async () => {
   await withPush({ historySize: 10 }, async (push, port) => {
-    const first = push.publish("news", { type: "text", text: "p1" });
+    const first = await push.publish("news", { type: "text", text: "p1" });
     for (let i = 2; i <= 30; i++) push.publish("news", { type: "text", text: `p${i}` });
     const client = new TestClient(port, `/?topic=news&since=news:${first.id}`);
     const received = await waitForEvent(client, subscribed("news"));
@@ -268,7 +268,7 @@ Deno.test("resume past the window: a gap notice, then what the window holds", as
 
 Deno.test("resume past the time bound: messages older than historyTtl are a gap", async () => {
   await withPush({ historyTtl: 100 }, async (push, port) => {
-    const first = push.publish("news", { type: "text", text: "old" });
+    const first = await push.publish("news", { type: "text", text: "old" });
     push.publish("news", { type: "text", text: "old too" });
     await new Promise((resolve) => setTimeout(resolve, 150));
     push.publish("news", { type: "text", text: "fresh" });
@@ -283,9 +283,10 @@ Deno.test("resume past the time bound: messages older than historyTtl are a gap"
 
 Deno.test("an id from an earlier server run gets a restart gap, never a wrong replay", async () => {
   let oldId = "";
-  await withPush({}, (push) => {
-    for (let i = 0; i < 5; i++) oldId = push.publish("news", { type: "text", text: `${i}` }).id;
-    return Promise.resolve();
+  await withPush({}, async (push) => {
+    for (let i = 0; i < 5; i++) {
+      oldId = (await push.publish("news", { type: "text", text: `${i}` })).id;
+    }
   });
   await withPush({}, async (push, port) => {
     push.publish("news", { type: "text", text: "new run 1" }); // seq 1 again, in a new epoch
@@ -302,7 +303,10 @@ Deno.test("a long replay goes out in parts as the client reads, with live messag
   await withPush({ historySize: 1000, replayChunkBytes: 4096 }, async (push, port) => {
     const payload = "x".repeat(500);
     for (let i = 1; i <= 300; i++) push.publish("big", { type: "text", text: `${i}:${payload}` });
-    const client = new TestClient(port, `/?topic=big&since=${push.hub.history.epoch}:0`);
+    const client = new TestClient(
+      port,
+      `/?topic=big&since=${push.hub.engine.position("big").epoch}:0`,
+    );
     // Publish while the replay is under way: none may be lost or doubled.
     for (let i = 301; i <= 400; i++) {
       push.publish("big", { type: "text", text: `${i}:${payload}` });
@@ -349,11 +353,11 @@ Deno.test("PushHub replays in parts as the socket drains, then subscribes once",
   const hub = new PushHub({ replayChunkBytes: 100 });
   for (let i = 1; i <= 10; i++) hub.publish("t", { type: "text", text: `m${i}` });
   const { socket, asSocket } = fakeSocket();
-  const done = hub.subscribe(asSocket, "t", { epoch: hub.history.epoch, seq: 2 });
+  const done = hub.subscribe(asSocket, "t", { epoch: hub.engine.position("t").epoch, seq: 2 });
   const firstPart = socket.frames.length;
   assert(firstPart > 0 && firstPart < 8, `a first part of ${firstPart} frames`);
   // Asking again while catching up neither replays twice nor subscribes early.
-  await hub.subscribe(asSocket, "t", { epoch: hub.history.epoch, seq: 0 });
+  await hub.subscribe(asSocket, "t", { epoch: hub.engine.position("t").epoch, seq: 0 });
   assertEquals(socket.topics.size, 0);
   hub.publish("t", { type: "text", text: "m11" }); // published during the replay
   while (socket.topics.size === 0) {
@@ -365,7 +369,7 @@ Deno.test("PushHub replays in parts as the socket drains, then subscribes once",
   assertEquals(socket.events, [{
     type: "subscribed",
     topic: "t",
-    last: `${hub.history.epoch}:11`,
+    last: `${hub.engine.position("t").epoch}:11`,
   }]);
 });
 
@@ -373,7 +377,7 @@ Deno.test("PushHub.unsubscribe() during a replay stops it without subscribing", 
   const hub = new PushHub({ replayChunkBytes: 100 });
   for (let i = 1; i <= 10; i++) hub.publish("t", { type: "text", text: `m${i}` });
   const { socket, asSocket } = fakeSocket();
-  const done = hub.subscribe(asSocket, "t", { epoch: hub.history.epoch, seq: 0 });
+  const done = hub.subscribe(asSocket, "t", { epoch: hub.engine.position("t").epoch, seq: 0 });
   const sent = socket.frames.length;
   assertEquals(hub.unsubscribe(asSocket, "t"), true);
   socket.bufferedAmount = 0;
