@@ -8,15 +8,16 @@
  * shuts it down gracefully: clients are closed with 1001 (going away) and
  * reconnect by themselves.
  *
- * Network permission is all it needs; reading the token from the
- * environment needs `--allow-env=PUSHWIRE_TOKEN` (without it the variable is
- * not read), TLS needs read access to the two files:
+ * Network permission is all it needs, with `--redis` too; reading the
+ * token from the environment needs `--allow-env=PUSHWIRE_TOKEN` (without it
+ * the variable is not read), TLS needs read access to the two files:
  *
  * ```sh
  * deno run -N jsr:@pushwire/pushwire/server --port 8080
  * echo "maintenance at noon" | deno run -N src/cli.ts
  * PUSHWIRE_TOKEN=s3cret deno run -N --allow-env=PUSHWIRE_TOKEN src/cli.ts
  * deno run -N -R=cert.pem,key.pem src/cli.ts --cert cert.pem --key key.pem
+ * deno run -N src/cli.ts --port 8081 --redis redis://127.0.0.1:6379/0
  * ```
  *
  * ```text
@@ -35,6 +36,11 @@
  *   --cert <file>         TLS certificate chain (PEM), with --key
  *   --key <file>          TLS private key (PEM)
  *   --no-deflate          turn permessage-deflate compression off (default on)
+ *   --redis <url>         share topics, ids and history with other nodes through
+ *                         Redis, e.g. redis://127.0.0.1:6379/0 (default: this
+ *                         process only)
+ *   --redis-timeout <s>   seconds to keep trying to reach Redis at start
+ *                         (default 10)
  *   -h, --help            show this help
  *   -V, --version         show the version
  * ```
@@ -48,6 +54,7 @@
 import { parseArgs } from "@std/cli";
 import { normalizeOrigins } from "./access.ts";
 import { type PushServer, servePush, type ServePushOptions } from "./push.ts";
+import type { RedisEngine } from "./redis_engine.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `Usage: pushwire [--port 8080] [--hostname 0.0.0.0] [options]
@@ -70,11 +77,16 @@ Options:
   --cert <file>         TLS certificate chain (PEM), with --key
   --key <file>          TLS private key (PEM)
   --no-deflate          turn permessage-deflate compression off (default on)
+  --redis <url>         share topics, ids and history with other nodes through
+                        Redis, e.g. redis://127.0.0.1:6379/0 (default: this
+                        process only)
+  --redis-timeout <s>   seconds to keep trying to reach Redis at start
+                        (default 10)
   -h, --help            show this help
   -V, --version         show the version
 
-Permissions: -N (network) always; --allow-env=PUSHWIRE_TOKEN to read the token
-from the environment; -R=<cert>,<key> for TLS.
+Permissions: -N (network) always, --redis included; --allow-env=PUSHWIRE_TOKEN
+to read the token from the environment; -R=<cert>,<key> for TLS.
 `;
 
 const TOKEN_VARIABLE = "PUSHWIRE_TOKEN";
@@ -90,6 +102,8 @@ type ServeCommand = {
   origins: string[] | undefined;
   deflate: boolean;
   tls: { cert: string; key: string } | undefined;
+  redis: string | undefined;
+  redisTimeoutSeconds: number;
 };
 
 type Command =
@@ -111,6 +125,8 @@ function parseCommand(args: string[]): Command {
       "origin",
       "cert",
       "key",
+      "redis",
+      "redis-timeout",
     ],
     boolean: ["help", "version", "deflate"],
     negatable: ["deflate"],
@@ -121,6 +137,7 @@ function parseCommand(args: string[]): Command {
       hostname: "0.0.0.0",
       history: "100",
       "history-ttl": "3600",
+      "redis-timeout": "10",
       deflate: true,
     },
     unknown: (arg: string) => {
@@ -148,6 +165,10 @@ function parseCommand(args: string[]): Command {
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError("--cert and --key go together");
   }
+  const redis = flags.redis === undefined ? undefined : String(flags.redis);
+  if (redis !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redis)) {
+    throw new TypeError("Invalid --redis: use redis://host:port/db (or rediss:// for TLS)");
+  }
   return {
     kind: "serve",
     port,
@@ -163,6 +184,8 @@ function parseCommand(args: string[]): Command {
     tls: cert === undefined || key === undefined
       ? undefined
       : { cert: String(cert), key: String(key) },
+    redis,
+    redisTimeoutSeconds: integer(flags["redis-timeout"], "--redis-timeout", 0, 3600),
   };
 }
 
@@ -252,21 +275,50 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
+  let engine: RedisEngine | undefined;
+  if (command.redis !== undefined) {
+    // Loaded only with --redis: without it, no npm package is read.
+    const { RedisEngine } = await import("./redis_engine.ts");
+    const redis = new RedisEngine({
+      url: command.redis,
+      size: command.history,
+      ttl: command.historyTtlSeconds * 1000,
+      connectTimeout: command.redisTimeoutSeconds * 1000,
+    });
+    try {
+      await redis.open();
+    } catch (error) {
+      console.error(`error: ${(error as Error).message}`);
+      return 1;
+    }
+    engine = redis;
+  }
+
   let push: PushServer;
   try {
-    push = servePush(await serveOptions(command));
+    const options = await serveOptions(command);
+    push = servePush(engine === undefined ? options : { ...options, engine });
   } catch (error) {
     const message = error instanceof Error && error.message.startsWith("cannot read")
       ? error.message
       : `cannot listen on ${command.hostname}:${command.port}: ${error}`;
     console.error(`error: ${message}`);
+    await engine?.close();
     return 1;
   }
   const { server } = push;
+  try {
+    await push.ready;
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    await server.shutdown();
+    return 1;
+  }
   const stop = () => server.shutdown().then(() => Deno.exit(0));
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  console.log(`pushwire listening on ${displayUrl(server.addr, server.secure)}`);
+  const shared = engine === undefined ? "" : ` (topics shared through Redis at ${engine.url})`;
+  console.log(`pushwire listening on ${displayUrl(server.addr, server.secure)}${shared}`);
 
   // Stdin ending (a pipe, /dev/null) leaves the server running.
   for await (const line of stdinLines()) {

@@ -696,14 +696,16 @@ export class RedisEngine implements Engine {
     this.#catchUps++;
     try {
       while (true) {
-        const read = await this.#read(topic, { epoch: watch.epoch, seq: watch.last });
+        const asked = watch.last;
+        const read = await this.#read(topic, { epoch: watch.epoch, seq: asked });
         if (this.#watches.get(topic) !== watch) return;
+        // Pub/Sub may have delivered more meanwhile: watch.last >= asked.
         const first = read.messages[0];
         if (read.epoch !== watch.epoch) {
           this.#gap(topic, watch, "restart");
           watch.epoch = read.epoch;
           watch.last = first === undefined ? read.last : first.id.seq - 1;
-        } else if (read.last < watch.last) {
+        } else if (read.last < asked) {
           // Redis kept the epoch but lost its latest writes.
           this.#gap(topic, watch, "unknown");
           watch.last = first === undefined ? read.last : first.id.seq - 1;
