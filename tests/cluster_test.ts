@@ -161,6 +161,7 @@ redisTest(
       assertEquals(reference.length, 90);
       assertConsecutive(reference.map((e) => e.id as string));
       for (const client of clients) {
+        assertEquals(events(client).filter((e) => e.type === "gap"), [], "no gap");
         assertEquals(publications(client), reference, "the same publications in the same order");
       }
       // Every id a publisher was answered with was delivered, with its message.
