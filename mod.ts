@@ -115,11 +115,22 @@ export {
   PushHub,
   type PushHubOptions,
   type PushServer,
+  ROOM_TOPIC,
   servePush,
   type ServePushOptions,
   type SubscribedEvent,
   type UnsubscribedEvent,
 } from "./src/push.ts";
+export {
+  type Engine,
+  type EngineEvent,
+  type EngineMessage,
+  type EngineRecovery,
+  type EngineSink,
+  MemoryEngine,
+  type MemoryEngineOptions,
+} from "./src/engine.ts";
+export { RedisEngine, type RedisEngineOptions } from "./src/redis_engine.ts";
 export {
   parsePublication,
   type Publication,
