@@ -55,7 +55,7 @@ class Node {
       import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
         ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
         : [];
-    this.child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-N",
@@ -73,9 +73,10 @@ class Node {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
+    this.child = child;
     this.port = (async () => {
       let text = "";
-      for await (const chunk of this.child.stdout) {
+      for await (const chunk of child.stdout) {
         text += decoder.decode(chunk);
         const match = text.match(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
         if (match !== null) return Number(match[1]);
