@@ -51,10 +51,9 @@ class Node {
   readonly port: Promise<number>;
 
   constructor(extra: string[]) {
-    const importMap =
-      import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
-        ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
-        : [];
+    const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
+      ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
+      : [];
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -251,9 +250,7 @@ function table(rows: Row[]): string {
     lines.push(
       `| ${r.setup} | ${r.node} | ${r.subscribers} | ${r.deliveries} | ${r.lost} | ${
         r.cpuSeconds.toFixed(2)
-      } | ${Math.round(r.perCpuSecond)} | ${r.p50.toFixed(2)} | ${
-        r.p99.toFixed(2)
-      } |`,
+      } | ${Math.round(r.perCpuSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
     );
   }
   return lines.join("\n");
