@@ -674,6 +674,7 @@ export class RedisEngine implements Engine {
 
   /** Schedules a catch-up read of a topic's stream, unless one is due sooner. */
   #schedule(topic: string, watch: Watch, delay: number): void {
+    if (this.#closed || this.#watches.get(topic) !== watch) return;
     if (watch.fetching) {
       watch.again = true;
       return;
