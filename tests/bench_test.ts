@@ -8,6 +8,7 @@ import { type Report, runBench } from "../bench/lib/bench.ts";
 import { parseCoreBusy, parseStatCpu, parseStatusRss } from "../bench/lib/proc.ts";
 import {
   connectScenario,
+  deflateScenario,
   echoScenario,
   fanoutScenario,
   planScenarios,
@@ -157,7 +158,7 @@ Deno.test("parseBenchArgs() and selectScenarios() pick servers and scenarios", (
     selectScenarios(plan, args.scenarios).map((s) => s.id),
     ["fanout-100-32", "fanout-100-1024", "echo-10"],
   );
-  assertEquals(planScenarios({ quick: false, window: 32 }).length, 9);
+  assertEquals(planScenarios({ quick: false, window: 32 }).length, 10);
 });
 
 Deno.test({
@@ -211,6 +212,37 @@ Deno.test({
     const table = renderTable(report);
     assertMatch(table, /^\| scenario \| figure \| deno \|$/m);
     assertMatch(table, /^\| fan-out 5 × 32 B \| lost \| 0 \|$/m);
+  },
+});
+
+Deno.test({
+  name: "runBench() loses no compressed message on pushwire and skips the Deno peer",
+  ignore: !(await hasNode()),
+  async fn() {
+    const deflate = deflateScenario(5, 1024, TINY, { window: 4, maxMessages: 20 });
+    const report: Report = await runBench({
+      servers: ["deno", "pushwire"],
+      scenarios: [deflate],
+    });
+    const [record] = report.scenarios;
+    assertEquals(record!.id, "deflate-5-1024");
+    assertEquals(record!.runs.deno, undefined);
+    const run = record!.runs.pushwire!;
+    assert(run.ok, run.error);
+    assertEquals(run.result!.sent, 20);
+    assertEquals(run.result!.lost, 0);
+    assertEquals(run.result!.misordered, 0);
+    assertGreater(run.result!.compressedFrames as number, 0);
+    assertEquals(run.figures.map((f) => f.key), [
+      "perCpu",
+      "rate",
+      "p50",
+      "p99",
+      "lost",
+      "rss",
+      "cpu",
+    ]);
+    assertMatch(renderTable(report), /^\| deflate fan-out 5 × 1 KiB JSON \| lost \| n\/a \| 0 \|/m);
   },
 });
 

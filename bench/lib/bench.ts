@@ -10,7 +10,7 @@ import { sampleCores } from "./proc.ts";
 import { runtimeVersions } from "./deps.ts";
 import { cpuBetween, type CpuUse, type Figure, figuresOf, warningsOf } from "./figures.ts";
 import type { Scenario } from "./scenarios.ts";
-import { type ServerName, startServer } from "./servers.ts";
+import { DEFLATE_SERVERS, type ServerName, startServer } from "./servers.ts";
 
 const SERVER_CORE = 0;
 const GENERATOR_CORE = 1;
@@ -121,6 +121,7 @@ async function runOne(
   try {
     server = await startServer(name, {
       echo: scenario.echo,
+      deflate: scenario.deflate ?? false,
       core: cores.server,
     });
     const run = await runGenerator({ ...scenario.load, port: server.port }, {
@@ -176,6 +177,10 @@ export async function runBench(config: BenchConfig): Promise<Report> {
     };
     for (const name of config.servers) {
       if (!servers[name]?.available) continue;
+      if (scenario.deflate && !DEFLATE_SERVERS.includes(name)) {
+        log(`${scenario.id} ${name}: n/a (no permessage-deflate)`);
+        continue;
+      }
       if ((config.quietWaitMs ?? 0) > 0) {
         const busy = await awaitQuiet(config.quietWaitMs!);
         if (busy >= QUIET_CORES) {

@@ -85,8 +85,16 @@ export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
   const r = run.result;
   const cpu = cpuBetween(run);
   switch (scenario.family) {
-    case "fanout": {
+    case "fanout":
+    case "deflate": {
       const latency = r.latencyMs as Latency;
+      const deflate = scenario.family === "deflate";
+      const before = run.marks.before;
+      const joined = run.marks.joined;
+      const rssKiB = before === undefined || joined === undefined
+        ? null
+        : (joined.server.rssBytes - before.server.rssBytes) /
+          (r.connections as number) / 1024;
       return [
         {
           key: "perCpu",
@@ -102,17 +110,25 @@ export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
         },
         {
           key: "p50",
-          label: "latency p50 ms",
+          label: deflate ? "publisher's latency p50 ms" : "latency p50 ms",
           value: latency.p50,
           better: "lower",
         },
         {
           key: "p99",
-          label: "latency p99 ms",
+          label: deflate ? "publisher's latency p99 ms" : "latency p99 ms",
           value: latency.p99,
           better: "lower",
         },
         { key: "lost", label: "lost", value: r.lost as number },
+        ...(deflate
+          ? [{
+            key: "rss",
+            label: "RSS KiB / connection",
+            value: rssKiB,
+            better: "lower" as const,
+          }]
+          : []),
         cpuFigure(cpu),
       ];
     }

@@ -5,7 +5,7 @@
  */
 
 /** The kinds of scenario. */
-export const FAMILIES = ["fanout", "latency", "connect", "echo"] as const;
+export const FAMILIES = ["fanout", "latency", "connect", "echo", "deflate"] as const;
 /** One kind of scenario. */
 export type Family = typeof FAMILIES[number];
 
@@ -18,6 +18,8 @@ export interface Scenario {
   title: string;
   /** Whether the server runs with `--echo`. */
   echo: boolean;
+  /** Whether the server runs with `--deflate` and the generator offers permessage-deflate. */
+  deflate?: boolean;
   /** The generator's configuration, less the port. */
   load: Record<string, unknown>;
   /** The bound on the whole run, ms. */
@@ -106,6 +108,24 @@ export function fanoutScenario(
   };
 }
 
+/** Fan-out as {@linkcode fanoutScenario}, with permessage-deflate and JSON-like messages. */
+export function deflateScenario(
+  connections: number,
+  size: number,
+  timing: Timing,
+  options: FanoutOptions,
+): Scenario {
+  const fanout = fanoutScenario(connections, size, timing, options);
+  return {
+    ...fanout,
+    id: `deflate-${connections}-${size}`,
+    family: "deflate",
+    title: `deflate fan-out ${connections} × ${sizeName(size)} JSON`,
+    deflate: true,
+    load: { ...fanout.load, deflate: true },
+  };
+}
+
 /** `connections` idle clients opened after a small warm-up batch. */
 export function connectScenario(connections: number, timing: Timing): Scenario {
   const warmup = Math.min(100, Math.ceil(connections / 10));
@@ -177,5 +197,10 @@ export function planScenarios(options: PlanOptions): Scenario[] {
   );
   scenarios.push(connectScenario(options.quick ? 1000 : 10_000, timing));
   scenarios.push(echoScenario(options.quick ? 10 : 50, timing));
+  scenarios.push(
+    deflateScenario(options.quick ? 100 : 1000, 1024, timing, {
+      window: options.window,
+    }),
+  );
   return scenarios;
 }

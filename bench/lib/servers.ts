@@ -11,6 +11,8 @@ import { BUN_BIN, OFFLINE_STD_MAP, REPO_DIR, serverFile } from "./paths.ts";
 export const SERVER_NAMES = ["deno", "node", "bun", "pushwire"] as const;
 /** The name of one server. */
 export type ServerName = typeof SERVER_NAMES[number];
+/** The servers that can negotiate permessage-deflate: Deno's native WebSocket cannot. */
+export const DEFLATE_SERVERS: readonly ServerName[] = ["node", "bun", "pushwire"];
 
 const LISTENING = /^listening on 127\.0\.0\.1:(\d+)$/;
 const MAX_PREAMBLE_LINES = 20;
@@ -29,8 +31,12 @@ function offlineStd(): boolean {
  * order: ours also with the offline `@std` import map, first when this harness
  * itself resolves `@std` offline.
  */
-export function serverCommands(name: ServerName, echo: boolean): string[][] {
-  const flags = ["--port", "0", ...(echo ? ["--echo"] : [])];
+export function serverCommands(
+  name: ServerName,
+  echo: boolean,
+  deflate = false,
+): string[][] {
+  const flags = ["--port", "0", ...(echo ? ["--echo"] : []), ...(deflate ? ["--deflate"] : [])];
   switch (name) {
     case "deno":
       return [[Deno.execPath(), "run", "-N", serverFile("deno.ts"), ...flags]];
@@ -63,6 +69,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** Echo mode instead of chat. @default {false} */
   echo?: boolean;
+  /** Offer permessage-deflate (`--deflate`). @default {false} */
+  deflate?: boolean;
   /** The core to pin the server to. */
   core?: number | undefined;
   /** How long to wait for the `listening on` line. @default {20000} */
@@ -82,7 +90,8 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const failures: string[] = [];
-  for (const command of serverCommands(name, options.echo ?? false)) {
+  const { echo = false, deflate = false } = options;
+  for (const command of serverCommands(name, echo, deflate)) {
     try {
       return await startCommand(name, command, options);
     } catch (error) {

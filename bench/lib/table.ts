@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Report } from "./bench.ts";
+import type { Report, RunRecord } from "./bench.ts";
 import type { Figure } from "./figures.ts";
 import type { ServerName } from "./servers.ts";
 
@@ -40,6 +40,12 @@ export function ratio(
   ) return "";
   const r = ours.value / peer.value;
   return `${r >= 100 ? r.toPrecision(3) : r.toFixed(2)}×`;
+}
+
+/** A run's figure; "n/a" where the server did not run the scenario (e.g. no compression). */
+function cell(run: RunRecord | undefined, figure: Figure | undefined): string {
+  if (run === undefined) return "n/a";
+  return run.ok ? formatValue(figure?.value) : "failed";
 }
 
 function row(cells: readonly string[]): string {
@@ -98,9 +104,7 @@ export function renderTable(
       lines.push(row([
         scenario.title,
         `${first.label}${arrow}`,
-        ...servers.map((name) =>
-          scenario.runs[name]?.ok ? formatValue(byServer.get(name)?.value) : "failed"
-        ),
+        ...servers.map((name) => cell(scenario.runs[name], byServer.get(name))),
         ...peers.map((peer) => ratio(byServer.get(baseline), byServer.get(peer))),
       ]));
     }

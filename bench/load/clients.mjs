@@ -33,14 +33,17 @@ export class Client {
 
 /**
  * Opens one connection to 127.0.0.1:`port` and completes the upgrade.
- * `onFrame(client, opcode, bytes, at, prefixLength, payloadLength, micros)`
+ * `onFrame(client, opcode, bytes, at, prefixLength, payloadLength, micros, compressed)`
  * sees every server frame, with the time its chunk was read (one clock read
  * per chunk, not per frame); `onClose(client)` runs once if the connection ends.
+ * Options: `deflate` offers permessage-deflate and requires it; `prefix` is
+ * how many payload bytes `onFrame` sees at most (default STAMP_LENGTH).
  */
-export function connect(port, index, handlers, timeoutMs) {
-  const request = upgradeRequest(port);
+export function connect(port, index, handlers, timeoutMs, options = {}) {
+  const { deflate = false, prefix = STAMP_LENGTH } = options;
+  const request = upgradeRequest(port, deflate);
   return new Promise((resolve, reject) => {
-    const response = new UpgradeResponse();
+    const response = new UpgradeResponse(deflate);
     let client;
     let reader;
     let micros = 0;
@@ -58,8 +61,8 @@ export function connect(port, index, handlers, timeoutMs) {
             if (at < 0) return;
             client = new Client(socket, index);
             reader = new FrameReader(
-              STAMP_LENGTH,
-              (op, b, p, pl, len) => handlers.onFrame(client, op, b, p, pl, len, micros),
+              prefix,
+              (op, b, p, pl, len, z) => handlers.onFrame(client, op, b, p, pl, len, micros, z),
             );
             clearTimeout(timer);
             resolve(client);
@@ -94,10 +97,11 @@ export function connect(port, index, handlers, timeoutMs) {
 /**
  * Opens `count` connections, at most `concurrency` handshakes at a time;
  * their indexes start at `first`. On the first failure the others are closed.
+ * `deflate` is passed to connect(); `prefixOf(index)` sets each one's prefix.
  */
 export async function connectMany(
   port,
-  { count, concurrency, first = 0 },
+  { count, concurrency, first = 0, deflate = false, prefixOf = () => STAMP_LENGTH },
   handlers,
   timeoutMs,
 ) {
@@ -108,7 +112,11 @@ export async function connectMany(
     while (next < count && !failed) {
       const slot = next++;
       try {
-        clients[slot] = await connect(port, first + slot, handlers, timeoutMs);
+        const index = first + slot;
+        clients[slot] = await connect(port, index, handlers, timeoutMs, {
+          deflate,
+          prefix: prefixOf(index),
+        });
       } catch (error) {
         failed = true;
         throw error;

@@ -5,29 +5,56 @@
  * the sender) has received it. Every delivery is counted, checked for order
  * and timed from the send stamp in its payload.
  *
+ * With `deflate`, permessage-deflate is negotiated and the payload is
+ * JSON-like: compressed frames hide the stamp, so every client counts frames
+ * instead (per connection the Nth frame is message N) and only the publisher
+ * inflates its own to read the stamp; marks `before` and `joined` bracket
+ * connecting, for RSS per connection.
+ *
  * @module
  */
 import { closeAll, connectMany } from "./clients.mjs";
 import { deferred } from "./deferred.mjs";
 import { Histogram } from "./histogram.mjs";
-import { nowMicros, readHex, STAMP_LENGTH, writeStamp } from "./stamp.mjs";
+import { MessageInflater } from "./inflate.mjs";
+import { nowMicros, readHex, STAMP_LENGTH, writeJsonStamp, writeStamp } from "./stamp.mjs";
 import { clientFrame, OPCODE } from "./wire.mjs";
 
 const SYNC_TRIES = 40;
 const SYNC_WAIT_MS = 250;
+/** The most payload bytes the publisher reads, whole, to inflate them. */
+const MAX_COMPRESSED = 64 * 1024;
 
 /** Runs the sync, warm-up and measured phases; `mark(name)` brackets the measured one. */
 export async function fanout(config, mark) {
   const n = config.connections;
-  const router = { frame: null, closed: 0 };
+  const deflate = config.deflate === true;
+  const router = { frame: null, closed: 0, compressed: 0 };
+  const inflater = new MessageInflater();
+  if (deflate) await mark("before");
   const clients = await connectMany(
     config.port,
-    { count: n, concurrency: config.concurrency },
     {
-      onFrame(client, opcode, bytes, at, prefix, _length, micros) {
-        if (opcode === OPCODE.TEXT || opcode === OPCODE.BINARY) {
-          router.frame?.(client.index, bytes, at, prefix, micros);
+      count: n,
+      concurrency: config.concurrency,
+      deflate,
+      prefixOf: (index) => (deflate && index === 0 ? MAX_COMPRESSED : STAMP_LENGTH),
+    },
+    {
+      onFrame(client, opcode, bytes, at, prefix, length, micros, compressed) {
+        if (opcode !== OPCODE.TEXT && opcode !== OPCODE.BINARY) return;
+        if (!compressed) {
+          return void router.frame?.(client.index, bytes, at, prefix, micros);
         }
+        router.compressed++;
+        if (client.index !== 0) {
+          return void router.frame?.(client.index, bytes, at, 0, micros);
+        }
+        if (length > prefix) {
+          throw new Error(`Cannot inflate a ${length}-byte message`);
+        }
+        const text = inflater.inflate(bytes, at, length);
+        router.frame?.(0, text, 0, Math.min(text.length, STAMP_LENGTH), micros);
       },
       onClose() {
         router.closed++;
@@ -37,11 +64,17 @@ export async function fanout(config, mark) {
   );
   try {
     const publisher = clients[0];
-    const syncTries = await sync(router, publisher, n, config.size);
+    const write = deflate ? writeJsonStamp : writeStamp;
+    const syncTries = deflate
+      ? await countedSync(router, publisher, n, config.size)
+      : await sync(router, publisher, n, config.size);
+    if (deflate) await mark("joined");
     const phase = {
       router,
       publisher,
       n,
+      deflate,
+      write,
       size: config.size,
       window: config.window,
       drainMs: config.drainMs,
@@ -65,6 +98,9 @@ export async function fanout(config, mark) {
       connections: n,
       size: config.size,
       window: config.window,
+      deflate,
+      // Frames with RSV1 set, over all phases.
+      compressedFrames: router.compressed,
       syncTries,
       closed: router.closed,
     };
@@ -98,12 +134,42 @@ async function sync(router, publisher, n, size) {
   );
 }
 
+/**
+ * sync() for frames that cannot be read: sends one message at a time until
+ * every client gets exactly one frame, so all are subscribed and no frame of
+ * an earlier try is still on its way.
+ */
+async function countedSync(router, publisher, n, size) {
+  for (let attempt = 0; attempt < SYNC_TRIES; attempt++) {
+    const seen = new Uint8Array(n);
+    let clients = 0;
+    let frames = 0;
+    router.frame = (index) => {
+      frames++;
+      if (seen[index] === 0) {
+        seen[index] = 1;
+        clients++;
+      }
+    };
+    publisher.send(
+      clientFrame(OPCODE.TEXT, writeJsonStamp(size, "s", attempt, nowMicros())),
+    );
+    await new Promise((resolve) => setTimeout(resolve, SYNC_WAIT_MS));
+    if (clients === n && frames === n) return attempt + 1;
+  }
+  throw new Error(
+    `Cannot sync: no broadcast reached all ${n} clients once in ${SYNC_TRIES} tries`,
+  );
+}
+
 /** One windowed publishing phase; resolves once every message reached every client or the drain timed out. */
 function windowed(
   {
     router,
     publisher,
     n,
+    deflate = false,
+    write = writeStamp,
     size,
     window,
     kind,
@@ -115,6 +181,7 @@ function windowed(
   const done = deferred();
   const ring = 2 ** Math.ceil(Math.log2(window * 2));
   const pending = new Uint32Array(ring);
+  const sentAt = new Float64Array(ring);
   const expected = new Float64Array(n);
   const delivery = new Histogram();
   const completion = new Histogram();
@@ -159,15 +226,36 @@ function windowed(
         stop();
         break;
       }
-      publisher.send(
-        clientFrame(OPCODE.TEXT, writeStamp(size, kind, sent, nowMicros())),
-      );
+      const micros = nowMicros();
+      sentAt[sent & (ring - 1)] = micros;
+      publisher.send(clientFrame(OPCODE.TEXT, write(size, kind, sent, micros)));
       sent++;
     }
     if (!sending && completed === sent) finish();
   }
 
-  router.frame = (index, bytes, at, prefix, micros) => {
+  /** A delivery counted by frames: the stamp is read only where it is readable. */
+  function counted(index, bytes, at, prefix, micros) {
+    const seq = expected[index]++;
+    if (prefix >= STAMP_LENGTH) {
+      if (bytes[at] !== code || readHex(bytes, at + 1, 8) !== seq) misordered++;
+      delivery.record(micros - readHex(bytes, at + 9, 12));
+    }
+    const slot = seq & (ring - 1);
+    if (seq >= sent) {
+      stray++;
+      return;
+    }
+    received++;
+    if (++pending[slot] === n) {
+      pending[slot] = 0;
+      completed++;
+      completion.record(micros - sentAt[slot]);
+      pump();
+    }
+  }
+
+  router.frame = deflate ? counted : (index, bytes, at, prefix, micros) => {
     if (prefix < STAMP_LENGTH || bytes[at] !== code) {
       stray++;
       return;

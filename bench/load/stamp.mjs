@@ -59,3 +59,21 @@ export function readStamp(bytes, at) {
     micros: readHex(bytes, at + 9, 12),
   };
 }
+
+/**
+ * A compressible, JSON-like payload of `size` bytes (at least STAMP_LENGTH):
+ * the stamp, then records with repeated keys and values that vary with `seq`.
+ */
+export function writeJsonStamp(size, kind, seq, micros) {
+  const bytes = writeStamp(size, kind, seq, micros);
+  let text = "";
+  for (let i = 0; text.length < size - STAMP_LENGTH; i++) {
+    const id = seq * 31 + i;
+    text += `{"id":${id},"user":"user-${id % 97}","room":"lobby-${i % 7}",` +
+      `"score":${(id * 7919) % 1000},"online":${id % 3 === 0}},`;
+  }
+  for (let i = STAMP_LENGTH; i < size; i++) {
+    bytes[i] = text.charCodeAt(i - STAMP_LENGTH);
+  }
+  return bytes;
+}

@@ -13,14 +13,19 @@ const MAX_RESPONSE_HEAD = 4096;
 
 export const OPCODE = /** @type {const} */ ({ TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 });
 
-/** The upgrade request, identical for every connection to `port`. */
-export function upgradeRequest(port) {
+/** The permessage-deflate offer of a compressed scenario; the generator itself never compresses. */
+export const DEFLATE_OFFER =
+  "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+
+/** The upgrade request, identical for every connection to `port`; with `deflate` it offers DEFLATE_OFFER. */
+export function upgradeRequest(port, deflate = false) {
   return new TextEncoder().encode(
     "GET / HTTP/1.1\r\n" +
       `Host: 127.0.0.1:${port}\r\n` +
       "Upgrade: websocket\r\n" +
       "Connection: Upgrade\r\n" +
       `Sec-WebSocket-Key: ${KEY}\r\n` +
+      (deflate ? `Sec-WebSocket-Extensions: ${DEFLATE_OFFER}\r\n` : "") +
       "Sec-WebSocket-Version: 13\r\n\r\n",
   );
 }
@@ -28,10 +33,16 @@ export function upgradeRequest(port) {
 /**
  * Collects a server's response head across chunks. `push` returns the offset
  * just past the head once it is complete, -1 while it is incomplete, and
- * throws when the response is not a valid 101.
+ * throws when the response is not a valid 101 (or, with `deflate`, does not
+ * accept permessage-deflate).
  */
 export class UpgradeResponse {
   #head = "";
+  #deflate;
+
+  constructor(deflate = false) {
+    this.#deflate = deflate;
+  }
 
   push(bytes, start, end) {
     const before = this.#head.length;
@@ -51,6 +62,12 @@ export class UpgradeResponse {
     }
     if (!head.includes(`sec-websocket-accept: ${ACCEPT.toLowerCase()}`)) {
       throw new Error("Cannot upgrade: wrong Sec-WebSocket-Accept");
+    }
+    if (
+      this.#deflate &&
+      !/^sec-websocket-extensions: *permessage-deflate/m.test(head)
+    ) {
+      throw new Error("Cannot upgrade: permessage-deflate not negotiated");
     }
     return start + (stop + 4 - before);
   }
@@ -105,9 +122,10 @@ export function clientFrame(opcode, payload) {
 
 /**
  * Walks unmasked server frames. For each frame it calls
- * `onFrame(opcode, bytes, at, prefixLength, payloadLength)` where
+ * `onFrame(opcode, bytes, at, prefixLength, payloadLength, compressed)` where
  * `bytes[at, at + prefixLength)` are the payload's first bytes (at most
- * `prefix`); the rest of the payload is skipped without copying.
+ * `prefix`) and `compressed` is RSV1; the rest of the payload is skipped
+ * without copying.
  */
 export class FrameReader {
   #onFrame;
@@ -178,7 +196,15 @@ export class FrameReader {
     }
     const prefix = Math.min(length, this.#prefix);
     if (available < header + prefix) return -1;
-    this.#onFrame(bytes[at] & 0x0f, bytes, at + header, prefix, length);
+    const first = bytes[at];
+    this.#onFrame(
+      first & 0x0f,
+      bytes,
+      at + header,
+      prefix,
+      length,
+      (first & 0x40) !== 0,
+    );
     const total = header + length;
     if (available >= total) return total;
     this.#skip = total - available;

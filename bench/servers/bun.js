@@ -3,9 +3,9 @@
  *
  * Chat mode relays every message verbatim to every connected client, sender
  * included (`server.publish` reaches every subscriber); `--echo` sends each
- * message back to its sender only.
+ * message back to its sender only. `--deflate` negotiates permessage-deflate.
  *
- *     bun bench/servers/bun.js --port 0 [--echo]
+ *     bun bench/servers/bun.js --port 0 [--echo] [--deflate]
  *
  * @module
  */
@@ -14,6 +14,7 @@ const args = Bun.argv.slice(2);
 const portAt = args.indexOf("--port");
 const port = portAt === -1 ? 0 : Number(args[portAt + 1]);
 const echo = args.includes("--echo");
+const deflate = args.includes("--deflate");
 const TOPIC = "chat";
 
 const server = Bun.serve({
@@ -24,6 +25,7 @@ const server = Bun.serve({
     return new Response("WebSocket upgrade required\n", { status: 426 });
   },
   websocket: {
+    perMessageDeflate: deflate,
     open(socket) {
       if (!echo) socket.subscribe(TOPIC);
     },

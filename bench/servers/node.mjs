@@ -2,9 +2,10 @@
  * Peer server: Node.js with the `ws` package (npm), its documented broadcast idiom.
  *
  * Chat mode relays every message verbatim to every connected client, sender
- * included; `--echo` sends each message back to its sender only.
+ * included; `--echo` sends each message back to its sender only. `--deflate`
+ * negotiates permessage-deflate (`perMessageDeflate: true`).
  *
- *     node bench/servers/node.mjs --port 0 [--echo]
+ *     node bench/servers/node.mjs --port 0 [--echo] [--deflate]
  *
  * @module
  */
@@ -19,11 +20,13 @@ const args = process.argv.slice(2);
 const portAt = args.indexOf("--port");
 const port = portAt === -1 ? 0 : Number(args[portAt + 1]);
 const echo = args.includes("--echo");
+const deflate = args.includes("--deflate");
 
 const server = new WebSocketServer({
   host: "127.0.0.1",
   port,
   clientTracking: true,
+  perMessageDeflate: deflate,
 });
 
 server.on("listening", () => {

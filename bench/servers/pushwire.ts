@@ -3,10 +3,11 @@
  * API only: `serve`, the socket registry, `broadcast`.
  *
  * Chat mode relays every message verbatim to every connected client, sender
- * included; `--echo` sends each message back to its sender only.
+ * included; `--echo` sends each message back to its sender only. pushwire
+ * negotiates permessage-deflate by default; `--deflate` asks for it explicitly.
  *
  * ```sh
- * deno run -N bench/servers/pushwire.ts --port 0 [--echo]
+ * deno run -N bench/servers/pushwire.ts --port 0 [--echo] [--deflate]
  * ```
  *
  * @module
@@ -26,6 +27,7 @@ const server = serve({
   port,
   hostname: "127.0.0.1",
   maxConnections: 1_000_000,
+  ...(Deno.args.includes("--deflate") ? { perMessageDeflate: true } : {}),
 });
 console.log(`listening on 127.0.0.1:${server.addr.port}`);
 
