@@ -104,6 +104,14 @@ peerTest(
         ["peer", "welcome back, A"],
       ]);
 
+      // Chromium negotiated permessage-deflate and a compressed message went both ways.
+      assertEquals(done.deflate, {
+        extensions: "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        received: true,
+        bytes: (done.deflate as { bytes: number }).bytes,
+      });
+      assert((done.deflate as { bytes: number }).bytes >= 256);
+
       const png = await Deno.readFile(SCREENSHOT);
       assertEquals([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG file");
       assert(png.length > 2000, `a screenshot of ${png.length} bytes looks empty`);

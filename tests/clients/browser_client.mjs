@@ -71,6 +71,37 @@ function messages(page) {
   );
 }
 
+/**
+ * Opens one more WebSocket from the page to the same server and sends a
+ * message long enough to be compressed: what Chromium negotiated, and
+ * whether the chat room's envelope of it came back.
+ */
+function deflateProbe(page) {
+  return page.evaluate(async () => {
+    const ws = new WebSocket(location.href.replace(/^http/, "ws"));
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("the probe socket failed"));
+    });
+    const text = JSON.stringify(
+      Array.from({ length: 40 }, (_, i) => ({ id: i, user: "chromium", ok: i % 2 === 0 })),
+    );
+    const echoed = new Promise((resolve) => {
+      ws.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message.type === "message" && message.text === text) resolve(true);
+      };
+    });
+    ws.send(text);
+    const received = await Promise.race([
+      echoed,
+      new Promise((resolve) => setTimeout(() => resolve(false), 5000)),
+    ]);
+    ws.close();
+    return { extensions: ws.extensions, received, bytes: text.length };
+  });
+}
+
 async function run(context) {
   const errors = [];
   const open = async (name) => {
@@ -111,10 +142,12 @@ async function run(context) {
 
   mkdirSync(dirname(screenshot), { recursive: true });
   await a.screenshot({ path: screenshot, fullPage: true });
+  const shown = await messages(a);
   return {
     event: "done",
     status: statusAfter,
-    messages: await messages(a),
+    messages: shown,
+    deflate: await deflateProbe(a),
     errors,
     chromium: context.browser()?.version(),
     screenshot,
