@@ -1113,7 +1113,8 @@ export interface FuzzOptions {
   maxInputMs?: number;
 }
 
-function newStats(): FuzzStats {
+/** Counters at zero. */
+export function newStats(): FuzzStats {
   return {
     iterations: 0,
     rejections: {},

@@ -12,23 +12,16 @@
 import { assert, assertEquals } from "@std/assert";
 import { servePush } from "../src/push.ts";
 import { until } from "./_server.ts";
-import { LineProcess, missingChromium, missingNodePackage, peerTest } from "./clients/peers.ts";
+import {
+  LineProcess,
+  missingChromium,
+  missingNodePackage,
+  nextEvent,
+  peerTest,
+} from "./clients/peers.ts";
 
 const SCREENSHOT = new URL("../.out/push.png", import.meta.url).pathname;
 const missing = await missingChromium() ?? await missingNodePackage("playwright-core");
-
-/** The next JSON event from the browser client; throws on an error event. */
-async function nextEvent(
-  browser: LineProcess,
-  event: string,
-  timeout = 40_000,
-): Promise<Record<string, unknown>> {
-  const line = await browser.nextLine(`the "${event}" event`, timeout);
-  const parsed = JSON.parse(line);
-  if ("error" in parsed) throw new Error(`browser client failed: ${parsed.error}`);
-  assertEquals(parsed.event, event);
-  return parsed;
-}
 
 peerTest(
   missing,

@@ -6,7 +6,13 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { LineProcess, missingChromium, missingNodePackage, peerTest } from "./clients/peers.ts";
+import {
+  LineProcess,
+  missingChromium,
+  missingNodePackage,
+  nextEvent,
+  peerTest,
+} from "./clients/peers.ts";
 
 const REPO = new URL("../", import.meta.url);
 const SCREENSHOT = new URL(".out/chat.png", REPO).pathname;
@@ -42,19 +48,6 @@ async function stopServer(server: LineProcess): Promise<void> {
   server.kill("SIGTERM");
   const { status, stderr } = await server.close();
   assertEquals(status.code, 0, `the CLI exited with ${status.code}: ${stderr}`);
-}
-
-/** The next JSON event from the browser client; throws on an error event. */
-async function nextEvent(
-  browser: LineProcess,
-  event: string,
-  timeout: number,
-): Promise<Record<string, unknown>> {
-  const line = await browser.nextLine(`the "${event}" event`, timeout);
-  const parsed = JSON.parse(line);
-  if ("error" in parsed) throw new Error(`browser client failed: ${parsed.error}`);
-  assertEquals(parsed.event, event);
-  return parsed;
 }
 
 peerTest(

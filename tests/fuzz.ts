@@ -25,6 +25,7 @@ import {
   fuzzHandshakes,
   type FuzzStats,
   handshakeInput,
+  newStats,
   toHex,
 } from "./_fuzz.ts";
 
@@ -69,8 +70,8 @@ function main(args: string[]): number {
   if (flags.iteration !== undefined) return replay(seed, Number(flags.iteration), targets);
 
   console.log(`fuzzing for ${seconds} s with seed ${seed}`);
-  const frames: Totals = { stats: emptyStats(), next: 0 };
-  const handshake: Totals = { stats: emptyStats(), next: 0 };
+  const frames: Totals = { stats: newStats(), next: 0 };
+  const handshake: Totals = { stats: newStats(), next: 0 };
   const deadline = performance.now() + seconds * 1000;
   let report = performance.now() + 10_000;
   try {
@@ -127,18 +128,6 @@ function replay(
     failed ||= typeof outcome === "string";
   }
   return failed ? 1 : 0;
-}
-
-function emptyStats(): FuzzStats {
-  return {
-    iterations: 0,
-    rejections: {},
-    accepted: 0,
-    checkedValid: 0,
-    bytes: 0,
-    slowestMs: 0,
-    elapsedMs: 0,
-  };
 }
 
 function add(totals: Totals, stats: FuzzStats): void {

@@ -292,3 +292,21 @@ async function* lines(
   }
   if (rest !== "") yield rest;
 }
+
+/**
+ * The next JSON event a browser client prints; throws on an `error` event
+ * or an event other than `event`.
+ */
+export async function nextEvent(
+  browser: LineProcess,
+  event: string,
+  timeout = 40_000,
+): Promise<Record<string, unknown>> {
+  const line = await browser.nextLine(`the "${event}" event`, timeout);
+  const parsed = JSON.parse(line);
+  if ("error" in parsed) throw new Error(`browser client failed: ${parsed.error}`);
+  if (parsed.event !== event) {
+    throw new Error(`expected the "${event}" event from the browser client, got ${line}`);
+  }
+  return parsed;
+}
