@@ -15,6 +15,7 @@ import {
 } from "./extensions.ts";
 import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
 import { CLOSE_CODE } from "./close_code.ts";
+import { Deadlines } from "./deadlines.ts";
 import { HandshakeError } from "./errors.ts";
 import {
   acceptKey,
@@ -178,7 +179,7 @@ type Listener = Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr>;
 type Conn = Deno.Conn<Deno.NetAddr>;
 
 const DEFAULT_IDLE_TIMEOUT = 30_000;
-const READ_CHUNK = 4096;
+const READ_CHUNK = 2048;
 
 /**
  * A running WebSocket server, made by {@linkcode serve}.
@@ -200,12 +201,16 @@ export class Server {
 
   readonly #listener: Listener;
   readonly #options: ServeOptions;
+  readonly #socketOptions: SocketOptions;
   readonly #handler: SocketHandler | undefined;
   readonly #origins: ReadonlySet<string> | undefined;
   readonly #routes: HttpRoutes;
   readonly #stats = new ServerMetrics();
   readonly #data = new WeakMap<Socket, unknown>();
   readonly #pending = new Set<Conn>();
+  // Handshakes still waiting for their request, and those that ran out of time.
+  readonly #handshakeDeadlines: Deadlines<Conn>;
+  readonly #lateHandshakes = new Set<Conn>();
   readonly #finished = Promise.withResolvers<void>();
   readonly #startedAt = Date.now();
   readonly #deflaters = new Map<number, Deflater>();
@@ -223,7 +228,15 @@ export class Server {
    */
   constructor(options: ServeOptions = {}, handler?: SocketHandler) {
     this.#options = options;
+    this.#socketOptions = {
+      ...options,
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    };
     this.#handler = handler;
+    this.#handshakeDeadlines = new Deadlines(options.handshakeTimeout ?? 10_000, (conn) => {
+      this.#lateHandshakes.add(conn);
+      closeQuietly(conn);
+    });
     this.#origins = options.origins === undefined ? undefined : normalizeOrigins(options.origins);
     if ((options.cert === undefined) !== (options.key === undefined)) {
       throw new TypeError("Cannot serve TLS: cert and key must be given together");
@@ -318,12 +331,8 @@ export class Server {
 
   async #handshake(conn: Conn): Promise<void> {
     this.#pending.add(conn);
+    this.#handshakeDeadlines.add(conn);
     const handshakeTimeout = this.#options.handshakeTimeout ?? 10_000;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      closeQuietly(conn);
-    }, handshakeTimeout);
     let upgraded = false;
     let reserved = false;
     let head: RequestHead | undefined;
@@ -336,7 +345,7 @@ export class Server {
         head = parser.push(buffer.subarray(0, n));
       }
       if (!isUpgradeRequest(head)) {
-        clearTimeout(timer);
+        this.#handshakeDeadlines.delete(conn);
         await this.#serveHttp(conn, head, parser.rest, handshakeTimeout);
         return;
       }
@@ -361,7 +370,7 @@ export class Server {
         }),
       );
       if (this.#shutdown !== undefined) return;
-      clearTimeout(timer);
+      this.#handshakeDeadlines.delete(conn);
       this.#pending.delete(conn);
       upgraded = true;
       if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
@@ -374,12 +383,13 @@ export class Server {
           this.#stats.recordHttpResponse(error.status);
         }
         await writeAll(conn, errorResponse(error)).then(() => lingerClose(conn), () => {});
-      } else if (timedOut && head === undefined) {
+      } else if (this.#lateHandshakes.has(conn) && head === undefined) {
         this.#stats.recordHandshakeTimeout();
       }
     } finally {
       if (reserved) this.#reserved--;
-      clearTimeout(timer);
+      this.#handshakeDeadlines.delete(conn);
+      this.#lateHandshakes.delete(conn);
       this.#pending.delete(conn);
       if (!upgraded) closeQuietly(conn);
     }
@@ -468,10 +478,7 @@ export class Server {
           response: deflate.response,
         },
       }),
-    }, {
-      ...this.#options,
-      idleTimeout: this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-    });
+    }, this.#socketOptions);
     if (data !== undefined) this.#data.set(socket, data);
     this.#stats.recordSocket(socket);
     this.sockets.add(socket);
