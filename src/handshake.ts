@@ -6,7 +6,7 @@
  * @module
  */
 
-import { decodeBase64, encodeBase64 } from "@std/encoding";
+import { encodeBase64 } from "@std/encoding";
 import { concatBytes } from "./bytes.ts";
 import { HandshakeError } from "./errors.ts";
 
@@ -70,6 +70,7 @@ const TARGET_CHARS = /^[\x21-\x7e]+$/;
 // Field values may hold visible characters, spaces, tabs and obs-text.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const latin1 = new TextDecoder("latin1");
+const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
 /**
@@ -95,7 +96,7 @@ export class RequestHeadParser {
   #buffer: Uint8Array;
   #length = 0;
   #scanned = 0;
-  #rest: Uint8Array = new Uint8Array(0);
+  #rest: Uint8Array = EMPTY;
 
   /**
    * Makes a parser for one request head.
@@ -105,7 +106,7 @@ export class RequestHeadParser {
   constructor(options: RequestHeadParserOptions = {}) {
     this.#maxHeadBytes = options.maxHeadBytes ?? 8192;
     this.#maxHeaders = options.maxHeaders ?? 100;
-    this.#buffer = new Uint8Array(Math.min(this.#maxHeadBytes, 1024));
+    this.#buffer = EMPTY;
   }
 
   /** The bytes that followed the head, once it is complete. */
@@ -122,6 +123,14 @@ export class RequestHeadParser {
    * malformed.
    */
   push(chunk: Uint8Array): RequestHead | undefined {
+    if (this.#length === 0) {
+      // The usual case: the whole head in one chunk, parsed where it lies.
+      const end = headEnd(chunk, 1, Math.min(chunk.length, this.#maxHeadBytes));
+      if (end !== -1) {
+        this.#rest = chunk.slice(end);
+        return parseHead(latin1.decode(chunk.subarray(0, end)), this.#maxHeaders);
+      }
+    }
     const room = this.#maxHeadBytes - this.#length;
     const taken = chunk.subarray(0, room);
     this.#append(taken);
@@ -149,17 +158,22 @@ export class RequestHeadParser {
     this.#length = needed;
   }
 
-  // The index just past the blank line ending the head, or -1.
   #findEnd(): number {
-    const buffer = this.#buffer;
-    for (let i = Math.max(this.#scanned, 1); i < this.#length; i++) {
-      if (buffer[i] !== 0x0a) continue;
-      if (buffer[i - 1] === 0x0a) return i + 1;
-      if (buffer[i - 1] === 0x0d && i >= 2 && buffer[i - 2] === 0x0a) return i + 1;
-    }
-    this.#scanned = this.#length;
-    return -1;
+    const end = headEnd(this.#buffer, Math.max(this.#scanned, 1), this.#length);
+    if (end === -1) this.#scanned = this.#length;
+    return end;
   }
+}
+
+// The index just past the blank line ending a head, looking at LFs in
+// bytes[from, to), or -1.
+function headEnd(bytes: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    if (bytes[i] !== 0x0a) continue;
+    if (bytes[i - 1] === 0x0a) return i + 1;
+    if (bytes[i - 1] === 0x0d && i >= 2 && bytes[i - 2] === 0x0a) return i + 1;
+  }
+  return -1;
 }
 
 function parseHead(text: string, maxHeaders: number): RequestHead {
@@ -336,13 +350,9 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest {
   );
 }
 
+// 22 base64 digits and "==" are always 16 bytes (RFC 6455 §4.1).
 function isValidKey(key: string): boolean {
-  if (!KEY_SHAPE.test(key)) return false;
-  try {
-    return decodeBase64(key).length === 16;
-  } catch {
-    return false;
-  }
+  return KEY_SHAPE.test(key);
 }
 
 /**
