@@ -12,12 +12,15 @@ import { type Frame, OPCODE } from "./frame.ts";
 import type { PartialFrame } from "./frame_decoder.ts";
 import type { Inflater } from "./deflate.ts";
 
+// Decodes whole messages for every socket: without `stream` it keeps no state.
+const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** A WebSocket message: text arrives as a string, binary as bytes. */
 export type Message = string | Uint8Array;
 
 /**
- * Joins data frames into messages. Text is decoded by one streaming, fatal
- * `TextDecoder`, so invalid UTF-8 fails with 1007 as soon as the offending
+ * Joins data frames into messages. Text is decoded by a fatal `TextDecoder`
+ * (a streaming one for fragmented text), so invalid UTF-8 fails with 1007 as soon as the offending
  * bytes are seen — inside a fragment, or inside a frame still arriving (feed
  * it with {@linkcode MessageAssembler.check}) — including a code point split
  * across fragments. Frame order and size are enforced by the
@@ -38,7 +41,10 @@ export type Message = string | Uint8Array;
  * ```
  */
 export class MessageAssembler {
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  // Made on the first text fragment: most sockets only see whole messages.
+  #streamDecoder: TextDecoder | undefined;
+  // Whether #streamDecoder holds the start of the text being decoded.
+  #streaming = false;
   readonly #inflater: Inflater | undefined;
   #text = false;
   // Whether the message being assembled is compressed (RSV1 on its first frame).
@@ -126,7 +132,10 @@ export class MessageAssembler {
 
   #decode(bytes: Uint8Array, stream: boolean): string {
     try {
-      return this.#decoder.decode(bytes, { stream });
+      if (!stream && !this.#streaming) return wholeDecoder.decode(bytes);
+      this.#streaming = stream;
+      this.#streamDecoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+      return this.#streamDecoder.decode(bytes, { stream });
     } catch {
       throw new ProtocolError(CLOSE_CODE.InvalidPayloadData, "Cannot read message: invalid UTF-8");
     }

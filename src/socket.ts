@@ -112,13 +112,15 @@ export interface SocketInit {
   compression?: { deflater: Deflater; inflater: Inflater; response: string };
 }
 
-const READ_BUFFER_MIN = 1024;
+// An idle socket holds READ_BUFFER_MIN bytes in its pending read.
+const READ_BUFFER_MIN = 128;
 const READ_BUFFER_MAX = 64 * 1024;
 const INBOX_MAX_MESSAGES = 256;
 const INBOX_MAX_BYTES = 1024 * 1024;
 // How long a close owed to the peer may wait for unread messages to be read.
 const OWED_CLOSE_MAX_MS = 1000;
 const encoder = new TextEncoder();
+const NO_TOPICS: ReadonlySet<string> = new Set();
 
 /**
  * One WebSocket connection. Iterate it for its messages (text as strings,
@@ -157,7 +159,8 @@ export class Socket implements AsyncIterable<Message> {
   readonly #outbox: Outbox;
   readonly #maxBufferedBytes: number;
   readonly #topicIndex: TopicIndex<Socket> | undefined;
-  readonly #topics = new Set<string>();
+  // Made on the first subscribe: most sockets of a chat never subscribe.
+  #topics: Set<string> | undefined;
   #messagesIn = 0;
   #bytesIn = 0;
   #framesOut = 0;
@@ -243,7 +246,7 @@ export class Socket implements AsyncIterable<Message> {
 
   /** The topics this socket is subscribed to. */
   get topics(): ReadonlySet<string> {
-    return this.#topics;
+    return this.#topics ?? NO_TOPICS;
   }
 
   /**
@@ -260,7 +263,7 @@ export class Socket implements AsyncIterable<Message> {
     }
     if (this.#state === "closed") return;
     this.#topicIndex.add(topic, this);
-    this.#topics.add(topic);
+    (this.#topics ??= new Set()).add(topic);
   }
 
   /**
@@ -271,7 +274,7 @@ export class Socket implements AsyncIterable<Message> {
    */
   unsubscribe(topic: string): boolean {
     this.#topicIndex?.delete(topic, this);
-    return this.#topics.delete(topic);
+    return this.#topics?.delete(topic) ?? false;
   }
 
   /** Bytes queued for the peer and not yet written. */
@@ -408,9 +411,9 @@ export class Socket implements AsyncIterable<Message> {
         // Grow the buffer for a fast sender, and shrink it back once reads
         // are small again, so that idle sockets keep a small one.
         if (n === buffer.length && buffer.length < READ_BUFFER_MAX) {
-          buffer = new Uint8Array(buffer.length * 4);
+          buffer = new Uint8Array(Math.min(READ_BUFFER_MAX, buffer.length * 8));
         } else if (n < buffer.length >>> 4 && buffer.length > READ_BUFFER_MIN) {
-          buffer = new Uint8Array(buffer.length >>> 2);
+          buffer = new Uint8Array(Math.max(READ_BUFFER_MIN, buffer.length >>> 3));
         }
       }
     } catch {
@@ -560,7 +563,7 @@ export class Socket implements AsyncIterable<Message> {
     clearTimeout(this.#owedCloseTimer);
     this.#unwatchIdle?.();
     this.#outbox.stop();
-    for (const topic of this.#topics) this.#topicIndex?.delete(topic, this);
+    for (const topic of this.#topics ?? NO_TOPICS) this.#topicIndex?.delete(topic, this);
     try {
       this.#transport.close();
     } catch {
