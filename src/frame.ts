@@ -131,24 +131,13 @@ export function encodeFrame(
   const length = payload.length;
   const headerLength = frameHeaderLength(length, key !== undefined);
   const frame = new Uint8Array(headerLength + length);
-  frame[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-  const maskBit = key !== undefined ? 0x80 : 0;
-  let offset: number;
-  if (length < 126) {
-    frame[1] = maskBit | length;
-    offset = 2;
-  } else if (length < 0x10000) {
-    frame[1] = maskBit | 126;
-    frame[2] = length >>> 8;
-    frame[3] = length & 0xff;
-    offset = 4;
-  } else {
-    frame[1] = maskBit | 127;
-    const view = new DataView(frame.buffer);
-    view.setUint32(2, Math.floor(length / 0x1_0000_0000));
-    view.setUint32(6, length >>> 0);
-    offset = 10;
-  }
+  let offset = writeHeader(
+    frame,
+    0,
+    (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode,
+    key !== undefined ? 0x80 : 0,
+    length,
+  );
   if (key !== undefined) {
     frame.set(key, offset);
     offset += 4;
@@ -156,4 +145,63 @@ export function encodeFrame(
   frame.set(payload, offset);
   if (key !== undefined) applyMask(frame.subarray(offset), key);
   return frame;
+}
+
+// Writes a frame header at `at`: the first byte, the mask bit and the payload
+// length in its shortest form. Returns where the header ends.
+function writeHeader(
+  frame: Uint8Array,
+  at: number,
+  first: number,
+  maskBit: number,
+  length: number,
+): number {
+  frame[at] = first;
+  if (length < 126) {
+    frame[at + 1] = maskBit | length;
+    return at + 2;
+  }
+  if (length < 0x10000) {
+    frame[at + 1] = maskBit | 126;
+    frame[at + 2] = length >>> 8;
+    frame[at + 3] = length & 0xff;
+    return at + 4;
+  }
+  frame[at + 1] = maskBit | 127;
+  const view = new DataView(frame.buffer, frame.byteOffset);
+  view.setUint32(at + 2, Math.floor(length / 0x1_0000_0000));
+  view.setUint32(at + 6, length >>> 0);
+  return at + 10;
+}
+
+// Longer strings are encoded first and framed after, rather than framed in
+// a buffer three times their length.
+const TEXT_FRAME_DIRECT_MAX = 8192;
+const encoder = new TextEncoder();
+
+/**
+ * An unmasked, final text frame for a string. A short string is encoded
+ * straight into the frame buffer (one allocation, no copy); a long one as
+ * {@linkcode encodeFrame} would.
+ *
+ * @example
+ * ```ts
+ * import { encodeTextFrame } from "./frame.ts";
+ *
+ * console.log(encodeTextFrame("Hello")); // Uint8Array(7) [ 0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f ]
+ * ```
+ *
+ * @param text The message.
+ * @returns The frame bytes (possibly a view into a larger buffer).
+ */
+export function encodeTextFrame(text: string): Uint8Array {
+  if (text.length > TEXT_FRAME_DIRECT_MAX) return encodeFrame(OPCODE.Text, encoder.encode(text));
+  // At most 3 UTF-8 bytes per UTF-16 code unit.
+  const most = text.length * 3;
+  const reserved = frameHeaderLength(most);
+  const frame = new Uint8Array(reserved + most);
+  const { written } = encoder.encodeInto(text, frame.subarray(reserved));
+  const start = reserved - frameHeaderLength(written);
+  writeHeader(frame, start, 0x80 | OPCODE.Text, 0, written);
+  return frame.subarray(start, reserved + written);
 }

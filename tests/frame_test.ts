@@ -3,6 +3,7 @@ import { decodeHex, encodeHex } from "@std/encoding";
 import {
   encodeFrame,
   type EncodeFrameOptions,
+  encodeTextFrame,
   frameHeaderLength,
   isControlOpcode,
   OPCODE,
@@ -237,4 +238,27 @@ Deno.test("isControlOpcode() is true for close, ping and pong only", () => {
     assertEquals(isControlOpcode(opcode), opcode >= 8, `opcode ${opcode}`);
   }
   assert(!isControlOpcode(OPCODE.Continuation));
+});
+
+Deno.test("encodeTextFrame gives the bytes encodeFrame gives, at every length form", () => {
+  const texts = [
+    "",
+    "Hello",
+    "é".repeat(62),
+    "€".repeat(42),
+    "x".repeat(125),
+    "x".repeat(126),
+    "😀".repeat(40),
+    "€".repeat(3000),
+    "x".repeat(8192),
+    "€".repeat(8193),
+    "x".repeat(70_000),
+  ];
+  for (const text of texts) {
+    assertEquals(
+      encodeTextFrame(text),
+      encodeFrame(OPCODE.Text, new TextEncoder().encode(text)),
+      `${text.length} code units`,
+    );
+  }
 });
