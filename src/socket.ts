@@ -8,7 +8,7 @@
 import { CLOSE_CODE } from "./close_code.ts";
 import { decodeClosePayload, encodeClosePayload } from "./close_frame.ts";
 import { ProtocolError } from "./errors.ts";
-import { encodeFrame, type Frame, OPCODE } from "./frame.ts";
+import { encodeFrame, encodeTextFrame, type Frame, OPCODE } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { type Message, MessageAssembler } from "./message.ts";
 import { watch } from "./heartbeat.ts";
@@ -121,6 +121,7 @@ const INBOX_MAX_BYTES = 1024 * 1024;
 const OWED_CLOSE_MAX_MS = 1000;
 const encoder = new TextEncoder();
 const NO_TOPICS: ReadonlySet<string> = new Set();
+const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: true });
 
 /**
  * One WebSocket connection. Iterate it for its messages (text as strings,
@@ -186,7 +187,11 @@ export class Socket implements AsyncIterable<Message> {
   #inboxHead = 0;
   #inboxBytes = 0;
   #wakeReader: (() => void) | undefined;
-  #wakeConsumer: (() => void) | undefined;
+  #waiter: ((result: IteratorResult<Message>) => void) | undefined;
+  #waiting: Promise<IteratorResult<Message>> | undefined;
+  // Whether the consumer was handed a message and has not asked for the next
+  // one: what it sends in reply must go out before an owed close.
+  #consumerHolds = false;
 
   readonly #closed = Promise.withResolvers<CloseResult>();
 
@@ -295,6 +300,12 @@ export class Socket implements AsyncIterable<Message> {
    */
   send(data: string | Uint8Array): boolean {
     if (this.#state !== "open") return false;
+    if (
+      typeof data === "string" &&
+      (this.#deflater === undefined || data.length * 3 < this.#deflater.threshold)
+    ) {
+      return this.sendFrame(encodeTextFrame(data));
+    }
     const opcode = typeof data === "string" ? OPCODE.Text : OPCODE.Binary;
     const payload = typeof data === "string" ? encoder.encode(data) : data;
     const frame = this.#deflater !== undefined && payload.length >= this.#deflater.threshold
@@ -370,26 +381,70 @@ export class Socket implements AsyncIterable<Message> {
    * The socket's messages, in order; ends when the socket closes. Text
    * arrives as a string, binary as a `Uint8Array`.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
-    while (true) {
-      if (this.#inboxHead < this.#inbox.length) {
-        const message = this.#inbox[this.#inboxHead]!;
-        this.#inbox[this.#inboxHead++] = "";
-        this.#inboxBytes -= message.length;
-        if (this.#inboxHead === this.#inbox.length) {
-          this.#inbox = [];
-          this.#inboxHead = 0;
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    let finished = false;
+    const iterator: AsyncIterableIterator<Message> = {
+      next: () => finished ? Promise.resolve(DONE) : this.#next(),
+      return: () => {
+        finished = true;
+        this.#consumerHolds = false;
+        if (this.#owedClose !== undefined && this.#inboxHead === this.#inbox.length) {
+          this.#payOwedClose();
         }
-        this.#wakeReader?.();
-        yield message;
-        continue;
+        return Promise.resolve(DONE);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // One step of iteration: a message or the end at once when there is one,
+  // else a promise that #wakeConsumer settles. Written out rather than as an
+  // async generator: this is the per-message path.
+  #next(): Promise<IteratorResult<Message>> {
+    // A second call before the first settled waits its turn.
+    if (this.#waiting !== undefined) return this.#waiting.then(() => this.#next());
+    this.#consumerHolds = false;
+    const result = this.#take();
+    if (result !== undefined) return Promise.resolve(result);
+    const { promise, resolve } = Promise.withResolvers<IteratorResult<Message>>();
+    this.#waiting = promise;
+    this.#waiter = resolve;
+    return promise;
+  }
+
+  // The next message from the inbox, the end of the messages, or undefined
+  // when the consumer must wait.
+  #take(): IteratorResult<Message> | undefined {
+    if (this.#inboxHead < this.#inbox.length) {
+      const message = this.#inbox[this.#inboxHead]!;
+      this.#inbox[this.#inboxHead++] = "";
+      this.#inboxBytes -= message.length;
+      if (this.#inboxHead === this.#inbox.length) {
+        this.#inbox.length = 0;
+        this.#inboxHead = 0;
       }
-      if (this.#owedClose !== undefined) this.#payOwedClose();
-      if (this.#state === "closed" || this.#closeReceived !== undefined || this.#failed) return;
-      const { promise, resolve } = Promise.withResolvers<void>();
-      this.#wakeConsumer = resolve;
-      await promise;
+      this.#wakeReader?.();
+      this.#consumerHolds = true;
+      return { value: message, done: false };
     }
+    if (this.#owedClose !== undefined) this.#payOwedClose();
+    if (this.#state === "closed" || this.#closeReceived !== undefined || this.#failed) return DONE;
+    return undefined;
+  }
+
+  // Settles a waiting consumer once there is a message or the end.
+  #wakeConsumer(): void {
+    const waiter = this.#waiter;
+    if (waiter === undefined) return;
+    this.#waiter = undefined;
+    const result = this.#take();
+    if (result === undefined) {
+      this.#waiter = waiter;
+      return;
+    }
+    this.#waiting = undefined;
+    waiter(result);
   }
 
   async #readLoop(head: Uint8Array): Promise<void> {
@@ -466,16 +521,24 @@ export class Socket implements AsyncIterable<Message> {
 
   #deliver(message: Message): void {
     this.#messagesIn++;
+    const waiter = this.#waiter;
+    if (waiter !== undefined && this.#inboxHead === this.#inbox.length) {
+      // The consumer is waiting and nothing is queued: hand it over directly.
+      this.#waiter = undefined;
+      this.#waiting = undefined;
+      this.#consumerHolds = true;
+      waiter({ value: message, done: false });
+      return;
+    }
     this.#inbox.push(message);
     this.#inboxBytes += message.length;
-    this.#wakeConsumer?.();
-    this.#wakeConsumer = undefined;
+    this.#wakeConsumer();
   }
 
   #onClose(payload: Uint8Array): void {
     const { code, reason } = decodeClosePayload(payload);
     this.#closeReceived = { code, reason };
-    this.#wakeConsumer?.();
+    this.#wakeConsumer();
     if (this.#closeSent === undefined) {
       // Echo the peer's code, then end the connection once it is written.
       const echo = code === CLOSE_CODE.NoStatusReceived
@@ -490,7 +553,7 @@ export class Socket implements AsyncIterable<Message> {
   #sendClose(code: number, reason: string, payload: Uint8Array): void {
     this.#closeSent = { code, reason };
     this.#state = "closing";
-    this.#wakeConsumer?.();
+    this.#wakeConsumer();
     this.#outbox.push(encodeFrame(OPCODE.Close, payload));
     this.#closeWhenDrained = true;
     this.#closeTimer = setTimeout(() => this.#destroy(), this.#closeTimeout);
@@ -498,7 +561,7 @@ export class Socket implements AsyncIterable<Message> {
 
   // Sends the close now, or once the messages still in the inbox are read.
   #oweClose(code: number, reason: string, payload: Uint8Array): void {
-    if (this.#inboxHead === this.#inbox.length) {
+    if (this.#inboxHead === this.#inbox.length && !this.#consumerHolds) {
       this.#sendClose(code, reason, payload);
       return;
     }
@@ -575,7 +638,7 @@ export class Socket implements AsyncIterable<Message> {
       reason: settled?.reason ?? "",
       wasClean: this.#closeReceived !== undefined && this.#closeSent !== undefined,
     });
-    this.#wakeConsumer?.();
+    this.#wakeConsumer();
     this.#wakeReader?.();
   }
 }
