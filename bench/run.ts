@@ -54,6 +54,7 @@ async function main(): Promise<number> {
     pin: args.pin,
     log,
     quietWaitMs: args.quietWaitMs ?? (args.quick ? 0 : QUIET_WAIT_MS),
+    repeat: args.repeat,
   });
   console.log(renderTable(report));
   const dir = args.out ?? `${BENCH_DIR}results`;

@@ -2,9 +2,16 @@
  * The benchmark's code paths on tiny runs: correctness only (nothing lost, the
  * report's shape, parsers and the wire reader), never timing.
  */
-import { assert, assertEquals, assertGreater, assertMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertMatch,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { parseBenchArgs, selectScenarios } from "../bench/lib/args.ts";
-import { type Report, runBench } from "../bench/lib/bench.ts";
+import { medianRun, type Report, runBench, type RunRecord } from "../bench/lib/bench.ts";
 import { parseCoreBusy, parseStatCpu, parseStatusRss } from "../bench/lib/proc.ts";
 import {
   connectScenario,
@@ -159,6 +166,28 @@ Deno.test("parseBenchArgs() and selectScenarios() pick servers and scenarios", (
     ["fanout-100-32", "fanout-100-1024", "echo-10"],
   );
   assertEquals(planScenarios({ quick: false, window: 32 }).length, 10);
+  assertEquals(parseBenchArgs([]).repeat, 1);
+  assertEquals(parseBenchArgs(["--repeat", "3"]).repeat, 3);
+  assertThrows(() => parseBenchArgs(["--repeat", "0"]), RangeError, "--repeat");
+});
+
+Deno.test("medianRun() keeps the median run, the most lost, and a failure over any success", () => {
+  const run = (perCpu: number, lost: number, ok = true): RunRecord => ({
+    ok,
+    figures: [
+      { key: "perCpu", label: "per CPU-s", value: perCpu, better: "higher" },
+      { key: "lost", label: "lost", value: lost },
+    ],
+    warnings: [`w${perCpu}`],
+  });
+  const median = medianRun([run(30, 0), run(10, 2), run(20, 0)]);
+  assertEquals(median.figures[0]!.value, 20);
+  assertEquals(median.figures[1]!.value, 2, "a loss in any run shows");
+  assertEquals(median.repeats, [30, 10, 20]);
+  assertEquals(median.warnings, ["w30", "w10", "w20"]);
+  assertEquals(medianRun([run(30, 0), run(10, 0, false)]).ok, false);
+  const single = run(5, 0);
+  assertStrictEquals(medianRun([single]), single);
 });
 
 Deno.test({
@@ -243,6 +272,31 @@ Deno.test({
       "cpu",
     ]);
     assertMatch(renderTable(report), /^\| deflate fan-out 5 × 1 KiB JSON \| lost \| n\/a \| 0 \|/m);
+  },
+});
+
+Deno.test({
+  name: "runBench() runs the floor reference for connect and echo only, losing nothing",
+  ignore: !(await hasNode()),
+  async fn() {
+    const fanout = fanoutScenario(5, 32, TINY, { window: 4, maxMessages: 20 });
+    const report: Report = await runBench({
+      servers: ["floor"],
+      scenarios: [fanout, connectScenario(20, TINY), echoScenario(3, TINY)],
+      repeat: 2,
+    });
+    assertEquals(report.repeat, 2);
+    const [fan, connect, echo] = report.scenarios.map((s) => s.runs.floor);
+    assertEquals(fan, undefined);
+    assert(connect!.ok, connect!.error);
+    assertEquals(connect!.result!.connections, 20);
+    assertEquals(connect!.result!.closed, 0);
+    assertEquals(connect!.repeats?.length, 2);
+    assert(echo!.ok, echo!.error);
+    assertEquals(echo!.result!.lost, 0);
+    assertEquals(echo!.result!.stray, 0);
+    assertGreater(echo!.result!.roundTrips as number, 0);
+    assertMatch(renderTable(report), /median of 2 runs per server/);
   },
 });
 

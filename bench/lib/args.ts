@@ -20,6 +20,8 @@ export interface BenchArgs {
   pin: boolean;
   /** How long each run may wait for the machine to go quiet, ms; undefined for the default. */
   quietWaitMs: number | undefined;
+  /** Runs per server and scenario (the median is kept). */
+  repeat: number;
   help: boolean;
 }
 
@@ -34,6 +36,8 @@ export const USAGE = `usage: deno task bench [flags]
   --client node|bun      the load generator's runtime (default node)
   --out DIR              where to write the JSON report (default bench/results)
   --no-pin               do not pin server and generator to cores with taskset
+  --repeat N             run each server N times per scenario, in rounds, and keep
+                         the median run (default 1)
   --quiet-wait SECONDS   before each run, wait at most this long for other processes
                          to stop using CPU (default 5, 0 with --quick)
 `;
@@ -54,6 +58,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     out: undefined,
     pin: true,
     quietWaitMs: undefined,
+    repeat: 1,
     help: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -124,6 +129,14 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
           );
         }
         parsed.quietWaitMs = seconds * 1000;
+        break;
+      }
+      case "--repeat": {
+        const repeat = Number(value());
+        if (!Number.isInteger(repeat) || repeat < 1 || repeat > 15) {
+          throw new RangeError("Cannot parse --repeat: expected an integer in 1..15");
+        }
+        parsed.repeat = repeat;
         break;
       }
       case "--out":

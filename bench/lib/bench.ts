@@ -10,7 +10,7 @@ import { sampleCores } from "./proc.ts";
 import { runtimeVersions } from "./deps.ts";
 import { cpuBetween, type CpuUse, type Figure, figuresOf, warningsOf } from "./figures.ts";
 import type { Scenario } from "./scenarios.ts";
-import { DEFLATE_SERVERS, type ServerName, startServer } from "./servers.ts";
+import { notApplicable, type ServerName, startServer } from "./servers.ts";
 
 const SERVER_CORE = 0;
 const GENERATOR_CORE = 1;
@@ -30,6 +30,8 @@ export interface BenchConfig {
   log?: (line: string) => void;
   /** How long each run may wait for other processes to go quiet first, ms. @default {0} */
   quietWaitMs?: number;
+  /** Runs per server and scenario; the report keeps the median one. @default {1} */
+  repeat?: number;
 }
 
 /** One server's run of one scenario. */
@@ -43,6 +45,42 @@ export interface RunRecord {
   result?: Record<string, unknown>;
   /** Server and generator readings at each mark. */
   marks?: GeneratorRun["marks"];
+  /** With repeated runs: the first figure of each run, in order (this run is their median). */
+  repeats?: (number | string | null)[];
+}
+
+/**
+ * One record for repeated runs of a server: a failed run if any failed,
+ * else the run whose first figure is the median, with `lost` raised to the
+ * most any run lost.
+ */
+export function medianRun(runs: readonly RunRecord[]): RunRecord {
+  if (runs.length === 1) return runs[0]!;
+  const failed = runs.find((run) => !run.ok);
+  if (failed !== undefined) return failed;
+  const firstValue = (run: RunRecord) => run.figures.find((figure) => figure.better)?.value;
+  const numeric = (run: RunRecord) => {
+    const value = firstValue(run);
+    return typeof value === "number" ? value : Number.NaN;
+  };
+  const sorted = [...runs].sort((a, b) => numeric(a) - numeric(b));
+  const median = sorted[(sorted.length - 1) >> 1]!;
+  const mostLost = Math.max(
+    ...runs.map((run) => {
+      const lost = run.figures.find((figure) => figure.key === "lost")?.value;
+      return typeof lost === "number" ? lost : 0;
+    }),
+  );
+  return {
+    ...median,
+    figures: median.figures.map((figure) =>
+      figure.key === "lost" && typeof figure.value === "number"
+        ? { ...figure, value: Math.max(figure.value, mostLost) }
+        : figure
+    ),
+    warnings: [...new Set(runs.flatMap((run) => run.warnings))],
+    repeats: runs.map(firstValue).map((value) => value ?? null),
+  };
 }
 
 /** One scenario across servers. */
@@ -77,6 +115,8 @@ export interface Report {
     runtimes: Record<string, string>;
   };
   servers: Partial<Record<ServerName, ServerStatus>>;
+  /** Runs per server and scenario; each record is the median one. */
+  repeat?: number;
   scenarios: ScenarioRecord[];
 }
 
@@ -175,25 +215,35 @@ export async function runBench(config: BenchConfig): Promise<Report> {
       load: scenario.load,
       runs: {},
     };
-    for (const name of config.servers) {
-      if (!servers[name]?.available) continue;
-      if (scenario.deflate && !DEFLATE_SERVERS.includes(name)) {
-        log(`${scenario.id} ${name}: n/a (no permessage-deflate)`);
-        continue;
-      }
-      if ((config.quietWaitMs ?? 0) > 0) {
-        const busy = await awaitQuiet(config.quietWaitMs!);
-        if (busy >= QUIET_CORES) {
-          log(`machine still busy (${busy.toFixed(2)} cores), running anyway`);
+    const attempts: Partial<Record<ServerName, RunRecord[]>> = {};
+    const repeat = Math.max(1, config.repeat ?? 1);
+    // Rounds go through every server in turn, so that drift in the
+    // machine's speed reaches every server alike.
+    for (let round = 1; round <= repeat; round++) {
+      for (const name of config.servers) {
+        if (!servers[name]?.available) continue;
+        const skip = notApplicable(name, scenario.family, scenario.deflate ?? false);
+        if (skip !== undefined) {
+          if (round === 1) log(`${scenario.id} ${name}: n/a (${skip})`);
+          continue;
         }
+        if ((config.quietWaitMs ?? 0) > 0) {
+          const busy = await awaitQuiet(config.quietWaitMs!);
+          if (busy >= QUIET_CORES) {
+            log(`machine still busy (${busy.toFixed(2)} cores), running anyway`);
+          }
+        }
+        const run = await runOne(name, scenario, cores, runtime);
+        (attempts[name] ??= []).push(run);
+        log(
+          `${scenario.id} ${name}${repeat > 1 ? ` (${round}/${repeat})` : ""}: ${
+            run.ok ? "ok" : run.error
+          }${run.warnings.length > 0 ? ` (${run.warnings.join("; ")})` : ""}`,
+        );
       }
-      const run = await runOne(name, scenario, cores, runtime);
-      record.runs[name] = run;
-      log(
-        `${scenario.id} ${name}: ${run.ok ? "ok" : run.error}${
-          run.warnings.length > 0 ? ` (${run.warnings.join("; ")})` : ""
-        }`,
-      );
+    }
+    for (const [name, runs] of Object.entries(attempts) as [ServerName, RunRecord[]][]) {
+      record.runs[name] = medianRun(runs);
     }
     scenarios.push(record);
   }
@@ -212,6 +262,7 @@ export async function runBench(config: BenchConfig): Promise<Report> {
       runtimes: await runtimeVersions(),
     },
     servers,
+    repeat: Math.max(1, config.repeat ?? 1),
     scenarios,
   };
 }

@@ -8,11 +8,29 @@ import { Launched } from "./launch.ts";
 import { BUN_BIN, OFFLINE_STD_MAP, REPO_DIR, serverFile } from "./paths.ts";
 
 /** Every server the harness knows, ours last. */
-export const SERVER_NAMES = ["deno", "node", "bun", "pushwire"] as const;
+export const SERVER_NAMES = ["deno", "node", "bun", "floor", "pushwire"] as const;
 /** The name of one server. */
 export type ServerName = typeof SERVER_NAMES[number];
 /** The servers that can negotiate permessage-deflate: Deno's native WebSocket cannot. */
 export const DEFLATE_SERVERS: readonly ServerName[] = ["node", "bun", "pushwire"];
+/** The scenario families the floor reference runs: it has no real fan-out. */
+export const FLOOR_FAMILIES: readonly string[] = ["connect", "echo"];
+
+/**
+ * Why `name` does not run a scenario of `family` (with permessage-deflate or
+ * not), or `undefined` when it does.
+ */
+export function notApplicable(
+  name: ServerName,
+  family: string,
+  deflate: boolean,
+): string | undefined {
+  if (deflate && !DEFLATE_SERVERS.includes(name)) return "no permessage-deflate";
+  if (name === "floor" && !FLOOR_FAMILIES.includes(family)) {
+    return "a reference for connect and echo only";
+  }
+  return undefined;
+}
 
 const LISTENING = /^listening on 127\.0\.0\.1:(\d+)$/;
 const MAX_PREAMBLE_LINES = 20;
@@ -44,6 +62,8 @@ export function serverCommands(
       return [["node", serverFile("node.mjs"), ...flags]];
     case "bun":
       return [[BUN_BIN, serverFile("bun.js"), ...flags]];
+    case "floor":
+      return [[Deno.execPath(), "run", "-N", serverFile("floor.ts"), ...flags]];
     case "pushwire": {
       const run = [Deno.execPath(), "run", "-N"];
       const plain = [...run, serverFile("pushwire.ts"), ...flags];

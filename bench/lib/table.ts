@@ -119,7 +119,9 @@ export function renderTable(
     machine.pinned
       ? `server on core ${machine.serverCore}, generator (${machine.generatorRuntime}) on core ${machine.generatorCore}`
       : `unpinned, generator on ${machine.generatorRuntime}`
-  }; ${Object.entries(machine.runtimes).map(([name, version]) => `${name} ${version}`).join(", ")}`;
+  }; ${Object.entries(machine.runtimes).map(([name, version]) => `${name} ${version}`).join(", ")}${
+    (report.repeat ?? 1) > 1 ? `; median of ${report.repeat} runs per server` : ""
+  }`;
   const legend = "↑ higher is better, ↓ lower is better; ratios are ours ÷ peer.";
   return [
     setup,
