@@ -80,6 +80,16 @@ interface Latency {
   p99: number;
 }
 
+// The server's RSS growth between two marks, per connection, in KiB; null
+// when a mark is missing.
+function rssPerConnectionKiB(run: GeneratorRun, from: string, to: string): number | null {
+  const first = run.marks[from];
+  const last = run.marks[to];
+  if (first === undefined || last === undefined) return null;
+  return (last.server.rssBytes - first.server.rssBytes) /
+    (run.result.connections as number) / 1024;
+}
+
 /** The figures of one run of `scenario`. */
 export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
   const r = run.result;
@@ -89,12 +99,7 @@ export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
     case "deflate": {
       const latency = r.latencyMs as Latency;
       const deflate = scenario.family === "deflate";
-      const before = run.marks.before;
-      const joined = run.marks.joined;
-      const rssKiB = before === undefined || joined === undefined
-        ? null
-        : (joined.server.rssBytes - before.server.rssBytes) /
-          (r.connections as number) / 1024;
+      const rssKiB = rssPerConnectionKiB(run, "before", "joined");
       return [
         {
           key: "perCpu",
@@ -158,12 +163,7 @@ export function figuresOf(scenario: Scenario, run: GeneratorRun): Figure[] {
       ];
     }
     case "connect": {
-      const start = run.marks.start;
-      const settled = run.marks.settled;
-      const rssKiB = start === undefined || settled === undefined
-        ? null
-        : (settled.server.rssBytes - start.server.rssBytes) /
-          (r.connections as number) / 1024;
+      const rssKiB = rssPerConnectionKiB(run, "start", "settled");
       return [
         {
           key: "perCpu",
