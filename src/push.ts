@@ -194,6 +194,8 @@ export interface PushHubOptions {
 }
 
 const DRAIN_POLL_MS = 5;
+/** How often a join asks again while this node catches up with a new epoch. */
+const EPOCH_POLL_MS = 50;
 /** How often topics no socket needs any more stop being watched. */
 const SWEEP_MS = 30_000;
 
@@ -478,6 +480,12 @@ export class PushHub {
           await this.engine.recover(topic, cursor);
         if (!active()) return;
         const position = this.engine.position(topic);
+        if (recovery.last.epoch !== position.epoch) {
+          // The store has a new epoch this node has not caught up with: its
+          // live subscribers are about to get the gap; wait for it.
+          await new Promise((resolve) => setTimeout(resolve, EPOCH_POLL_MS));
+          continue;
+        }
         if (since !== undefined && recovery.kind === "gap") {
           outcome ??= recovery.reason;
           if (gapSentFor !== formatId(cursor)) {

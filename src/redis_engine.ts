@@ -417,7 +417,9 @@ export class RedisEngine implements Engine {
     this.#receive(message);
     // The copy this node delivered, if Pub/Sub brought it first.
     const watch = this.#watches.get(topic);
-    return watch?.recent.findLast((m) => m.id.seq === message.id.seq) ?? message;
+    return watch?.recent.findLast((m) =>
+      m.id.seq === message.id.seq && m.id.epoch === message.id.epoch
+    ) ?? message;
   }
 
   /**
@@ -500,7 +502,10 @@ export class RedisEngine implements Engine {
    */
   async recover(topic: string, since: MessageId): Promise<EngineRecovery> {
     const watch = this.#watches.get(topic);
-    if (watch?.known && since.epoch === watch.epoch && since.seq <= watch.last) {
+    if (
+      watch !== undefined && this.#current(watch) && since.epoch === watch.epoch &&
+      since.seq <= watch.last
+    ) {
       const first = watch.recent[0];
       const last = { epoch: watch.epoch, seq: watch.last };
       if (since.seq === watch.last) return { kind: "complete", messages: [], last };
@@ -515,6 +520,16 @@ export class RedisEngine implements Engine {
     }
     const read = await this.#read(topic, since);
     return judge(read, since);
+  }
+
+  /**
+   * Whether a watch's position can answer for Redis: known, with Pub/Sub
+   * connected and no catch-up read due (after a reconnect or a message from
+   * a new epoch, the node may be behind until that read ends).
+   */
+  #current(watch: Watch): boolean {
+    return watch.known && this.#subscriber?.isReady === true && !watch.fetching &&
+      watch.timer === undefined;
   }
 
   /** What this node holds: watched topics and their recent messages. */

@@ -9,6 +9,9 @@ import { decodeBase64 } from "@std/encoding";
 import { CLOSE_CODE } from "../src/close_code.ts";
 import type { PreparedMessage } from "../src/deflate.ts";
 import { renderMetrics } from "../src/metrics.ts";
+import type { Engine, EngineMessage, EngineRecovery, EngineSink } from "../src/engine.ts";
+import type { HistoryStats, MessageId } from "../src/history.ts";
+import type { Metric } from "../src/metrics.ts";
 import { PushHub, type PushServer, servePush, type ServePushOptions } from "../src/push.ts";
 import type { Socket } from "../src/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
@@ -371,6 +374,81 @@ Deno.test("PushHub replays in parts as the socket drains, then subscribes once",
     topic: "t",
     last: `${hub.engine.position("t").epoch}:11`,
   }]);
+});
+
+/**
+ * A stand-in shared engine whose store moved to a new epoch ("new", with one
+ * message) while this node still stands at "old:1" until `catchUp()`.
+ */
+class LaggingEngine implements Engine {
+  readonly kind = "redis" as const;
+  #sink: EngineSink | undefined;
+  #position: MessageId = { epoch: "old", seq: 1 };
+  readonly after: EngineMessage = {
+    topic: "t",
+    id: { epoch: "new", seq: 1 },
+    time: 0,
+    payload: `"data":"after"`,
+  };
+  open(): Promise<void> {
+    return Promise.resolve();
+  }
+  listen(sink: EngineSink): void {
+    this.#sink = sink;
+  }
+  publish(): Promise<EngineMessage> {
+    return Promise.reject(new Error("not in this test"));
+  }
+  watch(): Promise<void> {
+    return Promise.resolve();
+  }
+  unwatch(): void {}
+  *watched(): IterableIterator<string> {}
+  position(): MessageId {
+    return this.#position;
+  }
+  recover(_topic: string, since: MessageId): Promise<EngineRecovery> {
+    const last = this.after.id;
+    return Promise.resolve(
+      since.epoch === "new"
+        ? { kind: "complete", messages: [], last }
+        : { kind: "gap", reason: "restart", messages: [this.after], last },
+    );
+  }
+  /** What the node's catch-up read does: the gap, then the new message. */
+  catchUp(): void {
+    this.#sink?.({ type: "gap", topic: "t", since: this.#position, reason: "restart" });
+    this.#position = this.after.id;
+    this.#sink?.({ type: "message", message: this.after });
+  }
+  stats(): HistoryStats {
+    return { topics: 0, messages: 0, bytes: 0 };
+  }
+  metrics(): Metric[] {
+    return [];
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("PushHub: a resume waits while this node catches up with a new epoch; one gap", async () => {
+  const engine = new LaggingEngine();
+  const hub = new PushHub({ engine });
+  const { socket, asSocket } = fakeSocket();
+  const done = hub.subscribe(asSocket, "t", { epoch: "old", seq: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The store already answers with the new epoch, but this node is behind:
+  // nothing yet, rather than `subscribed` at a position the gap will follow.
+  assertEquals([socket.events, socket.frames, socket.topics.size], [[], [], 0]);
+  engine.catchUp();
+  await done;
+  assertEquals(socket.events, [
+    { type: "gap", topic: "t", since: "old:1", reason: "restart" },
+    { type: "subscribed", topic: "t", last: "new:1" },
+  ]);
+  assertEquals(socket.frames, ["after"]);
+  await hub.close();
 });
 
 Deno.test("PushHub.unsubscribe() during a replay stops it without subscribing", async () => {

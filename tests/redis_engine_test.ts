@@ -296,12 +296,16 @@ redisTest(
     const a = await node(redis.url);
     const b = await node(redis.url);
     try {
+      await a.engine.watch("t");
       await b.engine.watch("t");
       const before = await a.engine.publish("t", "before");
       await until(() => b.log("t").length === 1, 2000, "first message");
 
       await redis.stop();
       await assertRejects(() => a.engine.publish("t", "while down"));
+      // Once a sees Redis away, its position no longer answers for Redis.
+      await until(() => a.engine.metrics()[0]!.samples[0]!.value === 0, 5000, "a sees Redis away");
+      await assertRejects(() => a.engine.recover("t", before.id));
       await redis.restart();
 
       // Publish as soon as a's connection is back.
@@ -316,6 +320,11 @@ redisTest(
         }
       }
       assert(after.id.epoch !== before.id.epoch, "a new epoch");
+      // Before a has caught up with the new epoch, a resume from "before" is
+      // already a gap, not an answer from a's stale position.
+      const early = await a.engine.recover("t", before.id);
+      assertEquals(early.kind === "gap" && early.reason, "restart");
+      assertEquals(early.last, after.id);
       await until(() => b.log("t").includes(`${after.id.seq}:after`), 10_000, "the new message");
       assertEquals(b.log("t"), [`${before.id.seq}:before`, "gap:restart", `${after.id.seq}:after`]);
       const gap = b.events.find((event) => event.type === "gap");
