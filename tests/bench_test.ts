@@ -276,18 +276,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "runBench() runs the floor reference for connect and echo only, losing nothing",
+  name: "runBench() runs the floor reference for connect, echo and latency only, losing nothing",
   ignore: !(await hasNode()),
   async fn() {
     const fanout = fanoutScenario(5, 32, TINY, { window: 4, maxMessages: 20 });
+    const latency = fanoutScenario(5, 32, TINY, { window: 1, maxMessages: 20 });
     const report: Report = await runBench({
       servers: ["floor"],
-      scenarios: [fanout, connectScenario(20, TINY), echoScenario(3, TINY)],
+      scenarios: [fanout, connectScenario(20, TINY), echoScenario(3, TINY), latency],
       repeat: 2,
     });
     assertEquals(report.repeat, 2);
-    const [fan, connect, echo] = report.scenarios.map((s) => s.runs.floor);
+    const [fan, connect, echo, oneInFlight] = report.scenarios.map((s) => s.runs.floor);
     assertEquals(fan, undefined);
+    assert(oneInFlight!.ok, oneInFlight!.error);
+    assertEquals(oneInFlight!.result!.lost, 0);
+    assertGreater(oneInFlight!.result!.sent as number, 0);
     assert(connect!.ok, connect!.error);
     assertEquals(connect!.result!.connections, 20);
     assertEquals(connect!.result!.closed, 0);

@@ -13,8 +13,11 @@ export const SERVER_NAMES = ["deno", "node", "bun", "floor", "pushwire"] as cons
 export type ServerName = typeof SERVER_NAMES[number];
 /** The servers that can negotiate permessage-deflate: Deno's native WebSocket cannot. */
 export const DEFLATE_SERVERS: readonly ServerName[] = ["node", "bun", "pushwire"];
-/** The scenario families the floor reference runs: it has no real fan-out. */
-export const FLOOR_FAMILIES: readonly string[] = ["connect", "echo"];
+/**
+ * The scenario families the floor reference runs: those where a connection
+ * never has two writes in flight, which its relay does not order.
+ */
+export const FLOOR_FAMILIES: readonly string[] = ["connect", "echo", "latency"];
 
 /**
  * Why `name` does not run a scenario of `family` (with permessage-deflate or
@@ -27,7 +30,7 @@ export function notApplicable(
 ): string | undefined {
   if (deflate && !DEFLATE_SERVERS.includes(name)) return "no permessage-deflate";
   if (name === "floor" && !FLOOR_FAMILIES.includes(family)) {
-    return "a reference for connect and echo only";
+    return "a reference for connect, echo and latency only";
   }
   return undefined;
 }

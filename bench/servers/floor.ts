@@ -5,12 +5,13 @@
  *
  * Per connection: accept, one read for the request, the accept key through
  * Web Crypto SHA-1, one write for the 101 response, then one pending read with
- * a small buffer. Per message (`--echo`): the frames of each read unmasked
- * and written back in one write. It checks nothing, supports only what the
- * load generator sends (whole, unfragmented frames of up to 64 KiB), and
- * keeps no registry. The harness runs it in the connect and echo scenarios
- * only; chat mode exists so that it starts like every other server, and
- * relays naively.
+ * a small buffer. Per message: the frames of each read unmasked, then one
+ * write of them back (`--echo`) or to every connection (chat), each write
+ * with a bare `.then`. It checks nothing, supports only what the load
+ * generator sends (whole, unfragmented frames of up to 64 KiB), and keeps
+ * only a `Set` of connections. Chat mode does not order overlapping writes
+ * to one connection, so the harness runs it where a connection never has two
+ * in flight: connect, echo, and latency (one message in flight).
  *
  * ```sh
  * deno run -N bench/servers/floor.ts --port 0 [--echo]
@@ -103,7 +104,11 @@ async function handle(conn: Deno.Conn): Promise<void> {
     if (echo) {
       await writeAll(conn, out);
     } else {
-      for (const peer of conns) writeAll(peer, out).catch(() => conns.delete(peer));
+      for (const peer of conns) {
+        peer.write(out).then(
+          (n) => n < out.length ? writeAll(peer, out.subarray(n)) : undefined,
+        ).catch(() => conns.delete(peer));
+      }
     }
   }
 }
