@@ -9,26 +9,14 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { ChatEvent } from "../src/chat.ts";
 import { CHAT_PAGE } from "../src/page.ts";
 import { VERSION } from "../src/version.ts";
+import { denoRunArgs } from "./_deno_run.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { TestClient } from "./_server.ts";
 import { makeCertificate, type TestCertificate, TlsClient } from "./_tls.ts";
 
 const REPO = new URL("../", import.meta.url);
 const CLI = new URL("src/cli.ts", REPO);
-const STD_FALLBACK = new URL("src/_std/", REPO);
 const URL_LINE = /^pushwire listening on (https?:\/\/(\S+):(\d+)\/)$/;
-
-/**
- * `deno run` with network permission only (plus `permissions`, when a test
- * grants more). When this test run resolves `@std` to the offline fallback,
- * the CLI gets the same import map.
- */
-function denoRun(script: URL, args: string[], permissions: string[] = []): string[] {
-  const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
-    ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
-    : [];
-  return ["run", "-N", ...permissions, ...importMap, script.pathname, ...args];
-}
 
 /** How to run the CLI beyond its arguments. */
 interface RunOptions {
@@ -41,7 +29,7 @@ interface RunOptions {
 /** Runs the CLI to completion (at most `timeout` ms) and returns its output. */
 async function runCli(args: string[], timeout = 20_000, options: RunOptions = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: denoRun(CLI, args, options.permissions),
+    args: denoRunArgs(CLI, args, options.permissions),
     cwd: REPO,
     env: options.env ?? {},
     stdin: "null",
@@ -77,7 +65,7 @@ class CliProcess {
 
   constructor(args: string[], timeout = 30_000, options: RunOptions = {}) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: denoRun(CLI, args, options.permissions),
+      args: denoRunArgs(CLI, args, options.permissions),
       cwd: REPO,
       env: options.env ?? {},
       stdin: "piped",

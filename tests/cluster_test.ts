@@ -6,22 +6,14 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { denoRunArgs } from "./_deno_run.ts";
 import { freePort, type RedisProcess, redisTest } from "./_redis.ts";
 import { TestClient, until } from "./_server.ts";
 
 const CLI = new URL("../src/cli.ts", import.meta.url);
-const STD_FALLBACK = new URL("../src/_std/", import.meta.url);
 const decoder = new TextDecoder();
 
 type Event = Record<string, unknown> & { type: string };
-
-/** The arguments of `deno run -N` for the CLI, with the offline import map when in use. */
-function cliArgs(args: string[]): string[] {
-  const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
-    ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
-    : [];
-  return ["run", "-N", ...importMap, CLI.pathname, ...args];
-}
 
 /** A pushwire node: the CLI as a child process, on an ephemeral loopback port. */
 class Node {
@@ -31,7 +23,15 @@ class Node {
 
   constructor(redis: string, extra: string[] = []) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: cliArgs(["--port", "0", "--hostname", "127.0.0.1", "--redis", redis, ...extra]),
+      args: denoRunArgs(CLI, [
+        "--port",
+        "0",
+        "--hostname",
+        "127.0.0.1",
+        "--redis",
+        redis,
+        ...extra,
+      ]),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -4,22 +4,11 @@
  */
 
 import { assert, assertEquals, assertInstanceOf, assertLess } from "@std/assert";
+import { denoRunArgs } from "./_deno_run.ts";
 import { TestClient } from "./_server.ts";
 
 const REPO = new URL("../", import.meta.url);
-const STD_FALLBACK = new URL("src/_std/", REPO);
 const URL_LINE = /^\w+ example on (?:http|ws):\/\/localhost:(\d+)\/$/;
-
-/**
- * `deno run` with network permission only. When this test run resolves
- * `@std` to the offline fallback, the example gets the same import map.
- */
-function denoRun(script: URL, args: string[]): string[] {
-  const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
-    ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
-    : [];
-  return ["run", "-N", ...importMap, script.pathname, ...args];
-}
 
 /** Reads up to the first newline, within `timeout` ms. */
 async function firstLine(
@@ -51,7 +40,7 @@ async function firstLine(
  */
 async function withExample(name: string, fn: (port: number) => Promise<void>): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: denoRun(new URL(`examples/${name}.ts`, REPO), ["--port", "0"]),
+    args: denoRunArgs(new URL(`examples/${name}.ts`, REPO), ["--port", "0"]),
     cwd: REPO,
     stdin: "null",
     stdout: "piped",

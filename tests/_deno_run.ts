@@ -1,0 +1,23 @@
+/**
+ * The arguments of `deno run` for a script of this repository, in a child
+ * process of a test: with the offline `@std` import map whenever the tests
+ * themselves run on it (JSR unreachable).
+ *
+ * @module
+ */
+
+const STD_FALLBACK = new URL("../src/_std/", import.meta.url);
+
+/**
+ * `run -N [permissions] [--import-map=…] <script> [args]`.
+ *
+ * @param script The script to run.
+ * @param args Its arguments.
+ * @param permissions Permission flags besides `-N`.
+ */
+export function denoRunArgs(script: URL, args: string[], permissions: string[] = []): string[] {
+  const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
+    ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
+    : [];
+  return ["run", "-N", ...permissions, ...importMap, script.pathname, ...args];
+}
