@@ -483,7 +483,7 @@ export class PushHub {
         if (recovery.last.epoch !== position.epoch) {
           // The store has a new epoch this node has not caught up with: its
           // live subscribers are about to get the gap; wait for it.
-          await new Promise((resolve) => setTimeout(resolve, EPOCH_POLL_MS));
+          await pause(EPOCH_POLL_MS);
           continue;
         }
         if (since !== undefined && recovery.kind === "gap") {
@@ -533,7 +533,7 @@ export class PushHub {
           await drained(socket, this.#replayChunkBytes / 2);
         } else if (formatId(cursor) === before) {
           // This node has not delivered up to the client's id yet: wait for it.
-          await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+          await pause(DRAIN_POLL_MS);
         }
       }
     } catch {
@@ -596,10 +596,14 @@ function sendEvent(socket: Socket, event: PushEvent): void {
   socket.send(JSON.stringify(event));
 }
 
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Waits until a socket's outbox holds at most `bytes`, or it closed. */
 async function drained(socket: Socket, bytes: number): Promise<void> {
   while (socket.state === "open" && socket.bufferedAmount > bytes) {
-    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    await pause(DRAIN_POLL_MS);
   }
 }
 
