@@ -27,7 +27,7 @@ export {
   type ServeOptions,
   Server,
   type SocketHandler,
-} from "./src/server.ts";
+} from "./src/server/server.ts";
 export {
   bodyLength,
   handleHttp,
@@ -37,7 +37,7 @@ export {
   type HttpResponse,
   type HttpRoute,
   type HttpRoutes,
-} from "./src/http.ts";
+} from "./src/server/routes.ts";
 export {
   bearerToken,
   checkOrigin,
@@ -45,7 +45,7 @@ export {
   isLoopback,
   normalizeOrigins,
   timingSafeEqual,
-} from "./src/access.ts";
+} from "./src/server/access.ts";
 export {
   LabeledCounter,
   type Metric,
@@ -55,8 +55,8 @@ export {
   type MetricType,
   renderMetrics,
   type Sample,
-} from "./src/metrics.ts";
-export { fanoutMetrics, type FanoutSource, ServerMetrics } from "./src/server_metrics.ts";
+} from "./src/server/metrics.ts";
+export { fanoutMetrics, type FanoutSource, ServerMetrics } from "./src/server/server_metrics.ts";
 export {
   type CloseResult,
   Socket,
@@ -65,12 +65,17 @@ export {
   type SocketOptions,
   type SocketState,
   type Transport,
-} from "./src/socket.ts";
-export { type BroadcastOptions, Registry } from "./src/registry.ts";
-export { MAX_TOPIC_LENGTH, type Subscriber, TopicIndex, validateTopic } from "./src/topics.ts";
-export type { Message } from "./src/message.ts";
-export { CLOSE_CODE, type CloseCode, isValidCloseCode } from "./src/close_code.ts";
-export { HandshakeError, ProtocolError } from "./src/errors.ts";
+} from "./src/server/socket.ts";
+export { type BroadcastOptions, Registry } from "./src/server/registry.ts";
+export {
+  MAX_TOPIC_LENGTH,
+  type Subscriber,
+  TopicIndex,
+  validateTopic,
+} from "./src/server/topics.ts";
+export type { Message } from "./src/protocol/message.ts";
+export { CLOSE_CODE, type CloseCode, isValidCloseCode } from "./src/protocol/close_code.ts";
+export { HandshakeError, ProtocolError } from "./src/protocol/errors.ts";
 export {
   acceptKey,
   errorResponse,
@@ -85,7 +90,7 @@ export {
   type UpgradeResponseOptions,
   validateUpgrade,
   WEBSOCKET_GUID,
-} from "./src/handshake.ts";
+} from "./src/protocol/handshake.ts";
 export {
   encodeFrame,
   type EncodeFrameOptions,
@@ -94,11 +99,19 @@ export {
   isControlOpcode,
   OPCODE,
   type Opcode,
-} from "./src/frame.ts";
-export { FrameDecoder, type FrameDecoderOptions, type PartialFrame } from "./src/frame_decoder.ts";
-export { type CloseInfo, decodeClosePayload, encodeClosePayload } from "./src/close_frame.ts";
-export { MessageAssembler } from "./src/message.ts";
-export { applyMask } from "./src/mask.ts";
+} from "./src/protocol/frame.ts";
+export {
+  FrameDecoder,
+  type FrameDecoderOptions,
+  type PartialFrame,
+} from "./src/protocol/frame_decoder.ts";
+export {
+  type CloseInfo,
+  decodeClosePayload,
+  encodeClosePayload,
+} from "./src/protocol/close_frame.ts";
+export { MessageAssembler } from "./src/protocol/message.ts";
+export { applyMask } from "./src/protocol/mask.ts";
 export {
   type ChatEvent,
   type ChatMessage,
@@ -106,7 +119,7 @@ export {
   type ChatRoom,
   Room,
   serveChat,
-} from "./src/chat.ts";
+} from "./src/chat/room.ts";
 export {
   type ErrorEvent,
   type GapEvent,
@@ -120,7 +133,7 @@ export {
   type ServePushOptions,
   type SubscribedEvent,
   type UnsubscribedEvent,
-} from "./src/push.ts";
+} from "./src/push/hub.ts";
 export {
   type Engine,
   type EngineEvent,
@@ -129,15 +142,15 @@ export {
   type EngineSink,
   MemoryEngine,
   type MemoryEngineOptions,
-} from "./src/engine.ts";
-export { RedisEngine, type RedisEngineOptions } from "./src/redis_engine.ts";
+} from "./src/push/engine.ts";
+export { RedisEngine, type RedisEngineOptions } from "./src/push/redis_engine.ts";
 export {
   parsePublication,
   type Publication,
   type PublishResult,
   publishRoute,
   type PublishRouteOptions,
-} from "./src/publish.ts";
+} from "./src/push/publish.ts";
 export {
   formatId,
   type GapReason,
@@ -150,14 +163,14 @@ export {
   parseId,
   parseSince,
   type Recovery,
-} from "./src/history.ts";
+} from "./src/push/history.ts";
 export {
   type ControlMessage,
   MAX_CONTROL_LENGTH,
   parseControl,
   parseSubscriptions,
   type Subscriptions,
-} from "./src/subscriptions.ts";
+} from "./src/push/subscriptions.ts";
 export {
   type DataOpcode,
   DEFLATE_THRESHOLD,
@@ -165,8 +178,8 @@ export {
   type DeflaterOptions,
   type Inflater,
   PreparedMessage,
-} from "./src/deflate.ts";
-export { createDeflater, createInflater } from "./src/deflate.ts";
+} from "./src/protocol/deflate.ts";
+export { createDeflater, createInflater } from "./src/protocol/deflate.ts";
 export {
   type DeflateNegotiation,
   type DeflateOptions,
@@ -177,4 +190,4 @@ export {
   parseExtensions,
   PERMESSAGE_DEFLATE,
   type WindowBits,
-} from "./src/extensions.ts";
+} from "./src/protocol/extensions.ts";

@@ -3,7 +3,7 @@
  * encoding of a small server frame, and masking alone.
  *
  * ```sh
- * deno bench --import-map=src/_std/import_map.json bench/codec_bench.ts
+ * deno bench --import-map=.ci/std/import_map.json bench/codec_bench.ts
  * ```
  *
  * Each name carries the bytes one iteration handles, so throughput is
@@ -12,9 +12,9 @@
  * @module
  */
 
-import { encodeFrame, OPCODE } from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
-import { applyMask } from "../src/mask.ts";
+import { encodeFrame, OPCODE } from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
+import { applyMask } from "../src/protocol/mask.ts";
 
 const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 

@@ -4,7 +4,7 @@
  * context per message) and inflating (client → server).
  *
  * ```sh
- * deno bench --import-map=src/_std/import_map.json bench/deflate_bench.ts
+ * deno bench --import-map=.ci/std/import_map.json bench/deflate_bench.ts
  * ```
  *
  * Candidates, for 32 B, 1 KiB and 16 KiB JSON-like messages:
@@ -51,7 +51,7 @@
  * @module
  */
 
-import { concatBytes } from "../src/bytes.ts";
+import { concatBytes } from "../src/protocol/bytes.ts";
 import {
   constants,
   createDeflateRaw,
@@ -60,7 +60,7 @@ import {
   deflateRawSync,
   type InflateRaw,
 } from "node:zlib";
-import { createDeflater, createInflater } from "../src/deflate.ts";
+import { createDeflater, createInflater } from "../src/protocol/deflate.ts";
 
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 const encoder = new TextEncoder();

@@ -5,14 +5,19 @@
  * `node:crypto`'s synchronous SHA-1 for reference, and request parsing.
  *
  * ```sh
- * deno bench --import-map=src/_std/import_map.json bench/handshake_bench.ts
+ * deno bench --import-map=.ci/std/import_map.json bench/handshake_bench.ts
  * ```
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import { acceptKey, RequestHeadParser, validateUpgrade, WEBSOCKET_GUID } from "../src/handshake.ts";
+import {
+  acceptKey,
+  RequestHeadParser,
+  validateUpgrade,
+  WEBSOCKET_GUID,
+} from "../src/protocol/handshake.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const REQUEST = new TextEncoder().encode(

@@ -23,7 +23,7 @@ import { parseArgs } from "@std/cli";
 import { findRedisServer, RedisProcess } from "../tests/_redis.ts";
 
 const CLI = new URL("../src/cli.ts", import.meta.url);
-const STD_FALLBACK = new URL("../src/_std/", import.meta.url);
+const STD_FALLBACK = new URL("../.ci/std/", import.meta.url);
 const decoder = new TextDecoder();
 
 interface Options {

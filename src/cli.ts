@@ -52,9 +52,9 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { normalizeOrigins } from "./access.ts";
-import { type PushServer, servePush, type ServePushOptions } from "./push.ts";
-import type { RedisEngine } from "./redis_engine.ts";
+import { normalizeOrigins } from "./server/access.ts";
+import { type PushServer, servePush, type ServePushOptions } from "./push/hub.ts";
+import type { RedisEngine } from "./push/redis_engine.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `Usage: pushwire [--port 8080] [--hostname 0.0.0.0] [options]
@@ -278,7 +278,7 @@ async function main(args: string[]): Promise<number> {
   let engine: RedisEngine | undefined;
   if (command.redis !== undefined) {
     // Loaded only with --redis: without it, no npm package is read.
-    const { RedisEngine } = await import("./redis_engine.ts");
+    const { RedisEngine } = await import("./push/redis_engine.ts");
     const redis = new RedisEngine({
       url: command.redis,
       size: command.history,

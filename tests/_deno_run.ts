@@ -6,7 +6,7 @@
  * @module
  */
 
-const STD_FALLBACK = new URL("../src/_std/", import.meta.url);
+const STD_FALLBACK = new URL("../.ci/std/", import.meta.url);
 
 /**
  * `run -N [permissions] [--import-map=…] <script> [args]`.

@@ -12,14 +12,14 @@
  * @module
  */
 
-import { concatBytes } from "../src/bytes.ts";
-import { decodeClosePayload } from "../src/close_frame.ts";
-import { isValidCloseCode } from "../src/close_code.ts";
-import { HandshakeError, ProtocolError } from "../src/errors.ts";
-import { type Frame, OPCODE } from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
-import { RequestHeadParser, validateUpgrade } from "../src/handshake.ts";
-import { MessageAssembler } from "../src/message.ts";
+import { concatBytes } from "../src/protocol/bytes.ts";
+import { decodeClosePayload } from "../src/protocol/close_frame.ts";
+import { isValidCloseCode } from "../src/protocol/close_code.ts";
+import { HandshakeError, ProtocolError } from "../src/protocol/errors.ts";
+import { type Frame, OPCODE } from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
+import { RequestHeadParser, validateUpgrade } from "../src/protocol/handshake.ts";
+import { MessageAssembler } from "../src/protocol/message.ts";
 
 const encoder = new TextEncoder();
 const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });

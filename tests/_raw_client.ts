@@ -7,15 +7,15 @@
  */
 
 import { encodeBase64 } from "@std/encoding";
-import { decodeClosePayload } from "../src/close_frame.ts";
+import { decodeClosePayload } from "../src/protocol/close_frame.ts";
 import {
   encodeFrame,
   type EncodeFrameOptions,
   type Frame,
   OPCODE,
   type Opcode,
-} from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
+} from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

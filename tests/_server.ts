@@ -5,7 +5,7 @@
  * @module
  */
 
-import { serve, type ServeOptions, type Server, type SocketHandler } from "../src/server.ts";
+import { serve, type ServeOptions, type Server, type SocketHandler } from "../src/server/server.ts";
 
 /** Runs `fn` with a server on 127.0.0.1 and an ephemeral port, then shuts it down. */
 export async function withServer(

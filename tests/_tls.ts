@@ -5,8 +5,8 @@
  * @module
  */
 
-import { encodeFrame, type Frame, type Opcode } from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
+import { encodeFrame, type Frame, type Opcode } from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
 import { upgradeRequest } from "./_raw_client.ts";
 
 const encoder = new TextEncoder();

@@ -6,10 +6,10 @@ import {
   isLoopback,
   normalizeOrigins,
   timingSafeEqual,
-} from "../src/access.ts";
-import { HandshakeError } from "../src/errors.ts";
-import { type Authorization, serve } from "../src/server.ts";
-import type { Socket } from "../src/socket.ts";
+} from "../src/server/access.ts";
+import { HandshakeError } from "../src/protocol/errors.ts";
+import { type Authorization, serve } from "../src/server/server.ts";
+import type { Socket } from "../src/server/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { until, withServer } from "./_server.ts";
 

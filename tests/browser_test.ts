@@ -23,7 +23,7 @@ function cliArgs(port: number): string[] {
   const args = ["run", "-N"];
   // The offline @std fallback is in use: the CLI needs the same import map.
   if (import.meta.resolve("@std/cli").startsWith("file:")) {
-    args.push(`--import-map=${new URL("src/_std/import_map.json", REPO).pathname}`);
+    args.push(`--import-map=${new URL(".ci/std/import_map.json", REPO).pathname}`);
   }
   return [...args, "src/cli.ts", "--port", String(port), "--hostname", "127.0.0.1"];
 }

@@ -6,8 +6,8 @@
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import denoJson from "../deno.json" with { type: "json" };
-import type { ChatEvent } from "../src/chat.ts";
-import { CHAT_PAGE } from "../src/page.ts";
+import type { ChatEvent } from "../src/chat/room.ts";
+import { CHAT_PAGE } from "../src/chat/page.ts";
 import { VERSION } from "../src/version.ts";
 import { denoRunArgs } from "./_deno_run.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";

@@ -7,8 +7,8 @@
  */
 
 import { assertEquals } from "@std/assert";
-import type { Server } from "../src/server.ts";
-import type { CloseResult } from "../src/socket.ts";
+import type { Server } from "../src/server/server.ts";
+import type { CloseResult } from "../src/server/socket.ts";
 import { echo, relay, TestClient, until, withServer } from "./_server.ts";
 import {
   missingNodePackage,

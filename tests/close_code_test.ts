@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { CLOSE_CODE, isValidCloseCode } from "../src/close_code.ts";
+import { CLOSE_CODE, isValidCloseCode } from "../src/protocol/close_code.ts";
 
 const VALID = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014];
 const PRIVATE = [3000, 3001, 3999, 4000, 4001, 4999];

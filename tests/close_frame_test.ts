@@ -1,12 +1,12 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { decodeHex, encodeHex } from "@std/encoding";
-import { CLOSE_CODE } from "../src/close_code.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
 import {
   decodeClosePayload,
   encodeClosePayload,
   MAX_CLOSE_REASON_BYTES,
-} from "../src/close_frame.ts";
-import { ProtocolError } from "../src/errors.ts";
+} from "../src/protocol/close_frame.ts";
+import { ProtocolError } from "../src/protocol/errors.ts";
 
 function hex(text: string): Uint8Array {
   return decodeHex(text.replaceAll(" ", ""));

@@ -7,7 +7,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { OPCODE } from "../src/frame.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
 import { RawClient } from "./_raw_client.ts";
 import { echo, withServer } from "./_server.ts";
 

@@ -6,9 +6,9 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import { OPCODE } from "../src/frame.ts";
-import type { Server } from "../src/server.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
+import type { Server } from "../src/server/server.ts";
 import { RawClient } from "./_raw_client.ts";
 import { echo, relay, until, withServer } from "./_server.ts";
 

@@ -13,9 +13,9 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { OPCODE } from "../src/frame.ts";
-import type { Frame } from "../src/frame.ts";
-import type { ServeOptions } from "../src/server.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
+import type { Frame } from "../src/protocol/frame.ts";
+import type { ServeOptions } from "../src/server/server.ts";
 import { buildFrame, concat, type FrameSpec, toHex, utf8FailIndex } from "./_fuzz.ts";
 import { fromHex, RawClient, rawHttp, readAll } from "./_raw_client.ts";
 import { echo, withServer } from "./_server.ts";
@@ -1429,7 +1429,7 @@ const REPO = new URL("../", import.meta.url);
 /** Runs `deno run -N examples/echo.ts --port 0` for the length of `fn`. */
 async function withEchoExample(fn: (port: number) => Promise<void>): Promise<void> {
   // The child resolves @std the way this test run does (JSR or the offline fallback).
-  const fallback = new URL("src/_std/", REPO);
+  const fallback = new URL(".ci/std/", REPO);
   const importMap = import.meta.resolve("@std/cli").startsWith(fallback.href)
     ? [`--import-map=${new URL("import_map.json", fallback).pathname}`]
     : [];

@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { Deadlines } from "../src/deadlines.ts";
+import { Deadlines } from "../src/server/deadlines.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,10 +7,10 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
-import { concatBytes } from "../src/bytes.ts";
+import { concatBytes } from "../src/protocol/bytes.ts";
 import { decodeHex, encodeHex } from "@std/encoding";
 import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
-import { CLOSE_CODE } from "../src/close_code.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
 import {
   createDeflater,
   createInflater,
@@ -18,18 +18,22 @@ import {
   type Deflater,
   type Inflater,
   PreparedMessage,
-} from "../src/deflate.ts";
-import { ProtocolError } from "../src/errors.ts";
-import { type DeflateOptions, negotiateDeflate, type WindowBits } from "../src/extensions.ts";
-import { encodeFrame, type Frame, OPCODE } from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
+} from "../src/protocol/deflate.ts";
+import { ProtocolError } from "../src/protocol/errors.ts";
+import {
+  type DeflateOptions,
+  negotiateDeflate,
+  type WindowBits,
+} from "../src/protocol/extensions.ts";
+import { encodeFrame, type Frame, OPCODE } from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
 import {
   acceptKey,
   RequestHeadParser,
   type UpgradeRequest,
   upgradeResponse,
   validateUpgrade,
-} from "../src/handshake.ts";
+} from "../src/protocol/handshake.ts";
 import {
   CHROMIUM,
   missingChromium,

@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { type EngineEvent, MemoryEngine } from "../src/engine.ts";
+import { type EngineEvent, MemoryEngine } from "../src/push/engine.ts";
 
 Deno.test("MemoryEngine delivers each publish to the sink before it resolves", async () => {
   const engine = new MemoryEngine({ epoch: "e1" });

@@ -7,7 +7,7 @@ import {
   parseExtensions,
   PERMESSAGE_DEFLATE,
   type WindowBits,
-} from "../src/extensions.ts";
+} from "../src/protocol/extensions.ts";
 
 function offer(name: string, ...params: [string, string?][]): ExtensionOffer {
   return { name, params: params.map(([name, value]) => ({ name, value })) };

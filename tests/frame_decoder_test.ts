@@ -7,12 +7,12 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
-import { concatBytes } from "../src/bytes.ts";
+import { concatBytes } from "../src/protocol/bytes.ts";
 import { decodeHex } from "@std/encoding";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import { ProtocolError } from "../src/errors.ts";
-import { encodeFrame, type Frame, OPCODE, type Opcode } from "../src/frame.ts";
-import { FrameDecoder, type FrameDecoderOptions } from "../src/frame_decoder.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { ProtocolError } from "../src/protocol/errors.ts";
+import { encodeFrame, type Frame, OPCODE, type Opcode } from "../src/protocol/frame.ts";
+import { FrameDecoder, type FrameDecoderOptions } from "../src/protocol/frame_decoder.ts";
 
 const encoder = new TextEncoder();
 const HELLO = encoder.encode("Hello");

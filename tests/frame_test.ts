@@ -8,8 +8,8 @@ import {
   isControlOpcode,
   OPCODE,
   type Opcode,
-} from "../src/frame.ts";
-import { applyMask } from "../src/mask.ts";
+} from "../src/protocol/frame.ts";
+import { applyMask } from "../src/protocol/mask.ts";
 
 const encoder = new TextEncoder();
 const HELLO = encoder.encode("Hello");

@@ -10,10 +10,10 @@
  */
 
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
-import { ProtocolError } from "../src/errors.ts";
-import { OPCODE } from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
-import { RequestHeadParser } from "../src/handshake.ts";
+import { ProtocolError } from "../src/protocol/errors.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
+import { RequestHeadParser } from "../src/protocol/handshake.ts";
 import {
   buildFrame,
   checkFrameInput,

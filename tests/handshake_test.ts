@@ -7,7 +7,7 @@ import {
   assertThrows,
   fail,
 } from "@std/assert";
-import { HandshakeError } from "../src/errors.ts";
+import { HandshakeError } from "../src/protocol/errors.ts";
 import {
   acceptKey,
   errorResponse,
@@ -20,7 +20,7 @@ import {
   upgradeResponse,
   validateUpgrade,
   WEBSOCKET_GUID,
-} from "../src/handshake.ts";
+} from "../src/protocol/handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -7,7 +7,7 @@ import {
   parseId,
   parseSince,
   type Recovery,
-} from "../src/history.ts";
+} from "../src/push/history.ts";
 
 const E = "e1";
 

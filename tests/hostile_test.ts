@@ -8,10 +8,10 @@
  */
 
 import { assert, assertEquals, assertLess } from "@std/assert";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import { OPCODE } from "../src/frame.ts";
-import type { Server } from "../src/server.ts";
-import type { CloseResult } from "../src/socket.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
+import type { Server } from "../src/server/server.ts";
+import type { CloseResult } from "../src/server/socket.ts";
 import { buildFrame } from "./_fuzz.ts";
 import { RawClient, rawHttp, readAll, upgradeRequest } from "./_raw_client.ts";
 import { echo, relay, until, withServer } from "./_server.ts";
@@ -426,7 +426,7 @@ Deno.test("10k connect/disconnect cycles leave the registry empty and RSS within
 
 Deno.test("10k connect/disconnect cycles leave the heap flat (child process with --expose-gc)", async () => {
   // This file doubles as the child's script (see the end of the file).
-  const fallback = new URL("../src/_std/", import.meta.url);
+  const fallback = new URL("../.ci/std/", import.meta.url);
   const importMap = import.meta.resolve("@std/assert").startsWith(fallback.href)
     ? [`--import-map=${new URL("import_map.json", fallback).pathname}`]
     : [];

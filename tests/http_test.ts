@@ -1,7 +1,12 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { HandshakeError } from "../src/errors.ts";
-import { RequestHeadParser } from "../src/handshake.ts";
-import { bodyLength, handleHttp, type HttpConnection, type HttpRoutes } from "../src/http.ts";
+import { HandshakeError } from "../src/protocol/errors.ts";
+import { RequestHeadParser } from "../src/protocol/handshake.ts";
+import {
+  bodyLength,
+  handleHttp,
+  type HttpConnection,
+  type HttpRoutes,
+} from "../src/server/routes.ts";
 import { rawHttp } from "./_raw_client.ts";
 import { withServer } from "./_server.ts";
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertNotEquals } from "@std/assert";
-import { applyMask, randomMaskKey } from "../src/mask.ts";
+import { applyMask, randomMaskKey } from "../src/protocol/mask.ts";
 
 const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 

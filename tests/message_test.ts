@@ -1,10 +1,16 @@
 import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import { decodeHex } from "@std/encoding";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import { ProtocolError } from "../src/errors.ts";
-import { encodeFrame, type Frame, isControlOpcode, OPCODE, type Opcode } from "../src/frame.ts";
-import { FrameDecoder } from "../src/frame_decoder.ts";
-import { MessageAssembler } from "../src/message.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { ProtocolError } from "../src/protocol/errors.ts";
+import {
+  encodeFrame,
+  type Frame,
+  isControlOpcode,
+  OPCODE,
+  type Opcode,
+} from "../src/protocol/frame.ts";
+import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
+import { MessageAssembler } from "../src/protocol/message.ts";
 
 const encoder = new TextEncoder();
 const RFC_KEY = decodeHex("37fa213d");

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
-import { LabeledCounter, Metrics, renderMetrics } from "../src/metrics.ts";
-import type { Server } from "../src/server.ts";
+import { LabeledCounter, Metrics, renderMetrics } from "../src/server/metrics.ts";
+import type { Server } from "../src/server/server.ts";
 import { rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { relay, TestClient, until, withServer } from "./_server.ts";
 

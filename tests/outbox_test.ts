@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { Outbox, type Writer } from "../src/outbox.ts";
+import { Outbox, type Writer } from "../src/server/outbox.ts";
 
 // A writer that records each write and completes it when told, writing at
 // most `limit` bytes at a time.

@@ -4,10 +4,10 @@
  */
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { HandshakeError } from "../src/errors.ts";
-import type { HttpRequest } from "../src/http.ts";
-import { parsePublication, type Publication, publishRoute } from "../src/publish.ts";
-import { servePush } from "../src/push.ts";
+import { HandshakeError } from "../src/protocol/errors.ts";
+import type { HttpRequest } from "../src/server/routes.ts";
+import { parsePublication, type Publication, publishRoute } from "../src/push/publish.ts";
+import { servePush } from "../src/push/hub.ts";
 import { rawHttp } from "./_raw_client.ts";
 
 const encoder = new TextEncoder();

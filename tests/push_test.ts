@@ -6,14 +6,14 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { decodeBase64 } from "@std/encoding";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import type { PreparedMessage } from "../src/deflate.ts";
-import { renderMetrics } from "../src/metrics.ts";
-import type { Engine, EngineMessage, EngineRecovery, EngineSink } from "../src/engine.ts";
-import type { HistoryStats, MessageId } from "../src/history.ts";
-import type { Metric } from "../src/metrics.ts";
-import { PushHub, type PushServer, servePush, type ServePushOptions } from "../src/push.ts";
-import type { Socket } from "../src/socket.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import type { PreparedMessage } from "../src/protocol/deflate.ts";
+import { renderMetrics } from "../src/server/metrics.ts";
+import type { Engine, EngineMessage, EngineRecovery, EngineSink } from "../src/push/engine.ts";
+import type { HistoryStats, MessageId } from "../src/push/history.ts";
+import type { Metric } from "../src/server/metrics.ts";
+import { PushHub, type PushServer, servePush, type ServePushOptions } from "../src/push/hub.ts";
+import type { Socket } from "../src/server/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { TestClient, until } from "./_server.ts";
 

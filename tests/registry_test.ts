@@ -1,7 +1,7 @@
 import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
-import { Registry } from "../src/registry.ts";
-import type { PreparedMessage } from "../src/deflate.ts";
-import type { Socket } from "../src/socket.ts";
+import { Registry } from "../src/server/registry.ts";
+import type { PreparedMessage } from "../src/protocol/deflate.ts";
+import type { Socket } from "../src/server/socket.ts";
 import { TestClient, until, withServer } from "./_server.ts";
 
 // A stand-in with the parts of a Socket the registry uses.

@@ -1,8 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import { OPCODE } from "../src/frame.ts";
-import type { Server } from "../src/server.ts";
-import type { CloseResult, Socket } from "../src/socket.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
+import type { Server } from "../src/server/server.ts";
+import type { CloseResult, Socket } from "../src/server/socket.ts";
 import { fromHex, RawClient, rawHttp, readAll, upgradeRequest } from "./_raw_client.ts";
 import { echo, relay, TestClient, until, withServer } from "./_server.ts";
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { parseControl, parseSubscriptions } from "../src/subscriptions.ts";
+import { parseControl, parseSubscriptions } from "../src/push/subscriptions.ts";
 
 Deno.test("parseSubscriptions() reads topics once each, and since per topic", async (t) => {
   await t.step("no topic: the chat room", () => {

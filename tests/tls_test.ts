@@ -5,10 +5,10 @@
  */
 
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { CLOSE_CODE } from "../src/close_code.ts";
-import { decodeClosePayload } from "../src/close_frame.ts";
-import { OPCODE } from "../src/frame.ts";
-import { serve, type Server } from "../src/server.ts";
+import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { decodeClosePayload } from "../src/protocol/close_frame.ts";
+import { OPCODE } from "../src/protocol/frame.ts";
+import { serve, type Server } from "../src/server/server.ts";
 import { echo, until, withServer } from "./_server.ts";
 import { makeCertificate, type TestCertificate, TlsClient } from "./_tls.ts";
 

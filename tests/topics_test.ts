@@ -1,7 +1,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { TopicIndex, validateTopic } from "../src/topics.ts";
-import type { PreparedMessage } from "../src/deflate.ts";
-import type { Socket } from "../src/socket.ts";
+import { TopicIndex, validateTopic } from "../src/server/topics.ts";
+import type { PreparedMessage } from "../src/protocol/deflate.ts";
+import type { Socket } from "../src/server/socket.ts";
 import { TestClient, until, withServer } from "./_server.ts";
 
 Deno.test("validateTopic() accepts names of 1 to 128 allowed characters", async (t) => {

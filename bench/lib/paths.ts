@@ -17,7 +17,7 @@ export const BUN_BIN: string = path("../node_modules/bun/bin/bun.exe");
 /** The load generator's entry point. */
 export const GENERATOR: string = path("../load/main.mjs");
 /** The offline `@std` import map (used when this process itself resolves `@std` offline). */
-export const OFFLINE_STD_MAP: string = path("../../src/_std/import_map.json");
+export const OFFLINE_STD_MAP: string = path("../../.ci/std/import_map.json");
 
 /** The path of a peer server's source file. */
 export function serverFile(file: string): string {

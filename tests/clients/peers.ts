@@ -13,7 +13,7 @@
 export const IN_CI = Deno.env.get("CI") === "true";
 
 /** This folder: the client scripts, `package.json` and `node_modules/`. */
-export const CLIENTS_DIR: URL = new URL("./", import.meta.url);
+export const CLIENTS_DIR: URL = new URL(".//", import.meta.url);
 
 /** Debian's Python, which sees Debian's `python3-websockets` (a pyenv one may not). */
 export const SYSTEM_PYTHON = "/usr/bin/python3";

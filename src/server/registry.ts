@@ -5,7 +5,7 @@
  * @module
  */
 
-import { PreparedMessage } from "./deflate.ts";
+import { PreparedMessage } from "../protocol/deflate.ts";
 import type { Socket } from "./socket.ts";
 
 /** Options for {@linkcode Registry.broadcast}. */

@@ -19,11 +19,11 @@
  * @module
  */
 
-import { PreparedMessage } from "./deflate.ts";
-import type { Metric } from "./metrics.ts";
-import { serve, type ServeOptions, type Server } from "./server.ts";
-import { fanoutMetrics } from "./server_metrics.ts";
-import type { Socket } from "./socket.ts";
+import { PreparedMessage } from "../protocol/deflate.ts";
+import type { Metric } from "../server/metrics.ts";
+import { serve, type ServeOptions, type Server } from "../server/server.ts";
+import { fanoutMetrics } from "../server/server_metrics.ts";
+import type { Socket } from "../server/socket.ts";
 
 /**
  * A change in the room: `welcome` goes to the socket that joined (with its
@@ -32,7 +32,7 @@ import type { Socket } from "./socket.ts";
  *
  * @example Tell presence from messages
  * ```ts
- * import type { ChatEvent } from "./chat.ts";
+ * import type { ChatEvent } from "./room.ts";
  *
  * const event: ChatEvent = JSON.parse('{"type":"join","id":"2","time":0,"peers":2}');
  * if (event.type === "join") console.log(`${event.id} joined; ${event.peers} here`);
@@ -56,7 +56,7 @@ export interface ChatPresence {
  *
  * @example Print a message
  * ```ts
- * import type { ChatMessage } from "./chat.ts";
+ * import type { ChatMessage } from "./room.ts";
  *
  * const message: ChatMessage = { type: "message", from: "server", time: 0, text: "hi" };
  * console.log(`${message.from}: ${message.text}`);
@@ -79,7 +79,7 @@ export interface ChatMessage {
  *
  * @example Handle every kind of event
  * ```ts
- * import type { ChatEvent } from "./chat.ts";
+ * import type { ChatEvent } from "./room.ts";
  *
  * function describe(event: ChatEvent): string {
  *   return event.type === "message" ? `${event.from}: ${event.text}` : `${event.type} ${event.id}`;
@@ -204,7 +204,7 @@ export class Room {
  *
  * @example Push a line to everyone every second
  * ```ts ignore
- * import { serveChat } from "./chat.ts";
+ * import { serveChat } from "./room.ts";
  *
  * const room = serveChat({ port: 8080 });
  * setInterval(() => room.push(new Date().toISOString()), 1000);
@@ -233,7 +233,7 @@ export interface ChatRoom {
  *
  * @example The chat server on port 8080
  * ```ts ignore
- * import { serveChat } from "./chat.ts";
+ * import { serveChat } from "./room.ts";
  *
  * const room = serveChat({ port: 8080 });
  * console.log(`http://localhost:${room.server.addr.port}/`);

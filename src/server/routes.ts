@@ -6,8 +6,8 @@
  * @module
  */
 
-import { HandshakeError } from "./errors.ts";
-import { errorResponse, httpResponse, type RequestHead } from "./handshake.ts";
+import { HandshakeError } from "../protocol/errors.ts";
+import { errorResponse, httpResponse, type RequestHead } from "../protocol/handshake.ts";
 
 /** A plain HTTP request, as a route sees it. */
 export interface HttpRequest {
@@ -96,8 +96,8 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
  *
  * @example
  * ```ts
- * import { bodyLength } from "./http.ts";
- * import { RequestHeadParser } from "./handshake.ts";
+ * import { bodyLength } from "./routes.ts";
+ * import { RequestHeadParser } from "../protocol/handshake.ts";
  *
  * const head = new RequestHeadParser().push(new TextEncoder().encode(
  *   "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
@@ -140,8 +140,8 @@ export function bodyLength(head: RequestHead, maxBodyBytes: number): number {
  *
  * @example
  * ```ts
- * import { handleHttp } from "./http.ts";
- * import { RequestHeadParser } from "./handshake.ts";
+ * import { handleHttp } from "./routes.ts";
+ * import { RequestHeadParser } from "../protocol/handshake.ts";
  *
  * const bytes = new TextEncoder().encode("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
  * const parser = new RequestHeadParser();

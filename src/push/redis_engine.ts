@@ -43,7 +43,7 @@
 
 import type { Engine, EngineMessage, EngineRecovery, EngineSink } from "./engine.ts";
 import { type GapReason, type HistoryStats, type MessageId, newEpoch } from "./history.ts";
-import { LabeledCounter, type Metric } from "./metrics.ts";
+import { LabeledCounter, type Metric } from "../server/metrics.ts";
 
 /** Options for {@linkcode RedisEngine}. */
 export interface RedisEngineOptions {

@@ -4,7 +4,7 @@
  * it does not (air-gapped machines, offline CI).
  *
  * ```sh
- * deno run --allow-net=jsr.io:443 --allow-read --allow-run src/_std/task.ts test -A
+ * deno run --allow-net=jsr.io:443 --allow-read --allow-run .ci/std/task.ts test -A
  * ```
  *
  * Set `PUSHWIRE_STD=jsr` or `PUSHWIRE_STD=offline` to skip the probe.
@@ -45,7 +45,7 @@ if (import.meta.main) {
   const source = await chooseSource();
   const args = [subcommand];
   if (source === "offline") {
-    console.error("@std: jsr.io unreachable, using the offline fallback in src/_std");
+    console.error("@std: jsr.io unreachable, using the offline fallback in .ci/std");
     args.push(`--import-map=${OFFLINE_MAP.pathname}`);
   } else {
     console.error("@std: using JSR");

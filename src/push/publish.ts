@@ -20,10 +20,10 @@
  * @module
  */
 
-import { bearerToken, isLoopback, timingSafeEqual } from "./access.ts";
-import { HandshakeError } from "./errors.ts";
-import type { HttpRequest, HttpResponse, HttpRoute } from "./http.ts";
-import { validateTopic } from "./topics.ts";
+import { bearerToken, isLoopback, timingSafeEqual } from "../server/access.ts";
+import { HandshakeError } from "../protocol/errors.ts";
+import type { HttpRequest, HttpResponse, HttpRoute } from "../server/routes.ts";
+import { validateTopic } from "../server/topics.ts";
 
 /**
  * A message to publish, by kind: text (sent as a JSON string), a JSON value

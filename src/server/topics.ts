@@ -5,7 +5,7 @@
  * @module
  */
 
-import { PreparedMessage } from "./deflate.ts";
+import { PreparedMessage } from "../protocol/deflate.ts";
 
 /** What the topic index needs of a socket. */
 export interface Subscriber {
@@ -59,7 +59,7 @@ export function validateTopic(topic: string): void {
  * @example
  * ```ts
  * import { TopicIndex } from "./topics.ts";
- * import { PreparedMessage } from "./deflate.ts";
+ * import { PreparedMessage } from "../protocol/deflate.ts";
  *
  * const topics = new TopicIndex();
  * const frames: Uint8Array[] = [];

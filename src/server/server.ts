@@ -6,17 +6,22 @@
  * @module
  */
 
-import { createDeflater, createInflater, type Deflater, type DeflaterOptions } from "./deflate.ts";
+import {
+  createDeflater,
+  createInflater,
+  type Deflater,
+  type DeflaterOptions,
+} from "../protocol/deflate.ts";
 import {
   type DeflateNegotiation,
   type DeflateOptions,
   type DeflateParams,
   negotiateDeflate,
-} from "./extensions.ts";
+} from "../protocol/extensions.ts";
 import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
-import { CLOSE_CODE } from "./close_code.ts";
+import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { Deadlines } from "./deadlines.ts";
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError } from "../protocol/errors.ts";
 import {
   acceptKey,
   errorResponse,
@@ -26,10 +31,10 @@ import {
   type UpgradeRequest,
   upgradeResponse,
   validateUpgrade,
-} from "./handshake.ts";
-import { handleHttp, type HttpRoute, type HttpRoutes } from "./http.ts";
+} from "../protocol/handshake.ts";
+import { handleHttp, type HttpRoute, type HttpRoutes } from "./routes.ts";
 import { Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import { CHAT_PAGE } from "./page.ts";
+import { CHAT_PAGE } from "../chat/page.ts";
 import { Registry } from "./registry.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { Socket, type SocketOptions } from "./socket.ts";

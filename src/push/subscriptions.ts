@@ -7,7 +7,7 @@
  */
 
 import { type MessageId, parseId, parseSince } from "./history.ts";
-import { validateTopic } from "./topics.ts";
+import { validateTopic } from "../server/topics.ts";
 
 /** The topics of a connection URL, and where to resume each. */
 export interface Subscriptions {

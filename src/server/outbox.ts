@@ -6,7 +6,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { concatBytes } from "./bytes.ts";
+import { concatBytes } from "../protocol/bytes.ts";
 
 /** The writer an {@linkcode Outbox} drains into (a `Deno.Conn` is one). */
 export interface Writer {

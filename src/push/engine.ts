@@ -13,7 +13,7 @@
  */
 
 import { type GapReason, History, type HistoryStats, type MessageId } from "./history.ts";
-import type { Metric } from "./metrics.ts";
+import type { Metric } from "../server/metrics.ts";
 
 /** One published message, as an engine stores and delivers it. */
 export interface EngineMessage {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { validateTopic } from "./topics.ts";
+import { validateTopic } from "../server/topics.ts";
 
 /** Where a message sits: the server run that assigned it, and its place in its topic. */
 export interface MessageId {

@@ -30,20 +30,20 @@
  */
 
 import { decodeBase64, encodeBase64 } from "@std/encoding";
-import { Room } from "./chat.ts";
-import { CLOSE_CODE } from "./close_code.ts";
-import { PreparedMessage } from "./deflate.ts";
+import { Room } from "../chat/room.ts";
+import { CLOSE_CODE } from "../protocol/close_code.ts";
+import { PreparedMessage } from "../protocol/deflate.ts";
 import { type Engine, type EngineEvent, type EngineMessage, MemoryEngine } from "./engine.ts";
-import { HandshakeError } from "./errors.ts";
-import type { UpgradeRequest } from "./handshake.ts";
+import { HandshakeError } from "../protocol/errors.ts";
+import type { UpgradeRequest } from "../protocol/handshake.ts";
 import { formatId, type GapReason, type MessageId } from "./history.ts";
-import { LabeledCounter, type Metric } from "./metrics.ts";
+import { LabeledCounter, type Metric } from "../server/metrics.ts";
 import { type Publication, type PublishResult, publishRoute } from "./publish.ts";
-import { type Authorization, serve, type ServeOptions, type Server } from "./server.ts";
-import { fanoutMetrics } from "./server_metrics.ts";
-import type { Socket } from "./socket.ts";
+import { type Authorization, serve, type ServeOptions, type Server } from "../server/server.ts";
+import { fanoutMetrics } from "../server/server_metrics.ts";
+import type { Socket } from "../server/socket.ts";
 import { type ControlMessage, parseControl, parseSubscriptions } from "./subscriptions.ts";
-import { validateTopic } from "./topics.ts";
+import { validateTopic } from "../server/topics.ts";
 
 /** A published message as a client receives it. */
 export interface PublicationEvent {
@@ -114,7 +114,7 @@ export interface ErrorEvent {
  *
  * @example Keep the last id of each topic, to resume with
  * ```ts
- * import type { PushEvent } from "./push.ts";
+ * import type { PushEvent } from "./hub.ts";
  *
  * const last = new Map<string, string>();
  * function receive(event: PushEvent): void {

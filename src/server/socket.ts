@@ -5,17 +5,17 @@
  * @module
  */
 
-import { CLOSE_CODE } from "./close_code.ts";
-import { decodeClosePayload, encodeClosePayload } from "./close_frame.ts";
-import { ProtocolError } from "./errors.ts";
-import { encodeFrame, encodeTextFrame, type Frame, OPCODE } from "./frame.ts";
-import { FrameDecoder } from "./frame_decoder.ts";
-import { type Message, MessageAssembler } from "./message.ts";
+import { CLOSE_CODE } from "../protocol/close_code.ts";
+import { decodeClosePayload, encodeClosePayload } from "../protocol/close_frame.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { encodeFrame, encodeTextFrame, type Frame, OPCODE } from "../protocol/frame.ts";
+import { FrameDecoder } from "../protocol/frame_decoder.ts";
+import { type Message, MessageAssembler } from "../protocol/message.ts";
 import { watch } from "./heartbeat.ts";
 import { Outbox } from "./outbox.ts";
-import type { UpgradeRequest } from "./handshake.ts";
+import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { TopicIndex } from "./topics.ts";
-import type { Deflater, Inflater, PreparedMessage } from "./deflate.ts";
+import type { Deflater, Inflater, PreparedMessage } from "../protocol/deflate.ts";
 
 /** How a socket closed. */
 export interface CloseResult {

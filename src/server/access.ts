@@ -5,8 +5,8 @@
  * @module
  */
 
-import { HandshakeError } from "./errors.ts";
-import type { UpgradeRequest } from "./handshake.ts";
+import { HandshakeError } from "../protocol/errors.ts";
+import type { UpgradeRequest } from "../protocol/handshake.ts";
 
 const encoder = new TextEncoder();
 
