@@ -382,6 +382,7 @@ Deno.test("PushHub replays in parts as the socket drains, then subscribes once",
  */
 class LaggingEngine implements Engine {
   readonly kind = "redis" as const;
+  readonly shared = true;
   #sink: EngineSink | undefined;
   #position: MessageId = { epoch: "old", seq: 1 };
   readonly after: EngineMessage = {

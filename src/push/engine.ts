@@ -120,6 +120,14 @@ export interface Engine {
   /** Which engine: `"memory"` or `"redis"`. */
   readonly kind: "memory" | "redis";
   /**
+   * Whether several nodes share the engine's topics. A shared engine
+   * delivers only the topics a node watches, so the hub watches a topic
+   * before a socket joins it and stops watching it when no socket needs it;
+   * the chat room then travels through the engine too. An engine that is not
+   * shared delivers every topic, and its position is known at once.
+   */
+  readonly shared: boolean;
+  /**
    * Connects, where there is something to connect to. Opening again returns
    * the same promise.
    *
@@ -249,6 +257,8 @@ export interface MemoryEngineOptions {
 export class MemoryEngine implements Engine {
   /** Always `"memory"`. */
   readonly kind = "memory" as const;
+  /** Not shared: one process on its own. */
+  readonly shared = false;
   /** The ids and windows. */
   readonly history: History<EngineMessage>;
   #sink: EngineSink | undefined;

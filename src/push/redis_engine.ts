@@ -277,6 +277,8 @@ const READ = new Script(READ_SCRIPT);
 export class RedisEngine implements Engine {
   /** Always `"redis"`. */
   readonly kind = "redis" as const;
+  /** Shared by every node on the same Redis and prefix. */
+  readonly shared = true;
   readonly #url: string;
   readonly #prefix: string;
   readonly #size: number;

@@ -1,0 +1,52 @@
+/**
+ * Every default limit and timeout of pushwire, in one place: the codec, the
+ * server, the push hub and the CLI read their defaults from here, and the
+ * `@default` tags of their options name the same numbers.
+ *
+ * A leaf module: it imports nothing, so every layer may import it.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from "./defaults.ts";
+ *
+ * console.log(DEFAULTS.maxMessageBytes); // 1048576
+ * ```
+ *
+ * @module
+ */
+
+/** The defaults of every limit and timeout (bytes, counts, milliseconds). */
+export const DEFAULTS = {
+  /** The port `serve()` listens on. */
+  port: 8080,
+  /** The address `serve()` listens on. */
+  hostname: "0.0.0.0",
+  /** Open sockets and handshakes under way, together, per server. */
+  maxConnections: 10_000,
+  /** Milliseconds a client has to complete its opening handshake. */
+  handshakeTimeout: 10_000,
+  /** Bytes of an HTTP request head (request line and headers). */
+  maxHeadBytes: 8192,
+  /** Header lines of an HTTP request head. */
+  maxHeaders: 100,
+  /** Bytes of one WebSocket message, after reassembly and decompression. */
+  maxMessageBytes: 1024 * 1024,
+  /** Bytes queued for a socket before it is closed as a slow consumer. */
+  maxBufferedBytes: 4 * 1024 * 1024,
+  /** Milliseconds to wait for the peer's close frame. */
+  closeTimeout: 3000,
+  /** Milliseconds of silence before the server pings a socket (`serve()`). */
+  idleTimeout: 30_000,
+  /** Bytes of a plain HTTP request body (`POST /publish`). */
+  maxBodyBytes: 64 * 1024,
+  /** Topics one socket may subscribe to. */
+  maxSubscriptions: 100,
+  /** Bytes of replay queued on a socket at a time. */
+  replayChunkBytes: 1024 * 1024,
+  /** Messages kept per topic for resume. */
+  historySize: 100,
+  /** Milliseconds a message is kept for resume. */
+  historyTtl: 3_600_000,
+  /** Topics whose history is kept. */
+  historyTopics: 10_000,
+} as const;
