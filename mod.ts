@@ -1,7 +1,15 @@
 /**
  * pushwire: a WebSocket push server for Deno, written from the wire up —
  * RFC 6455 handshake and frame codec, an async-iterable registry of sockets,
- * and broadcast that encodes each frame once for every peer.
+ * topics with ids, history and resume, and broadcast that encodes each frame
+ * once for every peer.
+ *
+ * This entry holds what an application needs: {@linkcode serve} for a
+ * WebSocket server of your own, {@linkcode servePush} for the push server
+ * (topics, `POST /publish`, resume, the chat room), {@linkcode serveChat} for
+ * the chat room alone, and their sockets, options, events and engines. The
+ * frame codec and the handshake are in `jsr:@pushwire/pushwire/protocol`;
+ * the CLI is `jsr:@pushwire/pushwire/server`.
  *
  * @example A chat room: every message goes to every client
  * ```ts ignore
@@ -14,6 +22,15 @@
  *     for await (const message of socket) server.sockets.broadcast(message);
  *   })();
  * }
+ * ```
+ *
+ * @example A push server: publish from code, clients subscribe with `?topic=`
+ * ```ts ignore
+ * import { servePush } from "jsr:@pushwire/pushwire";
+ *
+ * const push = servePush({ port: 8080 });
+ * // ws://localhost:8080/?topic=clock gets {"type":"publication","topic":"clock",…}
+ * setInterval(() => push.publish("clock", { type: "text", text: new Date().toISOString() }), 1000);
  * ```
  *
  * @module
@@ -29,111 +46,33 @@ export {
   type SocketHandler,
 } from "./src/server/server.ts";
 export {
-  bodyLength,
-  handleHttp,
-  type HttpConnection,
-  type HttpOutcome,
-  type HttpRequest,
-  type HttpResponse,
-  type HttpRoute,
-  type HttpRoutes,
-} from "./src/server/routes.ts";
-export {
-  bearerToken,
-  checkOrigin,
-  chooseProtocol,
-  isLoopback,
-  normalizeOrigins,
-  timingSafeEqual,
-} from "./src/server/access.ts";
-export {
-  LabeledCounter,
-  type Metric,
-  Metrics,
-  METRICS_CONTENT_TYPE,
-  type MetricsCollector,
-  type MetricType,
-  renderMetrics,
-  type Sample,
-} from "./src/server/metrics.ts";
-export { fanoutMetrics, type FanoutSource, ServerMetrics } from "./src/server/server_metrics.ts";
-export {
+  type CloseCause,
   type CloseResult,
   Socket,
   type SocketCounters,
-  type SocketInit,
   type SocketOptions,
   type SocketState,
-  type Transport,
 } from "./src/server/socket.ts";
 export { type BroadcastOptions, Registry } from "./src/server/registry.ts";
-export {
-  MAX_TOPIC_LENGTH,
-  type Subscriber,
-  TopicIndex,
-  validateTopic,
-} from "./src/server/topics.ts";
+export { type Subscriber, TopicIndex } from "./src/server/topics.ts";
+export type { HttpRequest, HttpResponse, HttpRoute, HttpRoutes } from "./src/server/routes.ts";
+export type { Metric, Metrics, MetricsCollector } from "./src/server/metrics.ts";
 export type { Message } from "./src/protocol/message.ts";
-export { CLOSE_CODE, type CloseCode, isValidCloseCode } from "./src/protocol/close_code.ts";
-export { HandshakeError, ProtocolError } from "./src/protocol/errors.ts";
-export {
-  acceptKey,
-  errorResponse,
-  httpResponse,
-  isUpgradeRequest,
-  type RequestHead,
-  RequestHeadParser,
-  type RequestHeadParserOptions,
-  STATUS_TEXT,
-  type UpgradeRequest,
-  upgradeResponse,
-  type UpgradeResponseOptions,
-  validateUpgrade,
-  WEBSOCKET_GUID,
-} from "./src/protocol/handshake.ts";
-export {
-  encodeFrame,
-  type EncodeFrameOptions,
-  type Frame,
-  frameHeaderLength,
-  isControlOpcode,
-  OPCODE,
-  type Opcode,
-} from "./src/protocol/frame.ts";
-export {
-  FrameDecoder,
-  type FrameDecoderOptions,
-  type PartialFrame,
-} from "./src/protocol/frame_decoder.ts";
-export {
-  type CloseInfo,
-  decodeClosePayload,
-  encodeClosePayload,
-} from "./src/protocol/close_frame.ts";
-export { MessageAssembler } from "./src/protocol/message.ts";
-export { applyMask } from "./src/protocol/mask.ts";
-export {
-  type ChatEvent,
-  type ChatMessage,
-  type ChatPresence,
-  type ChatRoom,
-  Room,
-  serveChat,
-} from "./src/chat/room.ts";
-export {
-  type ErrorEvent,
-  type GapEvent,
-  type PublicationEvent,
-  type PushEvent,
-  PushHub,
-  type PushHubOptions,
-  type PushServer,
-  ROOM_TOPIC,
-  servePush,
-  type ServePushOptions,
-  type SubscribedEvent,
-  type UnsubscribedEvent,
-} from "./src/push/hub.ts";
+export { CLOSE_CODE, type CloseCode } from "./src/protocol/close_code.ts";
+export { HttpError, ProtocolError } from "./src/protocol/errors.ts";
+export type { UpgradeRequest } from "./src/protocol/handshake.ts";
+export { type PushServer, servePush, type ServePushOptions } from "./src/app/serve_push.ts";
+export { PushHub, type PushHubOptions } from "./src/push/hub.ts";
+export type {
+  ErrorEvent,
+  GapEvent,
+  PublicationEvent,
+  PushEvent,
+  SubscribedEvent,
+  UnsubscribedEvent,
+} from "./src/push/events.ts";
+export type { Publication, PublishResult } from "./src/push/publish.ts";
+export type { GapReason, HistoryStats, MessageId } from "./src/push/history.ts";
 export {
   type Engine,
   type EngineEvent,
@@ -144,50 +83,6 @@ export {
   type MemoryEngineOptions,
 } from "./src/push/engine.ts";
 export { RedisEngine, type RedisEngineOptions } from "./src/push/redis_engine.ts";
-export {
-  parsePublication,
-  type Publication,
-  type PublishResult,
-  publishRoute,
-  type PublishRouteOptions,
-} from "./src/push/publish.ts";
-export {
-  formatId,
-  type GapReason,
-  History,
-  type HistoryEntry,
-  type HistoryOptions,
-  type HistoryStats,
-  type MessageId,
-  newEpoch,
-  parseId,
-  parseSince,
-  type Recovery,
-} from "./src/push/history.ts";
-export {
-  type ControlMessage,
-  MAX_CONTROL_LENGTH,
-  parseControl,
-  parseSubscriptions,
-  type Subscriptions,
-} from "./src/push/subscriptions.ts";
-export {
-  type DataOpcode,
-  DEFLATE_THRESHOLD,
-  type Deflater,
-  type DeflaterOptions,
-  type Inflater,
-  PreparedMessage,
-} from "./src/protocol/deflate.ts";
-export { createDeflater, createInflater } from "./src/protocol/deflate.ts";
-export {
-  type DeflateNegotiation,
-  type DeflateOptions,
-  type DeflateParams,
-  type ExtensionOffer,
-  type ExtensionParam,
-  negotiateDeflate,
-  parseExtensions,
-  PERMESSAGE_DEFLATE,
-  type WindowBits,
-} from "./src/protocol/extensions.ts";
+export { Room } from "./src/chat/room.ts";
+export { type ChatRoom, serveChat } from "./src/chat/serve_chat.ts";
+export { CHAT_PAGE } from "./src/chat/page.ts";

@@ -12,12 +12,8 @@
  */
 
 import { createHash } from "node:crypto";
-import {
-  acceptKey,
-  RequestHeadParser,
-  validateUpgrade,
-  WEBSOCKET_GUID,
-} from "../src/protocol/handshake.ts";
+import { acceptKey, validateUpgrade, WEBSOCKET_GUID } from "../src/protocol/handshake.ts";
+import { RequestHeadParser } from "../src/protocol/http_head.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const REQUEST = new TextEncoder().encode(

@@ -10,10 +10,10 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { serve, type Socket } from "../mod.ts";
+import { CHAT_PAGE, serve, type Socket } from "../mod.ts";
 
 const { port } = parseArgs(Deno.args, { string: ["port"], default: { port: "8080" } });
-const server = serve({ port: Number(port) });
+const server = serve({ port: Number(port), page: CHAT_PAGE });
 console.log(`chat example on http://localhost:${server.addr.port}/`);
 
 /** Sends an event to everyone: one JSON encoding, one frame for all sockets. */
@@ -35,5 +35,5 @@ async function join(socket: Socket): Promise<void> {
 }
 
 // Sockets that join in the same tick may see each other's join before their own
-// welcome; src/chat.ts greets in serve()'s handler instead, which rules that out.
+// welcome; src/chat/serve_chat.ts greets in serve()'s handler instead, which rules that out.
 for await (const socket of server.sockets) join(socket);

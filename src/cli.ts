@@ -52,8 +52,9 @@
  */
 
 import { parseArgs } from "@std/cli";
+import { DEFAULTS } from "./defaults.ts";
 import { normalizeOrigins } from "./server/access.ts";
-import { type PushServer, servePush, type ServePushOptions } from "./push/hub.ts";
+import { type PushServer, servePush, type ServePushOptions } from "./app/serve_push.ts";
 import type { RedisEngine } from "./push/redis_engine.ts";
 import { VERSION } from "./version.ts";
 
@@ -133,10 +134,10 @@ function parseCommand(args: string[]): Command {
     collect: ["origin"],
     alias: { h: "help", V: "version" },
     default: {
-      port: "8080",
-      hostname: "0.0.0.0",
-      history: "100",
-      "history-ttl": "3600",
+      port: String(DEFAULTS.port),
+      hostname: DEFAULTS.hostname,
+      history: String(DEFAULTS.historySize),
+      "history-ttl": String(DEFAULTS.historyTtl / 1000),
       "redis-timeout": "10",
       deflate: true,
     },

@@ -15,10 +15,11 @@
 import { concatBytes } from "../src/protocol/bytes.ts";
 import { decodeClosePayload } from "../src/protocol/close_frame.ts";
 import { isValidCloseCode } from "../src/protocol/close_code.ts";
-import { HandshakeError, ProtocolError } from "../src/protocol/errors.ts";
+import { HttpError, ProtocolError } from "../src/protocol/errors.ts";
 import { type Frame, OPCODE } from "../src/protocol/frame.ts";
 import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
-import { RequestHeadParser, validateUpgrade } from "../src/protocol/handshake.ts";
+import { validateUpgrade } from "../src/protocol/handshake.ts";
+import { RequestHeadParser } from "../src/protocol/http_head.ts";
 import { MessageAssembler } from "../src/protocol/message.ts";
 
 const encoder = new TextEncoder();
@@ -1015,7 +1016,7 @@ export type HandshakeOutcome =
  * Feeds chunks to {@linkcode RequestHeadParser}, then validates the head with
  * {@linkcode validateUpgrade}, as the server does.
  *
- * @throws {EscapeError} When anything but a {@linkcode HandshakeError} with
+ * @throws {EscapeError} When anything but a {@linkcode HttpError} with
  * one of {@linkcode REJECTION_STATUSES} is thrown.
  */
 export function runHandshake(
@@ -1034,7 +1035,7 @@ export function runHandshake(
     }
     return { kind: "incomplete" };
   } catch (error) {
-    if (!(error instanceof HandshakeError)) throw new EscapeError(error);
+    if (!(error instanceof HttpError)) throw new EscapeError(error);
     if (!REJECTION_STATUSES.has(error.status)) {
       throw new EscapeError(new RangeError(`a refusal carries status ${error.status}`));
     }

@@ -7,7 +7,7 @@ import {
   normalizeOrigins,
   timingSafeEqual,
 } from "../src/server/access.ts";
-import { HandshakeError } from "../src/protocol/errors.ts";
+import { HttpError } from "../src/protocol/errors.ts";
 import { type Authorization, serve } from "../src/server/server.ts";
 import type { Socket } from "../src/server/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
@@ -46,7 +46,7 @@ Deno.test("checkOrigin() allows listed origins, the server's own, and none; refu
     await t.step(`${name} → ${ok ? "allowed" : "403"}`, () => {
       const request = { origin, headers: new Map([["host", host]]) };
       if (ok) return checkOrigin(request, allowed);
-      const error = assertThrows(() => checkOrigin(request, allowed), HandshakeError);
+      const error = assertThrows(() => checkOrigin(request, allowed), HttpError);
       assertEquals(error.status, 403);
     });
   }

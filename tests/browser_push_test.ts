@@ -10,7 +10,7 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { servePush } from "../src/push/hub.ts";
+import { servePush } from "../src/app/serve_push.ts";
 import { until } from "./_server.ts";
 import {
   LineProcess,

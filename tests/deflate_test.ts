@@ -29,11 +29,11 @@ import { encodeFrame, type Frame, OPCODE } from "../src/protocol/frame.ts";
 import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
 import {
   acceptKey,
-  RequestHeadParser,
   type UpgradeRequest,
   upgradeResponse,
   validateUpgrade,
 } from "../src/protocol/handshake.ts";
+import { RequestHeadParser } from "../src/protocol/http_head.ts";
 import {
   CHROMIUM,
   missingChromium,

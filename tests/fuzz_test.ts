@@ -13,7 +13,7 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { ProtocolError } from "../src/protocol/errors.ts";
 import { OPCODE } from "../src/protocol/frame.ts";
 import { FrameDecoder } from "../src/protocol/frame_decoder.ts";
-import { RequestHeadParser } from "../src/protocol/handshake.ts";
+import { RequestHeadParser } from "../src/protocol/http_head.ts";
 import {
   buildFrame,
   checkFrameInput,

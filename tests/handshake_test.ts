@@ -7,20 +7,22 @@ import {
   assertThrows,
   fail,
 } from "@std/assert";
-import { HandshakeError } from "../src/protocol/errors.ts";
+import { HttpError } from "../src/protocol/errors.ts";
 import {
   acceptKey,
-  errorResponse,
-  httpResponse,
   isUpgradeRequest,
-  type RequestHead,
-  RequestHeadParser,
-  type RequestHeadParserOptions,
   type UpgradeRequest,
   upgradeResponse,
   validateUpgrade,
   WEBSOCKET_GUID,
 } from "../src/protocol/handshake.ts";
+import {
+  errorResponse,
+  httpResponse,
+  type RequestHead,
+  RequestHeadParser,
+  type RequestHeadParserOptions,
+} from "../src/protocol/http_head.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -75,7 +77,7 @@ function upgrade(text: string, options?: RequestHeadParserOptions): UpgradeReque
 }
 
 /** The refusal of a request, from the parser or from validateUpgrade(). */
-function refusal(chunks: string[], options?: RequestHeadParserOptions): HandshakeError {
+function refusal(chunks: string[], options?: RequestHeadParserOptions): HttpError {
   try {
     const parser = new RequestHeadParser(options);
     let result: RequestHead | undefined;
@@ -83,7 +85,7 @@ function refusal(chunks: string[], options?: RequestHeadParserOptions): Handshak
     if (result === undefined) return fail("the head never completed");
     validateUpgrade(result);
   } catch (error) {
-    assertInstanceOf(error, HandshakeError);
+    assertInstanceOf(error, HttpError);
     return error;
   }
   return fail("the request was accepted");
@@ -185,7 +187,7 @@ Deno.test({
   fn() {
     const withVt = new RequestHeadParser();
     const vt = encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nX: \x0bb\r\n\r\n");
-    assertEquals(assertThrows(() => withVt.push(vt), HandshakeError).status, 400);
+    assertEquals(assertThrows(() => withVt.push(vt), HttpError).status, 400);
     const nbsp = new Uint8Array([...encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nX: b"), 0xa0]);
     const parsed = new RequestHeadParser().push(new Uint8Array([...nbsp, 13, 10, 13, 10]));
     assertEquals(parsed?.headers.get("x"), "b\xa0");
@@ -624,9 +626,9 @@ Deno.test("httpResponse() writes a complete response that closes the connection"
 });
 
 Deno.test("errorResponse() answers a refusal with its status, headers and message", async (t) => {
-  const cases: { error: HandshakeError; expected: string }[] = [
+  const cases: { error: HttpError; expected: string }[] = [
     {
-      error: new HandshakeError(405, "WebSocket upgrade requires GET", { Allow: "GET" }),
+      error: new HttpError(405, "WebSocket upgrade requires GET", { Allow: "GET" }),
       expected: "HTTP/1.1 405 Method Not Allowed\r\n" +
         "Content-Type: text/plain; charset=utf-8\r\n" +
         "Allow: GET\r\n" +
@@ -636,7 +638,7 @@ Deno.test("errorResponse() answers a refusal with its status, headers and messag
         "WebSocket upgrade requires GET\n",
     },
     {
-      error: new HandshakeError(426, "Unsupported WebSocket version", {
+      error: new HttpError(426, "Unsupported WebSocket version", {
         "Sec-WebSocket-Version": "13",
       }),
       expected: "HTTP/1.1 426 Upgrade Required\r\n" +
@@ -648,7 +650,7 @@ Deno.test("errorResponse() answers a refusal with its status, headers and messag
         "Unsupported WebSocket version\n",
     },
     {
-      error: new HandshakeError(431, "Request header fields too large"),
+      error: new HttpError(431, "Request header fields too large"),
       expected: "HTTP/1.1 431 Request Header Fields Too Large\r\n" +
         "Content-Type: text/plain; charset=utf-8\r\n" +
         "Content-Length: 32\r\n" +

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { HandshakeError } from "../src/protocol/errors.ts";
-import { RequestHeadParser } from "../src/protocol/handshake.ts";
+import { HttpError } from "../src/protocol/errors.ts";
+import { RequestHeadParser } from "../src/protocol/http_head.ts";
 import {
   bodyLength,
   handleHttp,
@@ -52,7 +52,7 @@ const echoRoutes: HttpRoutes = {
   "/teapot": {
     methods: ["GET"],
     handle: () => {
-      throw new HandshakeError(418, "I'm a teapot");
+      throw new HttpError(418, "I'm a teapot");
     },
   },
   "/broken": {
@@ -109,7 +109,7 @@ Deno.test("bodyLength() reads Content-Length and refuses what it cannot read", a
         assertEquals(bodyLength(head, 10), expected);
         return;
       }
-      const error = assertThrows(() => bodyLength(head, 10), HandshakeError, expected[1]);
+      const error = assertThrows(() => bodyLength(head, 10), HttpError, expected[1]);
       assertEquals(error.status, expected[0]);
     });
   }
@@ -129,7 +129,7 @@ Deno.test("handleHttp() answers 404, 405 with Allow, and HEAD with the head only
   assert(head.text.endsWith("\r\n\r\n"), "no body after the head");
 });
 
-Deno.test("handleHttp() turns a route's HandshakeError into its status and other errors into 500", async () => {
+Deno.test("handleHttp() turns a route's HttpError into its status and other errors into 500", async () => {
   assert(
     (await answer("GET /teapot HTTP/1.1\r\nHost: x\r\n\r\n")).text.startsWith("HTTP/1.1 418 "),
   );

@@ -4,10 +4,10 @@
  */
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { HandshakeError } from "../src/protocol/errors.ts";
+import { HttpError } from "../src/protocol/errors.ts";
 import type { HttpRequest } from "../src/server/routes.ts";
 import { parsePublication, type Publication, publishRoute } from "../src/push/publish.ts";
-import { servePush } from "../src/push/hub.ts";
+import { servePush } from "../src/app/serve_push.ts";
 import { rawHttp } from "./_raw_client.ts";
 
 const encoder = new TextEncoder();
@@ -43,7 +43,7 @@ Deno.test("parsePublication() reads text, JSON and bytes by Content-Type", async
   ];
   for (const [type, body, status, message] of bad) {
     await t.step(`${type} → ${status}`, () => {
-      const error = assertThrows(() => parsePublication(type, body), HandshakeError, message);
+      const error = assertThrows(() => parsePublication(type, body), HttpError, message);
       assertEquals(error.status, status);
     });
   }

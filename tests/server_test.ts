@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { CHAT_PAGE } from "../src/chat/page.ts";
 import { OPCODE } from "../src/protocol/frame.ts";
 import type { Server } from "../src/server/server.ts";
 import type { CloseResult, Socket } from "../src/server/socket.ts";
@@ -213,7 +214,7 @@ Deno.test("handshake errors answer with their HTTP status", async (t) => {
 });
 
 Deno.test("GET / serves the chat page and /healthz the counts", async () => {
-  await withServer({}, undefined, async (_server, port) => {
+  await withServer({ page: CHAT_PAGE }, undefined, async (_server, port) => {
     const page = await rawHttp(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert(page.startsWith("HTTP/1.1 200 OK"));
     assertStringIncludes(page, "Content-Type: text/html");
@@ -223,6 +224,13 @@ Deno.test("GET / serves the chat page and /healthz the counts", async () => {
     const body = await health.json();
     assertEquals(body.status, "ok");
     assertEquals(body.sockets, 0);
+  });
+});
+
+Deno.test("GET / answers 404 when serve() is given no page", async () => {
+  await withServer({}, undefined, async (_server, port) => {
+    const response = await rawHttp(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert(response.startsWith("HTTP/1.1 404 "), response.slice(0, 80));
   });
 });
 

@@ -21,7 +21,6 @@
 
 import { PreparedMessage } from "../protocol/deflate.ts";
 import type { Metric } from "../server/metrics.ts";
-import { serve, type ServeOptions, type Server } from "../server/server.ts";
 import { fanoutMetrics } from "../server/server_metrics.ts";
 import type { Socket } from "../server/socket.ts";
 
@@ -51,7 +50,7 @@ export interface ChatPresence {
 
 /**
  * A text message: `from` is the sender's socket id, or `"server"` for a
- * message pushed with {@linkcode ChatRoom.push} (socket ids are never
+ * message pushed by the server, for example with `serveChat`'s `push` (socket ids are never
  * `"server"`).
  *
  * @example Print a message
@@ -197,68 +196,6 @@ export class Room {
     this.#deliveries += count;
     return count;
   }
-}
-
-/**
- * A running chat server, made by {@linkcode serveChat}.
- *
- * @example Push a line to everyone every second
- * ```ts ignore
- * import { serveChat } from "./room.ts";
- *
- * const room = serveChat({ port: 8080 });
- * setInterval(() => room.push(new Date().toISOString()), 1000);
- * ```
- */
-export interface ChatRoom {
-  /** The server the room runs on: its address, sockets and shutdown. */
-  readonly server: Server;
-  /**
-   * Sends a server message (`from: "server"`) to everyone in the room.
-   *
-   * @param text The message.
-   * @returns How many sockets it was queued for.
-   */
-  push(text: string): number;
-}
-
-/**
- * Starts a server that runs a chat room: it welcomes every socket that joins,
- * announces joins and leaves, and relays each message to every socket, the
- * sender included (text in a {@linkcode ChatMessage} envelope, binary as it
- * came). Every event is encoded once for all sockets.
- *
- * A newcomer's first frame is its welcome: the room greets each socket in the
- * server's handler, which runs as the socket joins, before another can.
- *
- * @example The chat server on port 8080
- * ```ts ignore
- * import { serveChat } from "./room.ts";
- *
- * const room = serveChat({ port: 8080 });
- * console.log(`http://localhost:${room.server.addr.port}/`);
- * room.push("the server is up");
- * ```
- *
- * @param options Where to listen, limits and timeouts, as for `serve()`.
- * @returns The room: its server, and a way to push server messages.
- */
-export function serveChat(options: ServeOptions = {}): ChatRoom {
-  const room = new Room();
-  const server: Server = serve(options, (socket) => attend(room, socket));
-  server.metrics.register(() => room.metrics());
-  return { server, push: (text) => room.say("server", text) };
-}
-
-/** One socket's stay in the room: welcome, join, its messages, leave. */
-async function attend(room: Room, socket: Socket): Promise<void> {
-  room.join(socket);
-  for await (const message of socket) {
-    if (typeof message === "string") room.say(socket.id, message);
-    else room.relay(message);
-  }
-  await socket.closed;
-  room.leave(socket);
 }
 
 function presence(type: ChatPresence["type"], id: string, peers: number): ChatPresence {

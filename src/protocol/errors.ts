@@ -1,7 +1,8 @@
 /**
  * The two error classes of the protocol layer: a {@linkcode ProtocolError}
- * ends a WebSocket connection with a close code, a {@linkcode HandshakeError}
- * ends an HTTP request with a status.
+ * ends a WebSocket connection with a close code, an {@linkcode HttpError}
+ * ends an HTTP request (a refused handshake, a route's refusal) with a
+ * status.
  *
  * @module
  */
@@ -38,20 +39,21 @@ export class ProtocolError extends Error {
 }
 
 /**
- * An opening handshake was refused; `status` and `headers` make the HTTP
- * response.
+ * An HTTP request was refused (an opening handshake, a request to a route,
+ * a limit reached before the request was read); `status` and `headers` make
+ * the HTTP response, the message its plain-text body.
  *
  * @example
  * ```ts
- * import { HandshakeError } from "./errors.ts";
+ * import { HttpError } from "./errors.ts";
  *
- * const error = new HandshakeError(426, "Unsupported WebSocket version", {
+ * const error = new HttpError(426, "Unsupported WebSocket version", {
  *   "Sec-WebSocket-Version": "13",
  * });
  * console.log(error.status); // 426
  * ```
  */
-export class HandshakeError extends Error {
+export class HttpError extends Error {
   /** The HTTP status of the refusal. */
   readonly status: number;
   /** Extra response headers, for example `Allow` or `Sec-WebSocket-Version`. */
@@ -66,7 +68,7 @@ export class HandshakeError extends Error {
    */
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(message);
-    this.name = "HandshakeError";
+    this.name = "HttpError";
     this.status = status;
     this.headers = headers;
   }

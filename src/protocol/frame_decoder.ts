@@ -4,6 +4,7 @@
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
 import { CLOSE_CODE, type CloseCode } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 import { type Frame, isControlOpcode, type Opcode } from "./frame.ts";
@@ -51,7 +52,6 @@ const enum State {
 }
 
 const HEADER_MAX = 14;
-const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -107,7 +107,7 @@ export class FrameDecoder {
    * @param options Size limit, masking and extension rules.
    */
   constructor(options: FrameDecoderOptions = {}) {
-    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     this.#requireMask = options.requireMask ?? true;
     this.#allowRsv1 = options.allowRsv1 ?? false;
   }

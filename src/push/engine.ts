@@ -191,6 +191,25 @@ export interface Engine {
    * @throws {Error} When the store cannot be reached.
    */
   recover(topic: string, since: MessageId): Promise<EngineRecovery>;
+  /**
+   * {@linkcode Engine.publish} answered at once, for an engine that keeps
+   * its topics in this process (absent otherwise): the message is delivered
+   * to the sink when this returns.
+   *
+   * @param topic A valid topic name.
+   * @param payload The message.
+   * @returns The message with its id and time.
+   */
+  publishNow?(topic: string, payload: string): EngineMessage;
+  /**
+   * {@linkcode Engine.recover} answered at once, for an engine that keeps
+   * its topics in this process (absent otherwise).
+   *
+   * @param topic A topic name.
+   * @param since The last id the client saw.
+   * @returns The messages after it, or a gap and what the window holds.
+   */
+  recoverNow?(topic: string, since: MessageId): EngineRecovery;
   /** Sizes of the history this node holds, for metrics. */
   stats(): HistoryStats;
   /** The engine's own metrics, for `GET /metrics`. */
@@ -260,7 +279,7 @@ export class MemoryEngine implements Engine {
   /** Not shared: one process on its own. */
   readonly shared = false;
   /** The ids and windows. */
-  readonly history: History<EngineMessage>;
+  readonly #history: History<EngineMessage>;
   #sink: EngineSink | undefined;
 
   /**
@@ -270,7 +289,7 @@ export class MemoryEngine implements Engine {
    * @throws {RangeError} For a negative or fractional size, ttl or topic count.
    */
   constructor(options: MemoryEngineOptions = {}) {
-    this.history = new History<EngineMessage>({
+    this.#history = new History<EngineMessage>({
       ...options,
       sizeOf: (message) => message.payload.length,
     });
@@ -311,8 +330,8 @@ export class MemoryEngine implements Engine {
    * @returns The message with its id.
    */
   publishNow(topic: string, payload: string): EngineMessage {
-    const epoch = this.history.epoch;
-    const { value } = this.history.append(
+    const epoch = this.#history.epoch;
+    const { value } = this.#history.append(
       topic,
       (seq, time) => ({ topic, id: { epoch, seq }, time, payload }),
     );
@@ -340,7 +359,7 @@ export class MemoryEngine implements Engine {
    * @returns The id (`seq` 0 before any message).
    */
   position(topic: string): MessageId {
-    return this.history.last(topic);
+    return this.#history.last(topic);
   }
 
   /**
@@ -362,9 +381,9 @@ export class MemoryEngine implements Engine {
    * @returns All of it, or a gap and the window.
    */
   recoverNow(topic: string, since: MessageId): EngineRecovery {
-    const recovery = this.history.recover(topic, since);
+    const recovery = this.#history.recover(topic, since);
     const messages = recovery.entries.map((entry) => entry.value);
-    const last = this.history.last(topic);
+    const last = this.#history.last(topic);
     return recovery.kind === "complete"
       ? { kind: "complete", messages, last }
       : { kind: "gap", reason: recovery.reason, messages, last };
@@ -372,7 +391,7 @@ export class MemoryEngine implements Engine {
 
   /** The window's sizes. */
   stats(): HistoryStats {
-    return this.history.stats();
+    return this.#history.stats();
   }
 
   /** No metrics of its own. */

@@ -21,7 +21,7 @@
  */
 
 import { bearerToken, isLoopback, timingSafeEqual } from "../server/access.ts";
-import { HandshakeError } from "../protocol/errors.ts";
+import { HttpError } from "../protocol/errors.ts";
 import type { HttpRequest, HttpResponse, HttpRoute } from "../server/routes.ts";
 import { validateTopic } from "../server/topics.ts";
 
@@ -74,7 +74,7 @@ export interface PublishRouteOptions {
   maxBodyBytes?: number;
   /**
    * Publishes the message; throws a `TypeError` for an invalid topic, and a
-   * `HandshakeError` to answer with its status (503 when the engine is away).
+   * `HttpError` to answer with its status (503 when the engine is away).
    */
   publish(topic: string, publication: Publication): PublishResult | Promise<PublishResult>;
 }
@@ -97,7 +97,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * @param contentType The `Content-Type` header, if any.
  * @param body The body.
  * @returns The publication.
- * @throws {HandshakeError} 415 for another type or charset, 400 for text
+ * @throws {HttpError} 415 for another type or charset, 400 for text
  * that is not UTF-8 or JSON that does not parse.
  */
 export function parsePublication(contentType: string | undefined, body: Uint8Array): Publication {
@@ -108,25 +108,25 @@ export function parsePublication(contentType: string | undefined, body: Uint8Arr
   if (type === "application/octet-stream") return { type: "binary", bytes: body };
   const json = type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type);
   if (!json && !type.startsWith("text/")) {
-    throw new HandshakeError(
+    throw new HttpError(
       415,
       `Unsupported Content-Type "${type}": use text/plain, application/json or application/octet-stream`,
     );
   }
   if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
-    throw new HandshakeError(415, `Unsupported charset "${charset}": use utf-8`);
+    throw new HttpError(415, `Unsupported charset "${charset}": use utf-8`);
   }
   let text: string;
   try {
     text = utf8.decode(body);
   } catch {
-    throw new HandshakeError(400, "Body is not valid UTF-8");
+    throw new HttpError(400, "Body is not valid UTF-8");
   }
   if (!json) return { type: "text", text };
   try {
     return { type: "json", value: JSON.parse(text) };
   } catch (error) {
-    throw new HandshakeError(400, `Body is not valid JSON: ${(error as Error).message}`);
+    throw new HttpError(400, `Body is not valid JSON: ${(error as Error).message}`);
   }
 }
 
@@ -170,7 +170,7 @@ export function publishRoute(options: PublishRouteOptions): HttpRoute {
         );
         return json(200, await options.publish(topic, publication));
       } catch (error) {
-        if (!(error instanceof HandshakeError)) throw error;
+        if (!(error instanceof HttpError)) throw error;
         return json(error.status, { error: error.message }, { ...error.headers });
       }
     },
@@ -180,27 +180,27 @@ export function publishRoute(options: PublishRouteOptions): HttpRoute {
 async function checkPublisher(request: HttpRequest, token: string | undefined): Promise<void> {
   if (token === undefined) {
     if (isLoopback(request.remoteAddr.hostname)) return;
-    throw new HandshakeError(
+    throw new HttpError(
       403,
       "Publishing from another machine needs a token: start the server with --publish-token",
     );
   }
   const sent = bearerToken(request.headers.get("authorization"));
   if (sent === undefined) {
-    throw new HandshakeError(401, "Authorization: Bearer <token> required", {
+    throw new HttpError(401, "Authorization: Bearer <token> required", {
       "WWW-Authenticate": 'Bearer realm="pushwire"',
     });
   }
-  if (!(await timingSafeEqual(sent, token))) throw new HandshakeError(403, "Wrong token");
+  if (!(await timingSafeEqual(sent, token))) throw new HttpError(403, "Wrong token");
 }
 
 function topicOf(query: URLSearchParams): string {
   const topics = query.getAll("topic");
-  if (topics.length !== 1) throw new HandshakeError(400, "Name exactly one topic: ?topic=<name>");
+  if (topics.length !== 1) throw new HttpError(400, "Name exactly one topic: ?topic=<name>");
   try {
     validateTopic(topics[0]!);
   } catch (error) {
-    throw new HandshakeError(400, (error as Error).message);
+    throw new HttpError(400, (error as Error).message);
   }
   return topics[0]!;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { HandshakeError } from "../protocol/errors.ts";
+import { HttpError } from "../protocol/errors.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 
 const encoder = new TextEncoder();
@@ -67,7 +67,7 @@ export function normalizeOrigins(origins: Iterable<string>): Set<string> {
  *
  * @param request The upgrade request (its `origin` and `Host` header).
  * @param allowed Canonical origins from {@linkcode normalizeOrigins}.
- * @throws {HandshakeError} 403 for an origin that is not allowed.
+ * @throws {HttpError} 403 for an origin that is not allowed.
  */
 export function checkOrigin(
   request: Pick<UpgradeRequest, "origin" | "headers">,
@@ -86,7 +86,7 @@ export function checkOrigin(
     const host = request.headers.get("host")?.toLowerCase();
     if (host !== undefined && canonical.host === host) return;
   }
-  throw new HandshakeError(403, "Origin not allowed");
+  throw new HttpError(403, "Origin not allowed");
 }
 
 /**

@@ -6,28 +6,26 @@
  * @module
  */
 
-/** A counter only goes up; a gauge goes up and down. */
-export type MetricType = "counter" | "gauge";
-
-/** One value of a metric, with its labels. */
-export interface Sample {
-  /** Label names and values, for example `{ code: "1000" }`. */
-  readonly labels?: Readonly<Record<string, string>>;
-  /** The value. */
-  readonly value: number;
-}
-
 /** A metric and its current samples. */
 export interface Metric {
   /** The name, for example `pushwire_sockets_open`. */
   readonly name: string;
   /** One line saying what it counts. */
   readonly help: string;
-  /** Counter or gauge. */
-  readonly type: MetricType;
-  /** The values; a metric without labels has one. */
-  readonly samples: readonly Sample[];
+  /** A counter only goes up; a gauge goes up and down. */
+  readonly type: "counter" | "gauge";
+  /**
+   * The values, each with its labels (for example `{ code: "1000" }`); a
+   * metric without labels has one.
+   */
+  readonly samples: readonly {
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly value: number;
+  }[];
 }
+
+/** One value of a metric, with its labels. */
+export type Sample = Metric["samples"][number];
 
 /** Something that reports metrics when scraped. */
 export type MetricsCollector = () => Iterable<Metric>;
@@ -61,7 +59,7 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  * reported with two types.
  */
 export function renderMetrics(metrics: Iterable<Metric>): string {
-  const merged = new Map<string, { help: string; type: MetricType; samples: Sample[] }>();
+  const merged = new Map<string, { help: string; type: Metric["type"]; samples: Sample[] }>();
   for (const metric of metrics) {
     if (!METRIC_NAME.test(metric.name)) {
       throw new TypeError(`Cannot render metric: invalid name "${metric.name}"`);

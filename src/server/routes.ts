@@ -6,8 +6,9 @@
  * @module
  */
 
-import { HandshakeError } from "../protocol/errors.ts";
-import { errorResponse, httpResponse, type RequestHead } from "../protocol/handshake.ts";
+import { DEFAULTS } from "../defaults.ts";
+import { HttpError } from "../protocol/errors.ts";
+import { errorResponse, httpResponse, type RequestHead } from "../protocol/http_head.ts";
 
 /** A plain HTTP request, as a route sees it. */
 export interface HttpRequest {
@@ -28,7 +29,7 @@ export interface HttpRequest {
    * A client that sent `Expect: 100-continue` is told to go on first.
    *
    * @returns The body bytes (empty without a body).
-   * @throws {HandshakeError} With the status that answers the problem.
+   * @throws {HttpError} With the status that answers the problem.
    */
   body(): Promise<Uint8Array>;
 }
@@ -58,7 +59,7 @@ export interface HttpRoute {
    */
   maxBodyBytes?: number;
   /**
-   * Answers a request. Throwing a {@linkcode HandshakeError} answers with its
+   * Answers a request. Throwing a {@linkcode HttpError} answers with its
    * status and message; any other error answers 500.
    */
   handle(request: HttpRequest): HttpResponse | Promise<HttpResponse>;
@@ -86,7 +87,6 @@ export interface HttpOutcome {
   drained: boolean;
 }
 
-const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const CONTENT_LENGTH = /^\d{1,15}$/;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
@@ -97,7 +97,7 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
  * @example
  * ```ts
  * import { bodyLength } from "./routes.ts";
- * import { RequestHeadParser } from "../protocol/handshake.ts";
+ * import { RequestHeadParser } from "../protocol/http_head.ts";
  *
  * const head = new RequestHeadParser().push(new TextEncoder().encode(
  *   "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n",
@@ -108,7 +108,7 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
  * @param head The request head.
  * @param maxBodyBytes The largest body accepted.
  * @returns The number of body bytes to read.
- * @throws {HandshakeError} 411 for a chunked body or none declared on a
+ * @throws {HttpError} 411 for a chunked body or none declared on a
  * method that carries one, 400 for a malformed or conflicting length, 413
  * for a body over `maxBodyBytes`.
  */
@@ -117,18 +117,18 @@ export function bodyLength(head: RequestHead, maxBodyBytes: number): number {
   const encoding = head.headers.get("transfer-encoding");
   if (encoding !== undefined) {
     if (declared !== undefined) {
-      throw new HandshakeError(400, "Content-Length and Transfer-Encoding must not both be sent");
+      throw new HttpError(400, "Content-Length and Transfer-Encoding must not both be sent");
     }
-    throw new HandshakeError(411, "Chunked bodies are not supported: send a Content-Length");
+    throw new HttpError(411, "Chunked bodies are not supported: send a Content-Length");
   }
   if (declared === undefined) {
     if (head.method === "GET" || head.method === "HEAD") return 0;
-    throw new HandshakeError(411, "Content-Length required");
+    throw new HttpError(411, "Content-Length required");
   }
-  if (!CONTENT_LENGTH.test(declared)) throw new HandshakeError(400, "Malformed Content-Length");
+  if (!CONTENT_LENGTH.test(declared)) throw new HttpError(400, "Malformed Content-Length");
   const length = Number(declared);
   if (length > maxBodyBytes) {
-    throw new HandshakeError(413, `Body too large: at most ${maxBodyBytes} bytes`);
+    throw new HttpError(413, `Body too large: at most ${maxBodyBytes} bytes`);
   }
   return length;
 }
@@ -141,7 +141,7 @@ export function bodyLength(head: RequestHead, maxBodyBytes: number): number {
  * @example
  * ```ts
  * import { handleHttp } from "./routes.ts";
- * import { RequestHeadParser } from "../protocol/handshake.ts";
+ * import { RequestHeadParser } from "../protocol/http_head.ts";
  *
  * const bytes = new TextEncoder().encode("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
  * const parser = new RequestHeadParser();
@@ -182,7 +182,7 @@ export async function handleHttp(
       drained: true,
     };
   }
-  const reader = new BodyReader(incoming, route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  const reader = new BodyReader(incoming, route.maxBodyBytes ?? DEFAULTS.maxBodyBytes);
   let response: Uint8Array;
   try {
     const answer = await route.handle({
@@ -195,7 +195,7 @@ export async function handleHttp(
     });
     response = httpResponse(answer.status, answer.body ?? "", answer.headers);
   } catch (error) {
-    response = error instanceof HandshakeError
+    response = error instanceof HttpError
       ? errorResponse(error)
       : httpResponse(500, "Internal server error\n");
   }
@@ -242,15 +242,18 @@ class BodyReader {
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.#incoming.timeout ?? 10_000);
+      timer = setTimeout(
+        () => resolve("timeout"),
+        this.#incoming.timeout ?? DEFAULTS.handshakeTimeout,
+      );
     });
     try {
       while (filled < length) {
         this.pending = true;
         const n = await Promise.race([conn.read(body.subarray(filled)), expired]);
-        if (n === "timeout") throw new HandshakeError(408, "Request body not received in time");
+        if (n === "timeout") throw new HttpError(408, "Request body not received in time");
         this.pending = false;
-        if (n === null) throw new HandshakeError(400, "Request body ended early");
+        if (n === null) throw new HttpError(400, "Request body ended early");
         filled += n;
       }
     } finally {

@@ -20,21 +20,19 @@ import {
 } from "../protocol/extensions.ts";
 import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
 import { CLOSE_CODE } from "../protocol/close_code.ts";
+import { DEFAULTS } from "../defaults.ts";
 import { Deadlines } from "./deadlines.ts";
-import { HandshakeError } from "../protocol/errors.ts";
+import { HttpError } from "../protocol/errors.ts";
 import {
   acceptKey,
-  errorResponse,
   isUpgradeRequest,
-  type RequestHead,
-  RequestHeadParser,
   type UpgradeRequest,
   upgradeResponse,
   validateUpgrade,
 } from "../protocol/handshake.ts";
+import { errorResponse, type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
 import { handleHttp, type HttpRoute, type HttpRoutes } from "./routes.ts";
 import { Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import { CHAT_PAGE } from "../chat/page.ts";
 import { Registry } from "./registry.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { Socket, type SocketOptions } from "./socket.ts";
@@ -71,7 +69,7 @@ export interface AuthorizeInfo {
 /**
  * Decides whether an upgrade request may become a socket. It runs after the
  * request was found valid and its origin allowed, before the `101` response;
- * the handshake timeout bounds it. Throwing a `HandshakeError` refuses with
+ * the handshake timeout bounds it. Throwing a `HttpError` refuses with
  * its status; any other error refuses with 500.
  */
 export type Authorize = (
@@ -168,9 +166,10 @@ export interface ServeOptions extends SocketOptions {
    */
   metrics?: boolean;
   /**
-   * The HTML served at `GET /`, or `false` for none (404).
+   * The HTML served at `GET /` (for example the chat page, `CHAT_PAGE`), or
+   * `false` for none (404). `serveChat` and `servePush` serve the chat page.
    *
-   * @default {the chat page}
+   * @default {none}
    */
   page?: string | false;
   /** Shuts the server down when aborted. */
@@ -183,7 +182,6 @@ export type SocketHandler = (socket: Socket) => void | Promise<void>;
 type Listener = Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr>;
 type Conn = Deno.Conn<Deno.NetAddr>;
 
-const DEFAULT_IDLE_TIMEOUT = 30_000;
 const READ_CHUNK = 2048;
 
 /**
@@ -235,18 +233,24 @@ export class Server {
     this.#options = options;
     this.#socketOptions = {
       ...options,
-      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      idleTimeout: options.idleTimeout ?? DEFAULTS.idleTimeout,
     };
     this.#handler = handler;
-    this.#handshakeDeadlines = new Deadlines(options.handshakeTimeout ?? 10_000, (conn) => {
-      this.#lateHandshakes.add(conn);
-      closeQuietly(conn);
-    });
+    this.#handshakeDeadlines = new Deadlines(
+      options.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
+      (conn) => {
+        this.#lateHandshakes.add(conn);
+        closeQuietly(conn);
+      },
+    );
     this.#origins = options.origins === undefined ? undefined : normalizeOrigins(options.origins);
     if ((options.cert === undefined) !== (options.key === undefined)) {
       throw new TypeError("Cannot serve TLS: cert and key must be given together");
     }
-    const where = { port: options.port ?? 8080, hostname: options.hostname ?? "0.0.0.0" };
+    const where = {
+      port: options.port ?? DEFAULTS.port,
+      hostname: options.hostname ?? DEFAULTS.hostname,
+    };
     this.secure = options.cert !== undefined;
     this.#listener = options.cert !== undefined && options.key !== undefined
       ? Deno.listenTls({ ...where, cert: options.cert, key: options.key })
@@ -337,12 +341,14 @@ export class Server {
   async #handshake(conn: Conn): Promise<void> {
     this.#pending.add(conn);
     this.#handshakeDeadlines.add(conn);
-    const handshakeTimeout = this.#options.handshakeTimeout ?? 10_000;
+    const handshakeTimeout = this.#options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     let upgraded = false;
     let reserved = false;
     let head: RequestHead | undefined;
     try {
-      const parser = new RequestHeadParser({ maxHeadBytes: this.#options.maxHeadBytes ?? 8192 });
+      const parser = new RequestHeadParser({
+        maxHeadBytes: this.#options.maxHeadBytes ?? DEFAULTS.maxHeadBytes,
+      });
       const buffer = new Uint8Array(READ_CHUNK);
       while (head === undefined) {
         const n = await conn.read(buffer);
@@ -358,8 +364,11 @@ export class Server {
       if (this.#origins !== undefined) checkOrigin(request, this.#origins);
       // Hold a place while the handshake completes, so that concurrent
       // upgrades cannot overshoot the limit.
-      if (this.sockets.size + this.#reserved >= (this.#options.maxConnections ?? 10_000)) {
-        throw new HandshakeError(503, "Too many connections");
+      if (
+        this.sockets.size + this.#reserved >=
+          (this.#options.maxConnections ?? DEFAULTS.maxConnections)
+      ) {
+        throw new HttpError(503, "Too many connections");
       }
       this.#reserved++;
       reserved = true;
@@ -381,7 +390,7 @@ export class Server {
       if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
       this.#open(conn, request, parser.rest, protocol, data, deflate);
     } catch (error) {
-      if (error instanceof HandshakeError) {
+      if (error instanceof HttpError) {
         if (head !== undefined && isUpgradeRequest(head)) {
           this.#stats.recordHandshakeFailure(error.status);
         } else {
@@ -408,17 +417,17 @@ export class Server {
     try {
       answer = await authorize(request, { remoteAddr });
     } catch (error) {
-      if (error instanceof HandshakeError) throw error;
+      if (error instanceof HttpError) throw error;
       answer = undefined;
     }
     if (typeof answer !== "object" || answer === null) {
-      throw new HandshakeError(500, "Authorization failed");
+      throw new HttpError(500, "Authorization failed");
     }
     if (answer.accept === true) return answer.data;
     const status = Number.isInteger(answer.status) && answer.status >= 400 && answer.status <= 599
       ? answer.status
       : 500;
-    throw new HandshakeError(status, answer.message ?? "Forbidden", answer.headers ?? {});
+    throw new HttpError(status, answer.message ?? "Forbidden", answer.headers ?? {});
   }
 
   async #serveHttp(conn: Conn, head: RequestHead, rest: Uint8Array, timeout: number) {
@@ -468,7 +477,7 @@ export class Server {
     data: unknown,
     deflate: DeflateNegotiation | undefined,
   ): void {
-    const maxMessageBytes = this.#options.maxMessageBytes ?? 1024 * 1024;
+    const maxMessageBytes = this.#options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     const socket = new Socket(conn, {
       id: String(++this.#nextId),
       remoteAddr: conn.remoteAddr,
@@ -521,7 +530,7 @@ export class Server {
         }),
       };
     }
-    const page = this.#options.page ?? CHAT_PAGE;
+    const page = this.#options.page ?? false;
     if (page !== false) {
       routes["/"] = {
         methods: ["GET"],
@@ -539,8 +548,8 @@ export class Server {
 /**
  * Starts a WebSocket server. It listens at once; every accepted socket joins
  * `server.sockets` and is passed to `handler`, if given. Plain HTTP gets the
- * chat page at `/`, JSON counts at `/healthz`, the metrics at `/metrics`,
- * the `routes` given, and 404 elsewhere.
+ * `page` at `/` (if given), JSON counts at `/healthz`, the metrics at
+ * `/metrics`, the `routes` given, and 404 elsewhere.
  *
  * @example Broadcast every message to every client
  * ```ts ignore

@@ -1,0 +1,73 @@
+/**
+ * A server that runs one chat room, with the demo page at `/`: the room of
+ * `room.ts` on {@linkcode serve}.
+ *
+ * @module
+ */
+
+import { serve, type ServeOptions, type Server } from "../server/server.ts";
+import type { Socket } from "../server/socket.ts";
+import { CHAT_PAGE } from "./page.ts";
+import { Room } from "./room.ts";
+
+/**
+ * A running chat server, made by {@linkcode serveChat}.
+ *
+ * @example Push a line to everyone every second
+ * ```ts ignore
+ * import { serveChat } from "./serve_chat.ts";
+ *
+ * const room = serveChat({ port: 8080 });
+ * setInterval(() => room.push(new Date().toISOString()), 1000);
+ * ```
+ */
+export interface ChatRoom {
+  /** The server the room runs on: its address, sockets and shutdown. */
+  readonly server: Server;
+  /**
+   * Sends a server message (`from: "server"`) to everyone in the room.
+   *
+   * @param text The message.
+   * @returns How many sockets it was queued for.
+   */
+  push(text: string): number;
+}
+
+/**
+ * Starts a server that runs a chat room: it welcomes every socket that joins,
+ * announces joins and leaves, and relays each message to every socket, the
+ * sender included (text in a {@linkcode ChatMessage} envelope, binary as it
+ * came). Every event is encoded once for all sockets.
+ *
+ * A newcomer's first frame is its welcome: the room greets each socket in the
+ * server's handler, which runs as the socket joins, before another can.
+ *
+ * @example The chat server on port 8080
+ * ```ts ignore
+ * import { serveChat } from "./serve_chat.ts";
+ *
+ * const room = serveChat({ port: 8080 });
+ * console.log(`http://localhost:${room.server.addr.port}/`);
+ * room.push("the server is up");
+ * ```
+ *
+ * @param options Where to listen, limits and timeouts, as for `serve()`.
+ * @returns The room: its server, and a way to push server messages.
+ */
+export function serveChat(options: ServeOptions = {}): ChatRoom {
+  const room = new Room();
+  const server: Server = serve({ page: CHAT_PAGE, ...options }, (socket) => attend(room, socket));
+  server.metrics.register(() => room.metrics());
+  return { server, push: (text) => room.say("server", text) };
+}
+
+/** One socket's stay in the room: welcome, join, its messages, leave. */
+async function attend(room: Room, socket: Socket): Promise<void> {
+  room.join(socket);
+  for await (const message of socket) {
+    if (typeof message === "string") room.say(socket.id, message);
+    else room.relay(message);
+  }
+  await socket.closed;
+  room.leave(socket);
+}

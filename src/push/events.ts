@@ -1,0 +1,183 @@
+/**
+ * What the push hub and a client say to each other, and its encoding: a
+ * publication's JSON is written once per message, and its frames serve
+ * every subscriber.
+ *
+ * A client subscribes in its URL, `ws://host/?topic=news&topic=chat`, or
+ * later with a control message; every frame the hub sends is JSON text,
+ * told apart by `type` (see {@linkcode PushEvent}):
+ *
+ * ```text
+ * ← {"type":"subscribe","topic":"news","since":"m3k9x2ab0f1c:12"}   since is optional
+ * ← {"type":"unsubscribe","topic":"news"}
+ * → {"type":"gap","topic":"news","since":"m3k9x2ab0f1c:12","reason":"expired"}
+ * → {"type":"publication","topic":"news","id":"m3k9x2ab0f1c:13","time":1763776800000,"data":"hello"}
+ * → {"type":"publication","topic":"news","id":"…:14","time":…,"data":"AAEC","encoding":"base64"}
+ * → {"type":"subscribed","topic":"news","last":"m3k9x2ab0f1c:14"}
+ * → {"type":"unsubscribed","topic":"news"}
+ * → {"type":"error","message":"…"}
+ * ```
+ *
+ * To resume, a client reconnects with the last id it saw in each topic:
+ * `?topic=news&since=news:m3k9x2ab0f1c:12` (or `since=m3k9x2ab0f1c:12` when
+ * it names one topic). It first gets every message after that id, in order,
+ * then `subscribed`, then live messages. When the window no longer holds all
+ * of them (or the id is from an earlier server run), a `gap` comes first,
+ * then what the window holds.
+ *
+ * @module
+ */
+
+import { encodeBase64 } from "@std/encoding";
+import type { Socket } from "../server/socket.ts";
+import type { EngineMessage } from "./engine.ts";
+import { formatId, type GapReason } from "./history.ts";
+import type { Publication } from "./publish.ts";
+
+/** A published message as a client receives it. */
+export interface PublicationEvent {
+  /** Always `"publication"`. */
+  type: "publication";
+  /** The topic. */
+  topic: string;
+  /** The message's id, `<epoch>:<seq>`: the `since` to resume after it. */
+  id: string;
+  /** When it was published, in milliseconds since the epoch. */
+  time: number;
+  /** Text as a string, JSON as its value, bytes as base64. */
+  data: unknown;
+  /** `"base64"` when `data` holds bytes. */
+  encoding?: "base64";
+}
+
+/**
+ * Messages were missed and cannot all be replayed; the application should
+ * reload its state. What the window still holds follows.
+ */
+export interface GapEvent {
+  /** Always `"gap"`. */
+  type: "gap";
+  /** The topic. */
+  topic: string;
+  /** The id the client resumed from. */
+  since: string;
+  /**
+   * `restart` (the id is from an earlier server run), `expired` (messages
+   * after it left the window) or `unknown` (an id never assigned).
+   */
+  reason: GapReason;
+}
+
+/** The subscription is live: everything after `last` arrives as published. */
+export interface SubscribedEvent {
+  /** Always `"subscribed"`. */
+  type: "subscribed";
+  /** The topic. */
+  topic: string;
+  /**
+   * The id of the topic's last message (its `seq` is 0 before the first):
+   * the `since` to resume from when nothing else arrived.
+   */
+  last: string;
+}
+
+/** The socket left a topic. */
+export interface UnsubscribedEvent {
+  /** Always `"unsubscribed"`. */
+  type: "unsubscribed";
+  /** The topic. */
+  topic: string;
+}
+
+/** A control message was refused, or a message could not be handled. */
+export interface ErrorEvent {
+  /** Always `"error"`. */
+  type: "error";
+  /** What went wrong. */
+  message: string;
+}
+
+/**
+ * Every event the hub sends, as JSON in a text frame; `type` tells them
+ * apart.
+ *
+ * @example Keep the last id of each topic, to resume with
+ * ```ts
+ * import type { PushEvent } from "./hub.ts";
+ *
+ * const last = new Map<string, string>();
+ * function receive(event: PushEvent): void {
+ *   if (event.type === "publication") last.set(event.topic, event.id);
+ *   else if (event.type === "subscribed") last.set(event.topic, event.last);
+ *   else if (event.type === "gap") console.log(`missed messages in ${event.topic}: reload`);
+ * }
+ * receive({ type: "subscribed", topic: "news", last: "e1:0" });
+ * receive({ type: "publication", topic: "news", id: "e1:1", time: 0, data: "hi" });
+ * console.log(`?topic=news&since=news:${last.get("news")}`); // "?topic=news&since=news:e1:1"
+ * ```
+ */
+export type PushEvent =
+  | PublicationEvent
+  | GapEvent
+  | SubscribedEvent
+  | UnsubscribedEvent
+  | ErrorEvent;
+
+/**
+ * The part of a publication event after its time, as the engine stores it:
+ * `"data":…` (and `,"encoding":"base64"` for bytes).
+ *
+ * @example
+ * ```ts
+ * import { publicationPayload } from "./events.ts";
+ *
+ * console.log(publicationPayload({ type: "text", text: "hi" })); // "data":"hi"
+ * ```
+ *
+ * @param publication The message.
+ * @returns The payload the engine keeps.
+ */
+export function publicationPayload(publication: Publication): string {
+  if (publication.type === "binary") {
+    return `"data":"${encodeBase64(publication.bytes)}","encoding":"base64"`;
+  }
+  if (publication.type === "text") return `"data":${JSON.stringify(publication.text)}`;
+  return `"data":${JSON.stringify(publication.value) ?? "null"}`;
+}
+
+/**
+ * A publication event's JSON: the same text as `JSON.stringify` of its
+ * {@linkcode PublicationEvent}, written without parsing the payload again.
+ *
+ * @example
+ * ```ts
+ * import { publicationJson } from "./events.ts";
+ *
+ * const json = publicationJson({
+ *   topic: "news",
+ *   id: { epoch: "e1", seq: 1 },
+ *   time: 0,
+ *   payload: `"data":"hi"`,
+ * });
+ * console.log(json); // {"type":"publication","topic":"news","id":"e1:1","time":0,"data":"hi"}
+ * ```
+ *
+ * @param message A message as the engine delivers it.
+ * @returns The event's JSON.
+ */
+export function publicationJson(message: EngineMessage): string {
+  return `{"type":"publication","topic":${JSON.stringify(message.topic)},"id":"${
+    formatId(message.id)
+  }","time":${message.time},${message.payload}}`;
+}
+
+/**
+ * Sends an event to a socket as a JSON text frame.
+ *
+ * @param socket An open socket.
+ * @param event The event.
+ * @returns Whether it was queued (`false` once the socket is closing).
+ */
+export function sendEvent(socket: Socket, event: PushEvent): boolean {
+  return socket.send(JSON.stringify(event));
+}
