@@ -74,15 +74,17 @@ export function engineRelay(engine: Engine): ChatRelay {
  * @param message A message of {@linkcode ROOM_TOPIC}.
  */
 export function receiveRoom(room: Room, message: EngineMessage): void {
-  let chat: { from?: unknown; text?: unknown; bytes?: unknown };
+  let chat: { from?: unknown; text?: unknown; bytes?: unknown } | null;
+  let bytes: Uint8Array | undefined;
   try {
     chat = JSON.parse(message.payload);
+    if (typeof chat?.bytes === "string") bytes = decodeBase64(chat.bytes);
   } catch {
     return;
   }
-  if (typeof chat.from !== "string") return;
+  if (typeof chat !== "object" || chat === null || typeof chat.from !== "string") return;
   if (typeof chat.text === "string") room.say(chat.from, chat.text);
-  else if (typeof chat.bytes === "string") room.relay(decodeBase64(chat.bytes));
+  else if (bytes !== undefined) room.relay(bytes);
 }
 
 /** A chat message as it travels through a shared engine. */
