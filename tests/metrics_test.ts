@@ -131,7 +131,7 @@ Deno.test("GET /metrics counts sockets, closes by code, refusals, traffic and fa
     );
     assert(bad.startsWith("HTTP/1.1 426 "));
     await rawHttp(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
-    assertEquals(s.publish("nobody-listens", "x"), 0);
+    assertEquals(s.broadcast("nobody-listens", "x"), 0);
 
     m = await scrape(port);
     assertEquals(m.get("pushwire_messages_received_total"), 1);

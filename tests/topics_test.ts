@@ -15,7 +15,7 @@ Deno.test("validateTopic() accepts names of 1 to 128 allowed characters", async 
   }
 });
 
-Deno.test("TopicIndex publishes one frame to exactly a topic's subscribers", () => {
+Deno.test("TopicIndex broadcasts one frame to exactly a topic's subscribers", () => {
   const topics = new TopicIndex();
   const received = new Map<string, Uint8Array[]>();
   const subscriber = (name: string) => {
@@ -30,9 +30,9 @@ Deno.test("TopicIndex publishes one frame to exactly a topic's subscribers", () 
   topics.add("news", a);
   topics.add("news", b);
   topics.add("sport", c);
-  assertEquals(topics.publish("news", "hi"), 2);
-  assertEquals(topics.publish("news", "again", a), 1);
-  assertEquals(topics.publish("weather", "sun"), 0);
+  assertEquals(topics.broadcast("news", "hi"), 2);
+  assertEquals(topics.broadcast("news", "again", a), 1);
+  assertEquals(topics.broadcast("weather", "sun"), 0);
   assertEquals(received.get("a"), [new Uint8Array([0x81, 0x02, 0x68, 0x69])]);
   assertEquals(received.get("b")!.length, 2);
   assertEquals(received.get("c")!.length, 0);
@@ -43,7 +43,7 @@ Deno.test("TopicIndex publishes one frame to exactly a topic's subscribers", () 
   assertEquals([...topics.names()], ["sport"]);
 });
 
-Deno.test("server.publish() reaches subscribed sockets only; closing leaves topics", async () => {
+Deno.test("server.broadcast() reaches subscribed sockets only; closing leaves topics", async () => {
   const sockets: Socket[] = [];
   await withServer({}, (socket) => {
     sockets.push(socket);
@@ -53,14 +53,14 @@ Deno.test("server.publish() reaches subscribed sockets only; closing leaves topi
     const [news] = await TestClient.open(port, 1, "/?topic=news");
     const [sport] = await TestClient.open(port, 1, "/?topic=sport");
     await until(() => server.topics.count("news") === 1 && server.topics.count("sport") === 1);
-    assertEquals(server.publish("news", "headline"), 1);
+    assertEquals(server.broadcast("news", "headline"), 1);
     assertEquals(await news!.waitFor(1), ["headline"]);
     assertEquals(sport!.messages, []);
     assertEquals([...sockets[0]!.topics], ["news"]);
     assertThrows(() => sockets[0]!.subscribe("bad topic"), TypeError);
     await news!.close();
     await until(() => server.topics.count("news") === 0);
-    assertEquals(server.publish("news", "nobody"), 0);
+    assertEquals(server.broadcast("news", "nobody"), 0);
     await sport!.close();
   });
 });

@@ -146,7 +146,7 @@ export function parsePublication(contentType: string | undefined, body: Uint8Arr
  *       token: "s3cret",
  *       publish: (topic, publication) => {
  *         const text = publication.type === "text" ? publication.text : JSON.stringify(publication);
- *         return { id: "", topic, delivered: server.publish(topic, text) };
+ *         return { id: "", topic, delivered: server.broadcast(topic, text) };
  *       },
  *     }),
  *   },

@@ -132,23 +132,6 @@ export class Registry implements AsyncIterable<Socket>, Iterable<Socket> {
     return count;
   }
 
-  /**
-   * Queues pre-encoded frame bytes on every open socket (uncompressed,
-   * valid on every connection).
-   *
-   * @param frame Complete, unmasked frame bytes; not changed afterwards.
-   * @param options A socket to leave out.
-   * @returns How many sockets the frame was queued for.
-   */
-  broadcastFrame(frame: Uint8Array, options: BroadcastOptions = {}): number {
-    const except = options.except;
-    let count = 0;
-    for (const socket of this.#sockets.values()) {
-      if (socket !== except && socket.sendFrame(frame)) count++;
-    }
-    return count;
-  }
-
   /** Ends every iterator over joining sockets; nothing may join after. */
   end(): void {
     if (this.#ended) return;

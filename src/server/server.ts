@@ -271,8 +271,8 @@ export class Server {
    * @param data A string (text frame) or bytes (binary frame).
    * @returns How many sockets the frame was queued for.
    */
-  publish(topic: string, data: string | Uint8Array): number {
-    const deliveries = this.topics.publish(topic, data);
+  broadcast(topic: string, data: string | Uint8Array): number {
+    const deliveries = this.topics.broadcast(topic, data);
     this.#stats.recordPublish(deliveries);
     return deliveries;
   }

@@ -1,5 +1,5 @@
 /**
- * Topics: named groups of sockets, so that one publish reaches exactly the
+ * Topics: named groups of sockets, so that one broadcast reaches exactly the
  * sockets subscribed to it.
  *
  * @module
@@ -9,8 +9,6 @@ import { PreparedMessage } from "../protocol/deflate.ts";
 
 /** What the topic index needs of a socket. */
 export interface Subscriber {
-  /** Queues pre-encoded frame bytes; `false` when not queued. */
-  sendFrame(frame: Uint8Array): boolean;
   /** Queues a prepared message (compressed if negotiated); `false` when not queued. */
   sendPrepared(message: PreparedMessage): boolean;
 }
@@ -53,7 +51,7 @@ export function validateTopic(topic: string): void {
 }
 
 /**
- * The subscribers of every topic. A publish encodes its frame once and
+ * The subscribers of every topic. A broadcast encodes its frame once and
  * queues the same bytes on every subscriber.
  *
  * @example
@@ -64,12 +62,11 @@ export function validateTopic(topic: string): void {
  * const topics = new TopicIndex();
  * const frames: Uint8Array[] = [];
  * const subscriber = {
- *   sendFrame: (frame: Uint8Array) => frames.push(frame) > 0,
  *   sendPrepared: (message: PreparedMessage) => frames.push(message.frame(undefined)) > 0,
  * };
  * topics.add("news", subscriber);
- * console.log(topics.publish("news", "hello")); // 1
- * console.log(topics.publish("sport", "goal")); // 0
+ * console.log(topics.broadcast("news", "hello")); // 1
+ * console.log(topics.broadcast("sport", "goal")); // 0
  * ```
  */
 export class TopicIndex<S extends Subscriber = Subscriber> {
@@ -145,7 +142,7 @@ export class TopicIndex<S extends Subscriber = Subscriber> {
    * @param except A subscriber to leave out.
    * @returns How many subscribers the frame was queued for.
    */
-  publish(topic: string, data: string | Uint8Array, except?: S): number {
+  broadcast(topic: string, data: string | Uint8Array, except?: S): number {
     const set = this.#subscribers.get(topic);
     if (set === undefined) return 0;
     const message = new PreparedMessage(data);
@@ -156,21 +153,4 @@ export class TopicIndex<S extends Subscriber = Subscriber> {
     return count;
   }
 
-  /**
-   * Queues pre-encoded frame bytes on every subscriber of `topic`.
-   *
-   * @param topic A topic name.
-   * @param frame Complete, unmasked frame bytes; not changed afterwards.
-   * @param except A subscriber to leave out.
-   * @returns How many subscribers the frame was queued for.
-   */
-  publishFrame(topic: string, frame: Uint8Array, except?: S): number {
-    const set = this.#subscribers.get(topic);
-    if (set === undefined) return 0;
-    let count = 0;
-    for (const subscriber of set) {
-      if (subscriber !== except && subscriber.sendFrame(frame)) count++;
-    }
-    return count;
-  }
 }
