@@ -36,15 +36,14 @@
  * @module
  */
 
+export { serve, Server } from "./src/server/server.ts";
 export {
   type Authorization,
   type Authorize,
   type AuthorizeInfo,
-  serve,
   type ServeOptions,
-  Server,
   type SocketHandler,
-} from "./src/server/server.ts";
+} from "./src/server/options.ts";
 export {
   type CloseCause,
   type CloseResult,

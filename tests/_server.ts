@@ -5,7 +5,8 @@
  * @module
  */
 
-import { serve, type ServeOptions, type Server, type SocketHandler } from "../src/server/server.ts";
+import { serve, type Server } from "../src/server/server.ts";
+import { type ServeOptions, type SocketHandler } from "../src/server/options.ts";
 
 /** Runs `fn` with a server on 127.0.0.1 and an ephemeral port, then shuts it down. */
 export async function withServer(

@@ -15,7 +15,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { OPCODE } from "../src/protocol/frame.ts";
 import type { Frame } from "../src/protocol/frame.ts";
-import type { ServeOptions } from "../src/server/server.ts";
+import type { ServeOptions } from "../src/server/options.ts";
 import { buildFrame, concat, type FrameSpec, toHex, utf8FailIndex } from "./_fuzz.ts";
 import { fromHex, RawClient, rawHttp, readAll } from "./_raw_client.ts";
 import { echo, withServer } from "./_server.ts";

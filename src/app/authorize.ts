@@ -6,7 +6,7 @@
  */
 
 import type { UpgradeRequest } from "../protocol/handshake.ts";
-import type { Authorization, Authorize, AuthorizeInfo } from "../server/server.ts";
+import type { Authorization, Authorize, AuthorizeInfo } from "../server/options.ts";
 import { parseSubscriptions } from "../push/subscriptions.ts";
 
 /** The application's rules for upgrades and topics. */

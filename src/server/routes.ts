@@ -6,6 +6,7 @@
  * @module
  */
 
+import { writeAll } from "./conn_io.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { errorResponse, httpResponse, type RequestHead } from "../protocol/http_head.ts";
@@ -261,11 +262,6 @@ class BodyReader {
     }
     return body;
   }
-}
-
-async function writeAll(conn: HttpConnection, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 /** The status line and headers of a response, without its body. */

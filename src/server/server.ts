@@ -6,23 +6,10 @@
  * @module
  */
 
-import {
-  createDeflater,
-  createInflater,
-  type Deflater,
-  type DeflaterOptions,
-} from "../protocol/deflate.ts";
-import {
-  type DeflateNegotiation,
-  type DeflateOptions,
-  type DeflateParams,
-  negotiateDeflate,
-} from "../protocol/extensions.ts";
-import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
-import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { DEFAULTS } from "../defaults.ts";
-import { Deadlines } from "./deadlines.ts";
+import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { HttpError } from "../protocol/errors.ts";
+import type { DeflateNegotiation } from "../protocol/extensions.ts";
 import {
   acceptKey,
   isUpgradeRequest,
@@ -31,153 +18,18 @@ import {
   validateUpgrade,
 } from "../protocol/handshake.ts";
 import { errorResponse, type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
-import { handleHttp, type HttpRoute, type HttpRoutes } from "./routes.ts";
-import { Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
+import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
+import { builtinRoutes } from "./builtin_routes.ts";
+import { Compression } from "./compression.ts";
+import { closeQuietly, lingerClose, statusOf, writeAll } from "./conn_io.ts";
+import { Deadlines } from "./deadlines.ts";
+import { Metrics } from "./metrics.ts";
+import type { Authorization, ServeOptions, SocketHandler } from "./options.ts";
 import { Registry } from "./registry.ts";
+import { handleHttp, type HttpRoutes } from "./routes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { Socket, type SocketOptions } from "./socket.ts";
 import { TopicIndex } from "./topics.ts";
-
-/**
- * The answer of an {@linkcode Authorize} hook: accept the upgrade (with data
- * for {@linkcode Server.dataOf}), or refuse it with an HTTP status.
- */
-export type Authorization =
-  | {
-    /** Accept the upgrade. */
-    accept: true;
-    /** Anything to keep with the socket, read back with `server.dataOf(socket)`. */
-    data?: unknown;
-  }
-  | {
-    /** Refuse the upgrade. */
-    accept: false;
-    /** The HTTP status to answer with, 400 to 599 (for example 401 or 403). */
-    status: number;
-    /** A short plain-text explanation, sent as the body. */
-    message?: string;
-    /** Extra response headers, for example `WWW-Authenticate`. */
-    headers?: Record<string, string>;
-  };
-
-/** Where an upgrade request came from, for an {@linkcode Authorize} hook. */
-export interface AuthorizeInfo {
-  /** The client's address. */
-  remoteAddr: Deno.NetAddr;
-}
-
-/**
- * Decides whether an upgrade request may become a socket. It runs after the
- * request was found valid and its origin allowed, before the `101` response;
- * the handshake timeout bounds it. Throwing a `HttpError` refuses with
- * its status; any other error refuses with 500.
- */
-export type Authorize = (
-  request: UpgradeRequest,
-  info: AuthorizeInfo,
-) => Authorization | Promise<Authorization>;
-
-/** Options for {@linkcode serve}. Socket limits apply to every socket. */
-export interface ServeOptions extends SocketOptions {
-  /**
-   * The TCP port; `0` picks a free one (read it from `server.addr`).
-   *
-   * @default {8080}
-   */
-  port?: number;
-  /**
-   * The address to listen on.
-   *
-   * @default {"0.0.0.0"}
-   */
-  hostname?: string;
-  /**
-   * A PEM certificate chain: with {@linkcode ServeOptions.key}, the server
-   * speaks TLS (`wss://`, `https://`) through `Deno.listenTls`.
-   */
-  cert?: string;
-  /** The PEM private key of {@linkcode ServeOptions.cert}. */
-  key?: string;
-  /**
-   * The most open sockets; upgrade requests past it get 503.
-   *
-   * @default {10000}
-   */
-  maxConnections?: number;
-  /**
-   * The largest request head in bytes; larger heads get 431.
-   *
-   * @default {8192}
-   */
-  maxHeadBytes?: number;
-  /**
-   * Milliseconds a client has to complete its request head (and, for plain
-   * HTTP, again for its body); slower clients are disconnected (a slow body
-   * gets 408).
-   *
-   * @default {10000}
-   */
-  handshakeTimeout?: number;
-  /**
-   * Origins allowed to open sockets, such as `https://app.example`. When
-   * set, an upgrade request whose `Origin` is neither listed nor this
-   * server's own (its host equal to the `Host` header) gets 403; requests
-   * without an `Origin` (programs, not browsers) pass.
-   *
-   * @default {every origin}
-   */
-  origins?: readonly string[];
-  /**
-   * Subprotocols the server speaks. The first one the client offers that is
-   * listed here is chosen, answered in `Sec-WebSocket-Protocol` and found in
-   * `socket.protocol`. A client that offers only others is accepted without
-   * a subprotocol (RFC 6455 §4.2.2; browsers then fail the connection
-   * themselves).
-   *
-   * @default {[]}
-   */
-  protocols?: readonly string[];
-  /**
-   * permessage-deflate (RFC 7692): `true` negotiates it with every client
-   * that offers it, an object does so with these limits and zlib settings,
-   * `false` turns it off. The server always compresses each message on its
-   * own (`server_no_context_takeover`), so a broadcast is compressed once
-   * for every socket with the same parameters and no compressor state lives
-   * between messages; by default it asks clients to do the same, so an idle
-   * connection holds no compression memory. Messages under 128 bytes go
-   * uncompressed.
-   *
-   * @default {true}
-   */
-  perMessageDeflate?: boolean | (DeflateOptions & DeflaterOptions);
-  /** Decides whether each upgrade request is accepted (see {@linkcode Authorize}). */
-  authorize?: Authorize;
-  /**
-   * More plain HTTP routes by exact path, for example `POST /publish`. They
-   * take precedence over the built-in `/`, `/healthz` and `/metrics`.
-   *
-   * @default {{}}
-   */
-  routes?: HttpRoutes;
-  /**
-   * Whether `GET /metrics` serves the metrics in the Prometheus text format.
-   *
-   * @default {true}
-   */
-  metrics?: boolean;
-  /**
-   * The HTML served at `GET /` (for example the chat page, `CHAT_PAGE`), or
-   * `false` for none (404). `serveChat` and `servePush` serve the chat page.
-   *
-   * @default {none}
-   */
-  page?: string | false;
-  /** Shuts the server down when aborted. */
-  signal?: AbortSignal;
-}
-
-/** Called with every socket the server accepts. */
-export type SocketHandler = (socket: Socket) => void | Promise<void>;
 
 type Listener = Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr>;
 type Conn = Deno.Conn<Deno.NetAddr>;
@@ -216,7 +68,7 @@ export class Server {
   readonly #lateHandshakes = new Set<Conn>();
   readonly #finished = Promise.withResolvers<void>();
   readonly #startedAt = Date.now();
-  readonly #deflaters = new Map<number, Deflater>();
+  readonly #compression: Compression;
   #nextId = 0;
   #reserved = 0;
   #shutdown: Promise<void> | undefined;
@@ -256,7 +108,20 @@ export class Server {
       ? Deno.listenTls({ ...where, cert: options.cert, key: options.key })
       : Deno.listen(where);
     this.addr = this.#listener.addr;
-    this.#routes = { ...this.#builtinRoutes(), ...options.routes };
+    this.#compression = new Compression(options.perMessageDeflate ?? true);
+    this.#routes = {
+      ...builtinRoutes({
+        health: () => ({
+          status: this.#shutdown === undefined ? "ok" : "shutting down",
+          sockets: this.sockets.size,
+          handshakes: this.#pending.size,
+          uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+        }),
+        metrics: (options.metrics ?? true) ? this.metrics : undefined,
+        page: options.page ?? false,
+      }),
+      ...options.routes,
+    };
     this.metrics.register(() => this.#stats.collect(this.sockets, this.topics));
     options.signal?.addEventListener("abort", () => this.shutdown(), { once: true });
     if (options.signal?.aborted) this.shutdown();
@@ -338,57 +203,25 @@ export class Server {
     this.shutdown();
   }
 
+  // One connection until it is a socket: its request head, then plain HTTP
+  // or the upgrade; a refusal is answered with its status.
   async #handshake(conn: Conn): Promise<void> {
     this.#pending.add(conn);
     this.#handshakeDeadlines.add(conn);
-    const handshakeTimeout = this.#options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
-    let upgraded = false;
-    let reserved = false;
+    const parser = new RequestHeadParser({
+      maxHeadBytes: this.#options.maxHeadBytes ?? DEFAULTS.maxHeadBytes,
+    });
     let head: RequestHead | undefined;
+    let upgraded = false;
     try {
-      const parser = new RequestHeadParser({
-        maxHeadBytes: this.#options.maxHeadBytes ?? DEFAULTS.maxHeadBytes,
-      });
-      const buffer = new Uint8Array(READ_CHUNK);
-      while (head === undefined) {
-        const n = await conn.read(buffer);
-        if (n === null) return;
-        head = parser.push(buffer.subarray(0, n));
-      }
+      head = await readHead(conn, parser);
+      if (head === undefined) return;
       if (!isUpgradeRequest(head)) {
         this.#handshakeDeadlines.delete(conn);
-        await this.#serveHttp(conn, head, parser.rest, handshakeTimeout);
+        await this.#serveHttp(conn, head, parser.rest);
         return;
       }
-      const request = validateUpgrade(head);
-      if (this.#origins !== undefined) checkOrigin(request, this.#origins);
-      // Hold a place while the handshake completes, so that concurrent
-      // upgrades cannot overshoot the limit.
-      if (
-        this.sockets.size + this.#reserved >=
-          (this.#options.maxConnections ?? DEFAULTS.maxConnections)
-      ) {
-        throw new HttpError(503, "Too many connections");
-      }
-      this.#reserved++;
-      reserved = true;
-      const data = await this.#authorize(request, conn.remoteAddr);
-      const protocol = chooseProtocol(request.protocols, this.#options.protocols ?? []);
-      const deflate = this.#negotiateDeflate(request.extensions);
-      const accept = await acceptKey(request.key);
-      await writeAll(
-        conn,
-        upgradeResponse(accept, {
-          ...(protocol === undefined ? {} : { protocol }),
-          ...(deflate === undefined ? {} : { extensions: deflate.response }),
-        }),
-      );
-      if (this.#shutdown !== undefined) return;
-      this.#handshakeDeadlines.delete(conn);
-      this.#pending.delete(conn);
-      upgraded = true;
-      if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
-      this.#open(conn, request, parser.rest, protocol, data, deflate);
+      upgraded = await this.#upgrade(conn, validateUpgrade(head), parser.rest);
     } catch (error) {
       if (error instanceof HttpError) {
         if (head !== undefined && isUpgradeRequest(head)) {
@@ -401,11 +234,44 @@ export class Server {
         this.#stats.recordHandshakeTimeout();
       }
     } finally {
-      if (reserved) this.#reserved--;
       this.#handshakeDeadlines.delete(conn);
       this.#lateHandshakes.delete(conn);
       this.#pending.delete(conn);
       if (!upgraded) closeQuietly(conn);
+    }
+  }
+
+  // The checks in order (origin, connection limit, authorize), then the 101
+  // response and the socket. Whether the connection became a socket.
+  async #upgrade(conn: Conn, request: UpgradeRequest, rest: Uint8Array): Promise<boolean> {
+    if (this.#origins !== undefined) checkOrigin(request, this.#origins);
+    // Hold a place while the handshake completes, so that concurrent
+    // upgrades cannot overshoot the limit.
+    const maxConnections = this.#options.maxConnections ?? DEFAULTS.maxConnections;
+    if (this.sockets.size + this.#reserved >= maxConnections) {
+      throw new HttpError(503, "Too many connections");
+    }
+    this.#reserved++;
+    try {
+      const data = await this.#authorize(request, conn.remoteAddr);
+      const protocol = chooseProtocol(request.protocols, this.#options.protocols ?? []);
+      const deflate = this.#compression.negotiate(request.extensions);
+      const accept = await acceptKey(request.key);
+      await writeAll(
+        conn,
+        upgradeResponse(accept, {
+          ...(protocol === undefined ? {} : { protocol }),
+          ...(deflate === undefined ? {} : { extensions: deflate.response }),
+        }),
+      );
+      if (this.#shutdown !== undefined) return false;
+      this.#handshakeDeadlines.delete(conn);
+      this.#pending.delete(conn);
+      if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
+      this.#open(conn, request, rest, protocol, data, deflate);
+      return true;
+    } finally {
+      this.#reserved--;
     }
   }
 
@@ -430,7 +296,8 @@ export class Server {
     throw new HttpError(status, answer.message ?? "Forbidden", answer.headers ?? {});
   }
 
-  async #serveHttp(conn: Conn, head: RequestHead, rest: Uint8Array, timeout: number) {
+  async #serveHttp(conn: Conn, head: RequestHead, rest: Uint8Array): Promise<void> {
+    const timeout = this.#options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     // The response must be out within the timeout and a grace period.
     const guard = setTimeout(() => closeQuietly(conn), timeout + 2000);
     try {
@@ -450,25 +317,6 @@ export class Server {
     }
   }
 
-  // A malformed or unacceptable offer means no compression, never a refusal.
-  #negotiateDeflate(offer: string): DeflateNegotiation | undefined {
-    const setting = this.#options.perMessageDeflate ?? true;
-    if (setting === false || offer === "") return undefined;
-    return negotiateDeflate(offer, setting === true ? {} : setting);
-  }
-
-  // Deflaters keep no state, so sockets with equal parameters share one.
-  #deflaterFor(params: DeflateParams): Deflater {
-    const key = params.serverMaxWindowBits;
-    let deflater = this.#deflaters.get(key);
-    if (deflater === undefined) {
-      const setting = this.#options.perMessageDeflate;
-      deflater = createDeflater(params, typeof setting === "object" ? setting : {});
-      this.#deflaters.set(key, deflater);
-    }
-    return deflater;
-  }
-
   #open(
     conn: Conn,
     request: UpgradeRequest,
@@ -485,13 +333,9 @@ export class Server {
       head,
       topics: this.topics,
       ...(protocol === undefined ? {} : { protocol }),
-      ...(deflate === undefined ? {} : {
-        compression: {
-          deflater: this.#deflaterFor(deflate.params),
-          inflater: createInflater(deflate.params, maxMessageBytes),
-          response: deflate.response,
-        },
-      }),
+      ...(deflate === undefined
+        ? {}
+        : { compression: this.#compression.forSocket(deflate, maxMessageBytes) }),
     }, this.#socketOptions);
     if (data !== undefined) this.#data.set(socket, data);
     this.#stats.recordSocket(socket);
@@ -502,46 +346,6 @@ export class Server {
     } catch {
       failHandler(socket);
     }
-  }
-
-  #builtinRoutes(): Record<string, HttpRoute> {
-    const routes: Record<string, HttpRoute> = {
-      "/healthz": {
-        methods: ["GET"],
-        handle: () => ({
-          status: 200,
-          body: JSON.stringify({
-            status: this.#shutdown === undefined ? "ok" : "shutting down",
-            sockets: this.sockets.size,
-            handshakes: this.#pending.size,
-            uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-          }) + "\n",
-          headers: { "Content-Type": "application/json" },
-        }),
-      },
-    };
-    if (this.#options.metrics ?? true) {
-      routes["/metrics"] = {
-        methods: ["GET"],
-        handle: () => ({
-          status: 200,
-          body: this.metrics.render(),
-          headers: { "Content-Type": METRICS_CONTENT_TYPE },
-        }),
-      };
-    }
-    const page = this.#options.page ?? false;
-    if (page !== false) {
-      routes["/"] = {
-        methods: ["GET"],
-        handle: () => ({
-          status: 200,
-          body: page,
-          headers: { "Content-Type": "text/html; charset=utf-8" },
-        }),
-      };
-    }
-    return routes;
   }
 }
 
@@ -595,44 +399,13 @@ function failHandler(socket: Socket): void {
   if (socket.state === "open") socket.close(CLOSE_CODE.InternalError, "handler failed");
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-/** The status code of response bytes (`HTTP/1.1 200 OK...`). */
-function statusOf(response: Uint8Array): number {
-  return Number(String.fromCharCode(response[9]!, response[10]!, response[11]!));
-}
-
-const LINGER_MS = 2000;
-const LINGER_BYTES = 1024 * 1024;
-
-// After a response, stop writing and read what the client still sends (up to
-// a bound) before closing: closing with unread input would reset the
-// connection, and the client could lose the response.
-async function lingerClose(conn: Deno.Conn): Promise<void> {
-  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
-  try {
-    await conn.closeWrite();
-    const buffer = new Uint8Array(16 * 1024);
-    let drained = 0;
-    while (drained < LINGER_BYTES) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      drained += n;
-    }
-  } catch {
-    // Reset or closed by the timer: nothing more to do.
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
+/** Reads until the request head is complete; `undefined` when the client left first. */
+async function readHead(conn: Conn, parser: RequestHeadParser): Promise<RequestHead | undefined> {
+  const buffer = new Uint8Array(READ_CHUNK);
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return undefined;
+    const head = parser.push(buffer.subarray(0, n));
+    if (head !== undefined) return head;
   }
 }

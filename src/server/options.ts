@@ -1,0 +1,154 @@
+/**
+ * What `serve()` takes: where to listen, TLS, limits and timeouts (those of
+ * every socket included), access checks, compression, routes and the page;
+ * and the hooks it calls.
+ *
+ * @module
+ */
+
+import type { DeflaterOptions } from "../protocol/deflate.ts";
+import type { DeflateOptions } from "../protocol/extensions.ts";
+import type { UpgradeRequest } from "../protocol/handshake.ts";
+import type { HttpRoutes } from "./routes.ts";
+import type { Socket, SocketOptions } from "./socket.ts";
+
+/**
+ * The answer of an {@linkcode Authorize} hook: accept the upgrade (with data
+ * for `Server.dataOf`), or refuse it with an HTTP status.
+ */
+export type Authorization =
+  | {
+    /** Accept the upgrade. */
+    accept: true;
+    /** Anything to keep with the socket, read back with `server.dataOf(socket)`. */
+    data?: unknown;
+  }
+  | {
+    /** Refuse the upgrade. */
+    accept: false;
+    /** The HTTP status to answer with, 400 to 599 (for example 401 or 403). */
+    status: number;
+    /** A short plain-text explanation, sent as the body. */
+    message?: string;
+    /** Extra response headers, for example `WWW-Authenticate`. */
+    headers?: Record<string, string>;
+  };
+
+/** Where an upgrade request came from, for an {@linkcode Authorize} hook. */
+export interface AuthorizeInfo {
+  /** The client's address. */
+  remoteAddr: Deno.NetAddr;
+}
+
+/**
+ * Decides whether an upgrade request may become a socket. It runs after the
+ * request was found valid and its origin allowed, before the `101` response;
+ * the handshake timeout bounds it. Throwing a `HttpError` refuses with
+ * its status; any other error refuses with 500.
+ */
+export type Authorize = (
+  request: UpgradeRequest,
+  info: AuthorizeInfo,
+) => Authorization | Promise<Authorization>;
+
+/** Options for `serve()`. Socket limits apply to every socket. */
+export interface ServeOptions extends SocketOptions {
+  /**
+   * The TCP port; `0` picks a free one (read it from `server.addr`).
+   *
+   * @default {8080}
+   */
+  port?: number;
+  /**
+   * The address to listen on.
+   *
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /**
+   * A PEM certificate chain: with {@linkcode ServeOptions.key}, the server
+   * speaks TLS (`wss://`, `https://`) through `Deno.listenTls`.
+   */
+  cert?: string;
+  /** The PEM private key of {@linkcode ServeOptions.cert}. */
+  key?: string;
+  /**
+   * The most open sockets; upgrade requests past it get 503.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * The largest request head in bytes; larger heads get 431.
+   *
+   * @default {8192}
+   */
+  maxHeadBytes?: number;
+  /**
+   * Milliseconds a client has to complete its request head (and, for plain
+   * HTTP, again for its body); slower clients are disconnected (a slow body
+   * gets 408).
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Origins allowed to open sockets, such as `https://app.example`. When
+   * set, an upgrade request whose `Origin` is neither listed nor this
+   * server's own (its host equal to the `Host` header) gets 403; requests
+   * without an `Origin` (programs, not browsers) pass.
+   *
+   * @default {every origin}
+   */
+  origins?: readonly string[];
+  /**
+   * Subprotocols the server speaks. The first one the client offers that is
+   * listed here is chosen, answered in `Sec-WebSocket-Protocol` and found in
+   * `socket.protocol`. A client that offers only others is accepted without
+   * a subprotocol (RFC 6455 §4.2.2; browsers then fail the connection
+   * themselves).
+   *
+   * @default {[]}
+   */
+  protocols?: readonly string[];
+  /**
+   * permessage-deflate (RFC 7692): `true` negotiates it with every client
+   * that offers it, an object does so with these limits and zlib settings,
+   * `false` turns it off. The server always compresses each message on its
+   * own (`server_no_context_takeover`), so a broadcast is compressed once
+   * for every socket with the same parameters and no compressor state lives
+   * between messages; by default it asks clients to do the same, so an idle
+   * connection holds no compression memory. Messages under 128 bytes go
+   * uncompressed.
+   *
+   * @default {true}
+   */
+  perMessageDeflate?: boolean | (DeflateOptions & DeflaterOptions);
+  /** Decides whether each upgrade request is accepted (see {@linkcode Authorize}). */
+  authorize?: Authorize;
+  /**
+   * More plain HTTP routes by exact path, for example `POST /publish`. They
+   * take precedence over the built-in `/`, `/healthz` and `/metrics`.
+   *
+   * @default {{}}
+   */
+  routes?: HttpRoutes;
+  /**
+   * Whether `GET /metrics` serves the metrics in the Prometheus text format.
+   *
+   * @default {true}
+   */
+  metrics?: boolean;
+  /**
+   * The HTML served at `GET /` (for example the chat page, `CHAT_PAGE`), or
+   * `false` for none (404). `serveChat` and `servePush` serve the chat page.
+   *
+   * @default {none}
+   */
+  page?: string | false;
+  /** Shuts the server down when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Called with every socket the server accepts. */
+export type SocketHandler = (socket: Socket) => void | Promise<void>;
