@@ -152,5 +152,4 @@ export class TopicIndex<S extends Subscriber = Subscriber> {
     }
     return count;
   }
-
 }
