@@ -9,6 +9,9 @@
  */
 
 import { validateTopic } from "../server/topics.ts";
+import { classifyGap, type GapReason } from "./gap.ts";
+
+export type { GapReason } from "./gap.ts";
 
 /** Where a message sits: the server run that assigned it, and its place in its topic. */
 export interface MessageId {
@@ -27,15 +30,6 @@ export interface HistoryEntry<T> {
   /** The message as stored (for the push hub, its encoded frame). */
   readonly value: T;
 }
-
-/** Why a client cannot get everything after the id it named. */
-export type GapReason =
-  /** The id comes from another server run: history does not survive a restart. */
-  | "restart"
-  /** Messages after the id have left the window (count or age). */
-  | "expired"
-  /** The id is ahead of the topic: it was never assigned in this run. */
-  | "unknown";
 
 /**
  * What a client that names the last id it saw gets: either exactly the
@@ -384,12 +378,12 @@ export class History<T> {
   recover(topic: string, since: MessageId): Recovery<T> {
     const window = this.#topics.get(topic);
     if (window !== undefined) this.#prune(window);
-    const held = () => window?.after(0) ?? [];
-    if (since.epoch !== this.epoch) return { kind: "gap", reason: "restart", entries: held() };
-    const lastSeq = window?.lastSeq ?? this.#floor;
-    if (since.seq > lastSeq) return { kind: "gap", reason: "unknown", entries: held() };
-    const firstSeq = window?.firstSeq ?? lastSeq + 1;
-    if (since.seq + 1 < firstSeq) return { kind: "gap", reason: "expired", entries: held() };
+    const verdict = classifyGap(since, {
+      epoch: this.epoch,
+      last: window?.lastSeq ?? this.#floor,
+      first: window?.firstSeq,
+    });
+    if (verdict.kind === "gap") return { ...verdict, entries: window?.after(0) ?? [] };
     return { kind: "complete", entries: window?.after(since.seq) ?? [] };
   }
 
