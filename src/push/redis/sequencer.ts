@@ -1,0 +1,409 @@
+/**
+ * The per-topic sequencer of the Redis engine, pure: no I/O and no timer.
+ * Messages reach a node from Pub/Sub and from its own publishes, in any
+ * order; seqs go up by one, so the sequencer delivers them by consecutive
+ * seq, holds those that come ahead of their turn, and says when the topic's
+ * stream must be read to fill a hole or to catch up. It then turns what such
+ * a read answers into deliveries, or a gap (`restart`, `unknown`,
+ * `expired`) followed by what the window still holds.
+ *
+ * The engine does the I/O: it arms a timer when asked through
+ * {@linkcode SequencerHooks.schedule}, and when it fires, reads the stream
+ * between {@linkcode Sequencer.beginRead} and {@linkcode Sequencer.endRead}
+ * (or {@linkcode Sequencer.failRead}).
+ *
+ * @module
+ */
+
+import type { EngineMessage, EngineRecovery, EngineSink } from "../engine.ts";
+import { classifyGap, type GapReason } from "../gap.ts";
+import type { MessageId } from "../history.ts";
+import { backoff } from "./backoff.ts";
+
+/** What a read of a topic's stream answered. */
+export interface StreamRead {
+  /** The epoch of the dataset. */
+  readonly epoch: string;
+  /** The seq of the topic's last message. */
+  readonly last: number;
+  /** The window's messages after the id asked for (or from its start), a batch at most. */
+  readonly messages: EngineMessage[];
+}
+
+/**
+ * What a read of the stream after `since` means for a reader that saw
+ * `since` last: the messages after it (`complete`), or a gap, its reason,
+ * and what the window holds.
+ *
+ * @example
+ * ```ts
+ * import { readRecovery } from "./sequencer.ts";
+ *
+ * const read = { epoch: "e2", last: 1, messages: [] };
+ * const recovery = readRecovery({ epoch: "e1", seq: 4 }, read);
+ * console.log(recovery.kind === "gap" && recovery.reason); // "restart"
+ * ```
+ *
+ * @param since The last id the reader saw, as the read was asked for.
+ * @param read What the read answered.
+ * @returns The recovery, with the topic's last id.
+ */
+export function readRecovery(since: MessageId, read: StreamRead): EngineRecovery {
+  const { messages } = read;
+  const last = { epoch: read.epoch, seq: read.last };
+  const verdict = classifyGap(since, {
+    epoch: read.epoch,
+    last: read.last,
+    first: messages[0]?.id.seq,
+  });
+  return { ...verdict, messages, last };
+}
+
+/**
+ * Where a sequencer's catch-up read stands:
+ *
+ * - `idle`: none due, none under way;
+ * - `due`: one is scheduled (the engine's timer is armed);
+ * - `reading`: one is under way;
+ * - `again`: one is under way, and another is due once it ends.
+ */
+export type CatchUp = "idle" | "due" | "reading" | "again";
+
+/**
+ * What a message did on arrival (see {@linkcode Sequencer.receive}):
+ *
+ * - `delivered`: it was next, and went out with any held messages it
+ *   unblocked;
+ * - `duplicate`: at or before the position, dropped;
+ * - `hole`: ahead of its turn, held, a read scheduled in case Pub/Sub does
+ *   not fill the hole;
+ * - `early`: the position is not known yet, held;
+ * - `epoch`: from another dataset, a read scheduled to learn what it holds.
+ */
+export type Arrival = "delivered" | "duplicate" | "hole" | "early" | "epoch";
+
+/** How a {@linkcode Sequencer} reaches its engine. */
+export interface SequencerHooks {
+  /** Receives the topic's messages, in order, and its gaps. */
+  readonly sink: EngineSink;
+  /**
+   * Asks for a catch-up read in `delay` milliseconds, replacing one asked
+   * for earlier that has not started. When the time comes, the engine calls
+   * {@linkcode Sequencer.beginRead}.
+   */
+  readonly schedule: (delay: number) => void;
+}
+
+/** Options for {@linkcode Sequencer}. */
+export interface SequencerOptions {
+  /**
+   * Messages kept after delivery, for quick resumes (the window's size).
+   *
+   * @default {100}
+   */
+  size?: number;
+  /**
+   * Messages held ahead of their turn; past it they are dropped and the
+   * stream is read at once (it has them all).
+   *
+   * @default {10000}
+   */
+  maxHeld?: number;
+  /**
+   * Milliseconds a hole may wait for Pub/Sub to fill it before the stream
+   * is read.
+   *
+   * @default {50}
+   */
+  holeWait?: number;
+  /**
+   * The delay before the next read after `attempt` failed reads in a row.
+   *
+   * @default {backoff}
+   */
+  retryDelay?: (attempt: number) => number;
+}
+
+/** Options for {@linkcode Sequencer.recover}. */
+export interface RecentOptions {
+  /**
+   * Messages returned at most.
+   *
+   * @default {Infinity}
+   */
+  limit?: number;
+  /**
+   * Messages published at or before this time (milliseconds) have expired.
+   *
+   * @default {-Infinity}
+   */
+  cutoff?: number;
+}
+
+/**
+ * One watched topic's delivery on one node: its position (epoch and last
+ * seq delivered), messages held ahead of their turn, the recent messages,
+ * and the state of its catch-up read.
+ *
+ * @example A hole filled by Pub/Sub before any read
+ * ```ts
+ * import { Sequencer } from "./sequencer.ts";
+ * import type { EngineEvent } from "../engine.ts";
+ *
+ * const events: EngineEvent[] = [];
+ * const delays: number[] = [];
+ * const sequencer = new Sequencer("news", {
+ *   sink: (event) => events.push(event),
+ *   schedule: (delay) => delays.push(delay),
+ * });
+ * sequencer.start({ epoch: "e1", seq: 0 });
+ * const message = (seq: number) => ({
+ *   topic: "news",
+ *   id: { epoch: "e1", seq },
+ *   time: 0,
+ *   payload: `m${seq}`,
+ * });
+ * console.log(sequencer.receive(message(2))); // "hole"
+ * console.log(delays); // [50]: read the stream unless Pub/Sub fills the hole first
+ * console.log(sequencer.receive(message(1))); // "delivered": m1, then m2
+ * console.log(events.length, sequencer.position); // 2 { epoch: "e1", seq: 2 }
+ * ```
+ */
+export class Sequencer {
+  /** The topic. */
+  readonly topic: string;
+  readonly #hooks: SequencerHooks;
+  readonly #size: number;
+  readonly #maxHeld: number;
+  readonly #holeWait: number;
+  readonly #retryDelay: (attempt: number) => number;
+  #known = false;
+  #epoch = "";
+  #last = 0;
+  readonly #held = new Map<number, EngineMessage>();
+  #recent: EngineMessage[] = [];
+  #catchUp: CatchUp = "idle";
+  #failures = 0;
+
+  /**
+   * Makes a sequencer whose position is not known yet: messages are held
+   * until {@linkcode Sequencer.start}.
+   *
+   * @param topic The topic.
+   * @param hooks Where events go, and how to ask for a read.
+   * @param options The recent window, the held cap and the delays.
+   */
+  constructor(topic: string, hooks: SequencerHooks, options: SequencerOptions = {}) {
+    this.topic = topic;
+    this.#hooks = hooks;
+    this.#size = options.size ?? 100;
+    this.#maxHeld = options.maxHeld ?? 10_000;
+    this.#holeWait = options.holeWait ?? 50;
+    this.#retryDelay = options.retryDelay ?? backoff;
+  }
+
+  /** Whether the position is known. */
+  get known(): boolean {
+    return this.#known;
+  }
+
+  /** The id of the last message delivered (meaningful once known). */
+  get position(): MessageId {
+    return { epoch: this.#epoch, seq: this.#last };
+  }
+
+  /** Where the catch-up read stands. */
+  get catchUp(): CatchUp {
+    return this.#catchUp;
+  }
+
+  /**
+   * Whether the position answers for the store: known, with no catch-up read
+   * due or under way (after a hole, a reconnect or a message from a new
+   * epoch, the node may be behind until that read ends).
+   */
+  get settled(): boolean {
+    return this.#known && this.#catchUp === "idle";
+  }
+
+  /** Messages held ahead of their turn. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /** The last messages delivered, oldest first, at most `size`. */
+  get recent(): readonly EngineMessage[] {
+    return this.#recent;
+  }
+
+  /**
+   * The position is known (the stream was read once watching began):
+   * delivers the held messages that follow it.
+   *
+   * @param position The topic's last id in the store.
+   */
+  start(position: MessageId): void {
+    this.#epoch = position.epoch;
+    this.#last = position.seq;
+    this.#known = true;
+    this.#drain();
+  }
+
+  /**
+   * A message from Pub/Sub or from this node's own publish.
+   *
+   * @param message A message of this topic.
+   * @returns What it did.
+   */
+  receive(message: EngineMessage): Arrival {
+    if (!this.#known) {
+      this.#hold(message);
+      return "early";
+    }
+    if (message.id.epoch !== this.#epoch) {
+      // A new dataset: the stream tells what the window holds.
+      this.#request(0);
+      return "epoch";
+    }
+    const seq = message.id.seq;
+    if (seq <= this.#last) return "duplicate";
+    if (seq === this.#last + 1) {
+      this.#deliver(message);
+      this.#drain();
+      return "delivered";
+    }
+    this.#hold(message);
+    this.#request(this.#holeWait);
+    return "hole";
+  }
+
+  /** Live delivery may have lost messages (Pub/Sub came back): read at once. */
+  recheck(): void {
+    if (this.#known) this.#request(0);
+  }
+
+  /**
+   * The scheduled read is due.
+   *
+   * @returns Whether to read: `false` while the position is unknown.
+   */
+  beginRead(): boolean {
+    this.#catchUp = "idle";
+    if (!this.#known) return false;
+    this.#catchUp = "reading";
+    return true;
+  }
+
+  /**
+   * What a read of the stream after `since` answered: a gap when the store
+   * lost messages this node did not deliver, then the messages that follow
+   * the position.
+   *
+   * @param since What the read asked for: the position when it was sent.
+   * @param read Its answer.
+   * @returns Whether the node is still behind what the read saw (read on
+   * from the position when the answer was a full batch).
+   */
+  applyRead(since: MessageId, read: StreamRead): boolean {
+    const first = read.messages[0];
+    // Pub/Sub may have delivered past what the read saw: the store is behind
+    // this node only when it is behind what was asked for.
+    const last = read.last < since.seq ? read.last : Math.max(read.last, this.#last);
+    const verdict = classifyGap(this.position, { epoch: read.epoch, last, first: first?.id.seq });
+    if (verdict.kind === "gap") {
+      this.#gap(verdict.reason);
+      this.#epoch = read.epoch;
+      this.#last = first === undefined ? read.last : first.id.seq - 1;
+    }
+    for (const message of read.messages) {
+      if (message.id.seq === this.#last + 1) this.#deliver(message);
+    }
+    return this.#last < read.last;
+  }
+
+  /** The read ended: delivers what it unblocked; reads again if asked meanwhile. */
+  endRead(): void {
+    const again = this.#catchUp === "again";
+    this.#failures = 0;
+    this.#catchUp = "idle";
+    this.#drain();
+    if (again) this.#request(0);
+  }
+
+  /** The read failed (the store is away): reads again after a backoff. */
+  failRead(): void {
+    this.#catchUp = "idle";
+    this.#request(this.#retryDelay(++this.#failures));
+  }
+
+  /**
+   * What a reader that saw `since` last missed, from the recent messages.
+   *
+   * @param since The last id the reader saw.
+   * @param options The most messages to return, and the expiry time.
+   * @returns The messages after `since` (`complete`), or `undefined` when
+   * the recent messages cannot tell: read the stream.
+   */
+  recover(since: MessageId, options: RecentOptions = {}): EngineRecovery | undefined {
+    const first = this.#recent[0];
+    const bounds = { epoch: this.#epoch, last: this.#last, first: first?.id.seq };
+    if (!this.#known || classifyGap(since, bounds).kind === "gap") return undefined;
+    const last = this.position;
+    if (since.seq === this.#last) return { kind: "complete", messages: [], last };
+    if (first === undefined || first.time <= (options.cutoff ?? -Infinity)) return undefined;
+    const from = since.seq + 1 - first.id.seq;
+    const to = from + (options.limit ?? Infinity);
+    return { kind: "complete", messages: this.#recent.slice(from, to), last };
+  }
+
+  /** Asks for a read in `delay` ms, unless one is due sooner or under way. */
+  #request(delay: number): void {
+    if (this.#catchUp === "reading" || this.#catchUp === "again") {
+      this.#catchUp = "again";
+      return;
+    }
+    if (this.#catchUp === "due" && delay > 0) return;
+    this.#catchUp = "due";
+    this.#hooks.schedule(delay);
+  }
+
+  #hold(message: EngineMessage): void {
+    if (this.#held.size >= this.#maxHeld) {
+      // Too far behind: the stream has them all.
+      this.#held.clear();
+      this.#request(0);
+    }
+    this.#held.set(message.id.seq, message);
+  }
+
+  /** Delivers held messages that are next; drops those already delivered. */
+  #drain(): void {
+    for (const [seq, message] of this.#held) {
+      if (message.id.epoch !== this.#epoch || seq <= this.#last) this.#held.delete(seq);
+    }
+    let next = this.#held.get(this.#last + 1);
+    while (next !== undefined) {
+      this.#held.delete(next.id.seq);
+      this.#deliver(next);
+      next = this.#held.get(this.#last + 1);
+    }
+    if (this.#held.size > 0) this.#request(this.#holeWait);
+  }
+
+  #deliver(message: EngineMessage): void {
+    this.#last = message.id.seq;
+    if (this.#size > 0) {
+      this.#recent.push(message);
+      if (this.#recent.length > this.#size) {
+        this.#recent.splice(0, this.#recent.length - this.#size);
+      }
+    }
+    this.#hooks.sink({ type: "message", message });
+  }
+
+  #gap(reason: GapReason): void {
+    this.#recent = [];
+    const since = { epoch: this.#epoch, seq: this.#last };
+    this.#hooks.sink({ type: "gap", topic: this.topic, since, reason });
+  }
+}
