@@ -114,6 +114,14 @@ type Command =
 
 /** Reads the command line; throws a `TypeError` or `RangeError` to show the user. */
 function parseCommand(args: string[]): Command {
+  const flags = parseFlags(args);
+  if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
+  return serveCommand(flags);
+}
+
+/** The flags as `parseArgs` reads them; an unknown flag or argument throws. */
+function parseFlags(args: string[]) {
   const unknown: string[] = [];
   const flags = parseArgs(args, {
     string: [
@@ -150,8 +158,11 @@ function parseCommand(args: string[]): Command {
     const [arg] = unknown;
     throw new TypeError(`Unknown ${arg!.startsWith("-") ? "option" : "argument"}: ${arg}`);
   }
-  if (flags.help) return { kind: "help" };
-  if (flags.version) return { kind: "version" };
+  return flags;
+}
+
+/** The serve command from its flags, each checked. */
+function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
   const port = integer(flags.port, "--port", 0, 65535);
   const hostname = String(flags.hostname);
   if (hostname === "") throw new TypeError("Invalid --hostname: it must not be empty");
@@ -178,7 +189,7 @@ function parseCommand(args: string[]): Command {
     history: integer(flags.history, "--history", 0, 1_000_000),
     historyTtlSeconds: integer(flags["history-ttl"], "--history-ttl", 0, 365 * 24 * 3600),
     maxBody: flags["max-body"] === undefined
-      ? 64 * 1024
+      ? DEFAULTS.maxBodyBytes
       : integer(flags["max-body"], "--max-body", 1, 64 * 1024 * 1024),
     origins: origins.length === 0 ? undefined : origins,
     deflate: flags.deflate !== false,
@@ -259,6 +270,21 @@ async function serveOptions(command: ServeCommand): Promise<ServePushOptions> {
   return options;
 }
 
+/** The Redis engine of `--redis`, open; `undefined` without the flag. */
+async function openRedis(command: ServeCommand): Promise<RedisEngine | undefined> {
+  if (command.redis === undefined) return undefined;
+  // Loaded only with --redis: without it, no npm package is read.
+  const { RedisEngine } = await import("./push/redis_engine.ts");
+  const redis = new RedisEngine({
+    url: command.redis,
+    size: command.history,
+    ttl: command.historyTtlSeconds * 1000,
+    connectTimeout: command.redisTimeoutSeconds * 1000,
+  });
+  await redis.open();
+  return redis;
+}
+
 async function main(args: string[]): Promise<number> {
   let command: Command;
   try {
@@ -277,24 +303,12 @@ async function main(args: string[]): Promise<number> {
   }
 
   let engine: RedisEngine | undefined;
-  if (command.redis !== undefined) {
-    // Loaded only with --redis: without it, no npm package is read.
-    const { RedisEngine } = await import("./push/redis_engine.ts");
-    const redis = new RedisEngine({
-      url: command.redis,
-      size: command.history,
-      ttl: command.historyTtlSeconds * 1000,
-      connectTimeout: command.redisTimeoutSeconds * 1000,
-    });
-    try {
-      await redis.open();
-    } catch (error) {
-      console.error(`error: ${(error as Error).message}`);
-      return 1;
-    }
-    engine = redis;
+  try {
+    engine = await openRedis(command);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
   }
-
   let push: PushServer;
   try {
     const options = await serveOptions(command);
@@ -321,13 +335,17 @@ async function main(args: string[]): Promise<number> {
   const shared = engine === undefined ? "" : ` (topics shared through Redis at ${engine.url})`;
   console.log(`pushwire listening on ${displayUrl(server.addr, server.secure)}${shared}`);
 
-  // Stdin ending (a pipe, /dev/null) leaves the server running.
+  await pushStdin(push);
+  await server.finished;
+  return 0;
+}
+
+/** Pushes each line of stdin to the chat room; stdin ending (a pipe, /dev/null) leaves the server running. */
+async function pushStdin(push: PushServer): Promise<void> {
   for await (const line of stdinLines()) {
     const text = line.replace(/\r$/, "");
     if (text !== "") push.push(text);
   }
-  await server.finished;
-  return 0;
 }
 
 if (import.meta.main) {

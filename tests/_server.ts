@@ -6,7 +6,7 @@
  */
 
 import { serve, type Server } from "../src/server/server.ts";
-import { type ServeOptions, type SocketHandler } from "../src/server/options.ts";
+import type { ServeOptions, SocketHandler } from "../src/server/options.ts";
 
 /** Runs `fn` with a server on 127.0.0.1 and an ephemeral port, then shuts it down. */
 export async function withServer(

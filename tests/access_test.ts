@@ -9,7 +9,7 @@ import {
 } from "../src/server/access.ts";
 import { HttpError } from "../src/protocol/errors.ts";
 import { serve } from "../src/server/server.ts";
-import { type Authorization } from "../src/server/options.ts";
+import type { Authorization } from "../src/server/options.ts";
 import type { Socket } from "../src/server/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { until, withServer } from "./_server.ts";

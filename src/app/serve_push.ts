@@ -13,7 +13,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import { serve, type Server } from "../server/server.ts";
-import { type ServeOptions } from "../server/options.ts";
+import type { ServeOptions } from "../server/options.ts";
 import { PushHub, type PushHubOptions } from "../push/hub.ts";
 import { type Publication, type PublishResult, publishRoute } from "../push/publish.ts";
 import { authorizeUpgrade } from "./authorize.ts";

@@ -6,7 +6,7 @@
  */
 
 import { serve, type Server } from "../server/server.ts";
-import { type ServeOptions } from "../server/options.ts";
+import type { ServeOptions } from "../server/options.ts";
 import type { Socket } from "../server/socket.ts";
 import { CHAT_PAGE } from "./page.ts";
 import { Room } from "./room.ts";

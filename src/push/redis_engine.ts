@@ -368,7 +368,8 @@ export class RedisEngine implements Engine {
       },
       {
         name: "pushwire_redis_gaps_total",
-        help: "Gaps in live delivery, by reason: restart (Redis lost its data) or expired.",
+        help:
+          "Gaps in live delivery, by reason: restart (Redis lost its data), expired or unknown (Redis lost its latest writes).",
         type: "counter",
         samples: this.#gaps.samples(),
       },
