@@ -6,16 +6,16 @@ Deno.test("MemoryEngine delivers each publish to the sink before it resolves", a
   const events: EngineEvent[] = [];
   engine.listen((event) => events.push(event));
   await engine.open();
-  const published = engine.publish("news", "a");
+  const published = engine.append("news", "a");
   assertEquals(events.length, 1); // already delivered, synchronously
   const message = await published;
   assertEquals(message.id, { epoch: "e1", seq: 1 });
   assertEquals(events[0], { type: "message", message });
-  assertEquals(engine.publishNow("sport", "b").id, { epoch: "e1", seq: 1 });
+  assertEquals(engine.appendNow("sport", "b").id, { epoch: "e1", seq: 1 });
   assertEquals(engine.position("news"), { epoch: "e1", seq: 1 });
   assertEquals(engine.position("weather"), { epoch: "e1", seq: 0 });
   await engine.close();
-  engine.publishNow("news", "after close");
+  engine.appendNow("news", "after close");
   assertEquals(events.length, 2);
 });
 
@@ -23,7 +23,7 @@ Deno.test("MemoryEngine.recover() answers from the window, with the topic's last
   const engine = new MemoryEngine({ size: 3, epoch: "e1" });
   await engine.open();
   for (const text of ["a", "b", "c", "d", "e"]) {
-    await engine.watch("t").then(() => engine.publish("t", text));
+    await engine.watch("t").then(() => engine.append("t", text));
   }
   const cases: [string, number, string, string, string[]][] = [
     ["complete", 3, "e1", "complete", ["d", "e"]],

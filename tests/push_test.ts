@@ -398,7 +398,7 @@ class LaggingEngine implements Engine {
   listen(sink: EngineSink): void {
     this.#sink = sink;
   }
-  publish(): Promise<EngineMessage> {
+  append(): Promise<EngineMessage> {
     return Promise.reject(new Error("not in this test"));
   }
   watch(): Promise<void> {

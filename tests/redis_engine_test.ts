@@ -47,9 +47,9 @@ async function command(port: number, line: string): Promise<string> {
 redisTest("publish() assigns <epoch>:<seq> by one per topic, from one epoch", async (redis) => {
   const { engine } = await node(redis.url);
   try {
-    const a1 = await engine.publish("a", "x");
-    const a2 = await engine.publish("a", "y");
-    const b1 = await engine.publish("b", "z");
+    const a1 = await engine.append("a", "x");
+    const a2 = await engine.append("a", "y");
+    const b1 = await engine.append("b", "z");
     assertEquals(a1.id.seq, 1);
     assertEquals(a2.id.seq, 2);
     assertEquals(a1.id.epoch, a2.id.epoch);
@@ -71,7 +71,7 @@ redisTest(
       for (const { engine } of nodes) await engine.watch("news");
       // Three publishers at once: Redis orders them; every node must see that order.
       await Promise.all(nodes.map(async ({ engine }, n) => {
-        for (let i = 0; i < 100; i++) await engine.publish("news", `n${n}-${i}`);
+        for (let i = 0; i < 100; i++) await engine.append("news", `n${n}-${i}`);
       }));
       for (const { log } of nodes) {
         await until(
@@ -108,7 +108,7 @@ redisTest(
       await Promise.all(
         nodes.flatMap(({ engine }, n) =>
           Array.from({ length: 10 }, async (_, p) => {
-            for (let i = 0; i < 40; i++) await engine.publish("busy", `${n}.${p}.${i}`);
+            for (let i = 0; i < 40; i++) await engine.append("busy", `${n}.${p}.${i}`);
           })
         ),
       );
@@ -129,18 +129,18 @@ redisTest("a node gets only the topics it watches; position() follows delivery",
   const a = await node(redis.url);
   const b = await node(redis.url);
   try {
-    await a.engine.publish("news", "before");
+    await a.engine.append("news", "before");
     await b.engine.watch("news");
     const start = b.engine.position("news");
     assertEquals(start.seq, 1);
-    await a.engine.publish("sport", "ignored");
-    const m = await a.engine.publish("news", "after");
+    await a.engine.append("sport", "ignored");
+    const m = await a.engine.append("news", "after");
     await until(() => b.log("news").length === 1, 2000, "one message");
     assertEquals(b.log("news"), [`${m.id.seq}:after`]);
     assertEquals(b.log("sport"), []);
     assertEquals(b.engine.position("news"), m.id);
     b.engine.unwatch("news");
-    await a.engine.publish("news", "unwatched");
+    await a.engine.append("news", "unwatched");
     await new Promise((resolve) => setTimeout(resolve, 100));
     assertEquals(b.log("news").length, 1);
   } finally {
@@ -154,7 +154,7 @@ redisTest("recover(): an id seen on one node resumes on another", async (redis) 
   const b = await node(redis.url, { size: 5 });
   try {
     const ids = [];
-    for (let i = 1; i <= 8; i++) ids.push((await a.engine.publish("t", `m${i}`)).id);
+    for (let i = 1; i <= 8; i++) ids.push((await a.engine.append("t", `m${i}`)).id);
     const payloads = (r: { messages: { payload: string }[] }) => r.messages.map((m) => m.payload);
 
     const complete = await b.engine.recover("t", ids[4]!);
@@ -194,15 +194,15 @@ redisTest(
   async (redis) => {
     const { engine } = await node(redis.url, { size: 100, ttl: 300, batchSize: 4 });
     try {
-      const first = await engine.publish("t", "old");
-      for (let i = 2; i <= 10; i++) await engine.publish("t", `m${i}`);
+      const first = await engine.append("t", "old");
+      for (let i = 2; i <= 10; i++) await engine.append("t", `m${i}`);
       const batch = await engine.recover("t", first.id);
       assertEquals(batch.kind, "complete");
       assertEquals(batch.messages.map((m) => m.payload), ["m2", "m3", "m4", "m5"]);
       assertEquals(batch.last.seq, first.id.seq + 9);
 
       await new Promise((resolve) => setTimeout(resolve, 400));
-      const fresh = await engine.publish("t", "fresh");
+      const fresh = await engine.append("t", "fresh");
       const aged = await engine.recover("t", first.id);
       assertEquals(aged.kind === "gap" && aged.reason, "expired");
       assertEquals(aged.messages.map((m) => m.payload), ["fresh"]);
@@ -219,12 +219,12 @@ redisTest(
 redisTest("an idle topic's stream expires; its ids are never reused", async (redis) => {
   const { engine } = await node(redis.url, { ttl: 200 });
   try {
-    await engine.publish("busy", "b1");
-    const old = await engine.publish("idle", "i1");
-    const last = await engine.publish("idle", "i2");
+    await engine.append("busy", "b1");
+    const old = await engine.append("idle", "i1");
+    const last = await engine.append("idle", "i2");
     await new Promise((resolve) => setTimeout(resolve, 400));
     assertStringIncludes(await command(redis.port, "EXISTS pushwire:s:idle"), ":0");
-    const again = await engine.publish("idle", "i3");
+    const again = await engine.append("idle", "i3");
     assertEquals(again.id.seq, last.id.seq + 1);
     // i2 expired with the stream: a client that saw only i1 is told.
     const recovery = await engine.recover("idle", old.id);
@@ -276,11 +276,11 @@ redisTest(
     const b = await node(redis.url);
     try {
       await b.engine.watch("t");
-      for (let i = 1; i <= 3; i++) await a.engine.publish("t", `m${i}`);
+      for (let i = 1; i <= 3; i++) await a.engine.append("t", `m${i}`);
       await until(() => b.log("t").length === 3, 2000, "3 messages");
       // Redis drops every Pub/Sub client; b's comes back by itself.
       await command(redis.port, "CLIENT KILL TYPE pubsub");
-      for (let i = 4; i <= 10; i++) await a.engine.publish("t", `m${i}`);
+      for (let i = 4; i <= 10; i++) await a.engine.append("t", `m${i}`);
       await until(() => b.log("t").length === 10, 5000, "10 messages");
       assertEquals(b.log("t"), range(1, 10).map((i) => `${i}:m${i}`));
     } finally {
@@ -298,11 +298,11 @@ redisTest(
     try {
       await a.engine.watch("t");
       await b.engine.watch("t");
-      const before = await a.engine.publish("t", "before");
+      const before = await a.engine.append("t", "before");
       await until(() => b.log("t").length === 1, 2000, "first message");
 
       await redis.stop();
-      await assertRejects(() => a.engine.publish("t", "while down"));
+      await assertRejects(() => a.engine.append("t", "while down"));
       // Once a sees Redis away, its position no longer answers for Redis.
       await until(() => a.engine.metrics()[0]!.samples[0]!.value === 0, 5000, "a sees Redis away");
       await assertRejects(() => a.engine.recover("t", before.id));
@@ -313,7 +313,7 @@ redisTest(
       const deadline = Date.now() + 10_000;
       while (after === undefined) {
         try {
-          after = await a.engine.publish("t", "after");
+          after = await a.engine.append("t", "after");
         } catch (error) {
           if (Date.now() > deadline) throw error;
           await new Promise((resolve) => setTimeout(resolve, 50));
@@ -346,7 +346,7 @@ redisTest(
     const b = await node(redis.url);
     try {
       await b.engine.watch("t");
-      await b.engine.publish("t", "before");
+      await b.engine.append("t", "before");
       await until(() => b.log("t").length === 1, 2000, "first message");
       await redis.stop();
       await redis.restart();

@@ -52,7 +52,7 @@ export function localRelay(room: Room): ChatRelay {
  */
 export function engineRelay(engine: Engine): ChatRelay {
   return async (from, message) => {
-    await engine.publish(ROOM_TOPIC, roomPayload(from, message));
+    await engine.append(ROOM_TOPIC, roomPayload(from, message));
   };
 }
 

@@ -109,8 +109,8 @@ export type EngineRecovery =
  * engine.listen((event) => events.push(event));
  * await engine.open();
  * await engine.watch("news");
- * const first = await engine.publish("news", "hello");
- * await engine.publish("news", "again");
+ * const first = await engine.append("news", "hello");
+ * await engine.append("news", "again");
  * console.log(first.id, events.length); // { epoch: "e1", seq: 1 } 2
  * console.log((await engine.recover("news", first.id)).messages[0]?.payload); // "again"
  * await engine.close();
@@ -143,7 +143,7 @@ export interface Engine {
    */
   listen(sink: EngineSink): void;
   /**
-   * Publishes a message: assigns its id, keeps it in the window, and
+   * Appends a published message to its topic: assigns its id, keeps it in the window, and
    * delivers it to every node watching the topic (this one included).
    *
    * @param topic A valid topic name.
@@ -151,7 +151,7 @@ export interface Engine {
    * @returns The message with its id and time.
    * @throws {Error} When the store cannot be reached (nothing was published).
    */
-  publish(topic: string, payload: string): Promise<EngineMessage>;
+  append(topic: string, payload: string): Promise<EngineMessage>;
   /**
    * Starts delivering a topic's messages to the sink (a no-op for an engine
    * that delivers every topic). Watching twice is watching once.
@@ -192,7 +192,7 @@ export interface Engine {
    */
   recover(topic: string, since: MessageId): Promise<EngineRecovery>;
   /**
-   * {@linkcode Engine.publish} answered at once, for an engine that keeps
+   * {@linkcode Engine.append} answered at once, for an engine that keeps
    * its topics in this process (absent otherwise): the message is delivered
    * to the sink when this returns.
    *
@@ -200,7 +200,7 @@ export interface Engine {
    * @param payload The message.
    * @returns The message with its id and time.
    */
-  publishNow?(topic: string, payload: string): EngineMessage;
+  appendNow?(topic: string, payload: string): EngineMessage;
   /**
    * {@linkcode Engine.recover} answered at once, for an engine that keeps
    * its topics in this process (absent otherwise).
@@ -259,7 +259,7 @@ export interface MemoryEngineOptions {
 /**
  * The engine of a single node: ids and the window in this process's memory
  * (a new epoch at every start), every message delivered to the sink during
- * `publish`, before it resolves. Every topic is delivered; `watch` is a
+ * `append`, before it resolves. Every topic is delivered; `watch` is a
  * no-op.
  *
  * @example
@@ -268,7 +268,7 @@ export interface MemoryEngineOptions {
  *
  * const engine = new MemoryEngine({ size: 2, epoch: "e1" });
  * await engine.open();
- * for (const text of ["a", "b", "c"]) await engine.publish("news", text);
+ * for (const text of ["a", "b", "c"]) await engine.append("news", text);
  * console.log((await engine.recover("news", { epoch: "e1", seq: 0 })).kind); // "gap"
  * console.log(engine.position("news")); // { epoch: "e1", seq: 3 }
  * ```
@@ -317,19 +317,19 @@ export class MemoryEngine implements Engine {
    * @param payload The message.
    * @returns The message with its id.
    */
-  publish(topic: string, payload: string): Promise<EngineMessage> {
-    return Promise.resolve(this.publishNow(topic, payload));
+  append(topic: string, payload: string): Promise<EngineMessage> {
+    return Promise.resolve(this.appendNow(topic, payload));
   }
 
   /**
-   * {@linkcode MemoryEngine.publish} without the promise: the message is
+   * {@linkcode MemoryEngine.append} without the promise: the message is
    * delivered to the sink when this returns.
    *
    * @param topic A topic name.
    * @param payload The message.
    * @returns The message with its id.
    */
-  publishNow(topic: string, payload: string): EngineMessage {
+  appendNow(topic: string, payload: string): EngineMessage {
     const epoch = this.#history.epoch;
     const { value } = this.#history.append(
       topic,

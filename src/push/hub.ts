@@ -189,9 +189,9 @@ export class PushHub {
   publish(topic: string, publication: Publication): Promise<PublishResult> {
     validateTopic(topic);
     const payload = publicationPayload(publication);
-    const now = this.engine.publishNow?.(topic, payload);
+    const now = this.engine.appendNow?.(topic, payload);
     if (now !== undefined) return Promise.resolve(this.#result(now));
-    return this.engine.publish(topic, payload).then((message) => this.#result(message));
+    return this.engine.append(topic, payload).then((message) => this.#result(message));
   }
 
   /**

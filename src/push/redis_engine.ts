@@ -123,7 +123,7 @@ export interface RedisEngineOptions {
  * });
  * await b.open();
  * await b.watch("news");
- * await a.publish("news", "hello");
+ * await a.append("news", "hello");
  * ```
  */
 export class RedisEngine implements Engine {
@@ -224,7 +224,7 @@ export class RedisEngine implements Engine {
    * @returns The message with its id and Redis's time.
    * @throws {Error} When Redis cannot be reached (nothing was published).
    */
-  async publish(topic: string, payload: string): Promise<EngineMessage> {
+  async append(topic: string, payload: string): Promise<EngineMessage> {
     const message = await this.#streams.publish(topic, payload);
     this.#receive(message);
     // The copy this node delivered, if Pub/Sub brought it first.
