@@ -65,6 +65,8 @@ export class Outbox {
   #stopped = false;
 
   /**
+   * Makes an empty outbox for one writer.
+   *
    * @param writer Where the bytes go.
    * @param events What to call on a write error and when drained.
    */

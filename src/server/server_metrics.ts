@@ -53,8 +53,6 @@ export function fanoutMetrics(
   ];
 }
 
-const SLOW_CONSUMER = "slow consumer";
-
 /**
  * A server's own counts. The server calls the `record*` methods; a scrape
  * calls {@linkcode ServerMetrics.collect}, which sums the live sockets'
@@ -93,7 +91,7 @@ export class ServerMetrics {
     this.#accepted++;
     socket.closed.then((result) => {
       this.#closedByCode.add(String(result.code));
-      if (result.reason.startsWith(SLOW_CONSUMER)) this.#slowConsumers++;
+      if (socket.closeCause === "slow-consumer") this.#slowConsumers++;
       const counters = socket.counters;
       this.#closedTotals.messagesIn += counters.messagesIn;
       this.#closedTotals.bytesIn += counters.bytesIn;

@@ -1,34 +1,33 @@
 /**
  * One WebSocket connection over a TCP connection: the read loop, control
- * frames, the closing handshake, and the outbox.
+ * frames, and the timers and I/O of the closing handshake, whose phases live
+ * in `closing_handshake.ts`; messages wait in an inbox and frames in an outbox.
  *
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
 import { CLOSE_CODE } from "../protocol/close_code.ts";
-import { decodeClosePayload, encodeClosePayload } from "../protocol/close_frame.ts";
+import { decodeClosePayload } from "../protocol/close_frame.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame, encodeTextFrame, type Frame, OPCODE } from "../protocol/frame.ts";
 import { FrameDecoder } from "../protocol/frame_decoder.ts";
 import { type Message, MessageAssembler } from "../protocol/message.ts";
+import {
+  type CloseAction,
+  type CloseCause,
+  type CloseResult,
+  ClosingHandshake,
+  type SocketState,
+} from "./closing_handshake.ts";
 import { watch } from "./heartbeat.ts";
+import { Inbox } from "./inbox.ts";
 import { Outbox } from "./outbox.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { TopicIndex } from "./topics.ts";
 import type { Deflater, Inflater, PreparedMessage } from "../protocol/deflate.ts";
 
-/** How a socket closed. */
-export interface CloseResult {
-  /**
-   * The close code both sides settled on: the peer's code when its close
-   * frame arrived, else the code this side sent, else 1006 (no close frame).
-   */
-  code: number;
-  /** The close reason that went with `code`. */
-  reason: string;
-  /** Whether close frames went both ways before the connection ended. */
-  wasClean: boolean;
-}
+export type { CloseCause, CloseResult, SocketState } from "./closing_handshake.ts";
 
 /** Traffic counts of a {@linkcode Socket}. */
 export interface SocketCounters {
@@ -41,9 +40,6 @@ export interface SocketCounters {
   /** Bytes of those frames, headers included. */
   bytesOut: number;
 }
-
-/** The socket's lifecycle: open, then closing (close frame sent), then closed. */
-export type SocketState = "open" | "closing" | "closed";
 
 /** The byte stream a {@linkcode Socket} runs over (a `Deno.Conn` is one). */
 export interface Transport {
@@ -115,13 +111,11 @@ export interface SocketInit {
 // An idle socket holds READ_BUFFER_MIN bytes in its pending read.
 const READ_BUFFER_MIN = 128;
 const READ_BUFFER_MAX = 64 * 1024;
-const INBOX_MAX_MESSAGES = 256;
-const INBOX_MAX_BYTES = 1024 * 1024;
 // How long a close owed to the peer may wait for unread messages to be read.
 const OWED_CLOSE_MAX_MS = 1000;
 const encoder = new TextEncoder();
 const NO_TOPICS: ReadonlySet<string> = new Set();
-const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: true });
+const EMPTY = new Uint8Array(0);
 
 /**
  * One WebSocket connection. Iterate it for its messages (text as strings,
@@ -158,7 +152,9 @@ export class Socket implements AsyncIterable<Message> {
   readonly #assembler: MessageAssembler;
   readonly #deflater: Deflater | undefined;
   readonly #outbox: Outbox;
+  readonly #inbox: Inbox;
   readonly #maxBufferedBytes: number;
+  readonly #closeTimeout: number;
   readonly #topicIndex: TopicIndex<Socket> | undefined;
   // Made on the first subscribe: most sockets of a chat never subscribe.
   #topics: Set<string> | undefined;
@@ -166,32 +162,13 @@ export class Socket implements AsyncIterable<Message> {
   #bytesIn = 0;
   #framesOut = 0;
   #bytesOut = 0;
-  readonly #closeTimeout: number;
 
-  #state: SocketState = "open";
-  #closeSent: { code: number; reason: string } | undefined;
-  #closeReceived: { code: number; reason: string } | undefined;
-  #failed = false;
-  #closeWhenDrained = false;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  // A close frame this side owes the peer (the echo of its close, or the
-  // answer to a protocol error), held back until the messages that arrived
-  // before it have been iterated, so that their replies go out first.
-  #owedClose: { code: number; reason: string; payload: Uint8Array } | undefined;
-  #owedCloseTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #handshake = new ClosingHandshake();
+  // The owed close's deadline in the "owed" phase, the close timeout after.
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #unwatchIdle: (() => void) | undefined;
-  #heardSinceCheck = true;
-  #pingOutstanding = false;
-
-  #inbox: Message[] = [];
-  #inboxHead = 0;
-  #inboxBytes = 0;
-  #wakeReader: (() => void) | undefined;
-  #waiter: ((result: IteratorResult<Message>) => void) | undefined;
-  #waiting: Promise<IteratorResult<Message>> | undefined;
-  // Whether the consumer was handed a message and has not asked for the next
-  // one: what it sends in reply must go out before an owed close.
-  #consumerHolds = false;
+  // Idle checks since the peer was last heard: the second pings, the third closes.
+  #silentChecks = 0;
 
   readonly #closed = Promise.withResolvers<CloseResult>();
 
@@ -211,7 +188,7 @@ export class Socket implements AsyncIterable<Message> {
     this.#transport = transport;
     this.#topicIndex = init.topics;
     this.#decoder = new FrameDecoder({
-      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
       allowRsv1: init.compression !== undefined,
     });
     this.#deflater = init.compression?.deflater;
@@ -219,24 +196,33 @@ export class Socket implements AsyncIterable<Message> {
       init.compression === undefined ? {} : { inflater: init.compression.inflater },
     );
     this.extensions = init.compression?.response ?? "";
-    this.#maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
-    this.#closeTimeout = options.closeTimeout ?? 3000;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
+    this.#closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
+    this.#inbox = new Inbox(() => this.#step(this.#handshake.pay()));
     this.#outbox = new Outbox(transport, {
       onError: () => this.#destroy(),
-      onDrain: () => {
-        if (this.#closeWhenDrained) this.#afterCloseFlushed();
-      },
+      onDrain: () => this.#step(this.#handshake.drained()),
     });
     const idleTimeout = options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
       this.#unwatchIdle = watch(idleTimeout, () => this.#checkIdle());
     }
-    this.#readLoop(init.head ?? new Uint8Array(0));
+    this.#readLoop(init.head ?? EMPTY);
   }
 
   /** Where the socket is in its lifecycle. */
   get state(): SocketState {
-    return this.#state;
+    return this.#handshake.state;
+  }
+
+  /**
+   * Why the socket closed, or is closing; `undefined` while no close began.
+   * What began the closing handshake sets it (or the end of the connection
+   * without one); a slow consumer or an idle timeout, which end the socket
+   * at once, override it. Read it once {@linkcode Socket.closed} resolves.
+   */
+  get closeCause(): CloseCause | undefined {
+    return this.#handshake.cause;
   }
 
   /** Counts of the traffic through this socket so far. */
@@ -266,7 +252,7 @@ export class Socket implements AsyncIterable<Message> {
     if (this.#topicIndex === undefined) {
       throw new TypeError("Cannot subscribe: this socket has no topic index");
     }
-    if (this.#state === "closed") return;
+    if (this.#handshake.phase === "closed") return;
     this.#topicIndex.add(topic, this);
     (this.#topics ??= new Set()).add(topic);
   }
@@ -299,7 +285,7 @@ export class Socket implements AsyncIterable<Message> {
    * @returns `false` when the socket is no longer open (nothing is sent).
    */
   send(data: string | Uint8Array): boolean {
-    if (this.#state !== "open") return false;
+    if (!this.#handshake.sending) return false;
     if (
       typeof data === "string" &&
       (this.#deflater === undefined || data.length * 3 < this.#deflater.threshold)
@@ -323,7 +309,7 @@ export class Socket implements AsyncIterable<Message> {
    * @returns As {@linkcode Socket.sendFrame}.
    */
   sendPrepared(message: PreparedMessage): boolean {
-    if (this.#state !== "open") return false;
+    if (!this.#handshake.sending) return false;
     return this.sendFrame(message.frame(this.#deflater));
   }
 
@@ -336,13 +322,14 @@ export class Socket implements AsyncIterable<Message> {
    * took the outbox past its cap (the socket is then closed with 1008).
    */
   sendFrame(frame: Uint8Array): boolean {
-    if (this.#state !== "open") return false;
+    if (!this.#handshake.sending) return false;
     // A frame larger than the cap still goes out alone; the cap bounds what piles up.
     if (
       this.#outbox.queuedBytes > 0 &&
       this.#outbox.queuedBytes + frame.length > this.#maxBufferedBytes
     ) {
-      this.#abort(CLOSE_CODE.PolicyViolation, "slow consumer: outbox full");
+      const reason = "slow consumer: outbox full";
+      this.#step(this.#handshake.abort(CLOSE_CODE.PolicyViolation, reason, "slow-consumer"));
       return false;
     }
     this.#outbox.push(frame);
@@ -356,9 +343,9 @@ export class Socket implements AsyncIterable<Message> {
    *
    * @param data Up to 125 bytes of payload.
    */
-  ping(data: Uint8Array = new Uint8Array(0)): void {
+  ping(data: Uint8Array = EMPTY): void {
     if (data.length > 125) throw new RangeError("Cannot ping: at most 125 bytes of payload");
-    if (this.#state === "open") this.#outbox.push(encodeFrame(OPCODE.Ping, data));
+    if (this.#handshake.sending) this.#outbox.push(encodeFrame(OPCODE.Ping, data));
   }
 
   /**
@@ -372,9 +359,7 @@ export class Socket implements AsyncIterable<Message> {
    * @throws {RangeError} For a code that may not be sent or a long reason.
    */
   close(code: number = CLOSE_CODE.NormalClosure, reason = ""): void {
-    const payload = encodeClosePayload(code, reason);
-    if (this.#state !== "open") return;
-    this.#sendClose(code, reason, payload);
+    this.#step(this.#handshake.close(code, reason));
   }
 
   /**
@@ -382,86 +367,21 @@ export class Socket implements AsyncIterable<Message> {
    * arrives as a string, binary as a `Uint8Array`.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
-    let finished = false;
-    const iterator: AsyncIterableIterator<Message> = {
-      next: () => finished ? Promise.resolve(DONE) : this.#next(),
-      return: () => {
-        finished = true;
-        this.#consumerHolds = false;
-        if (this.#owedClose !== undefined && this.#inboxHead === this.#inbox.length) {
-          this.#payOwedClose();
-        }
-        return Promise.resolve(DONE);
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
-  }
-
-  // One step of iteration: a message or the end at once when there is one,
-  // else a promise that #wakeConsumer settles. Written out rather than as an
-  // async generator: this is the per-message path.
-  #next(): Promise<IteratorResult<Message>> {
-    // A second call before the first settled waits its turn.
-    if (this.#waiting !== undefined) return this.#waiting.then(() => this.#next());
-    this.#consumerHolds = false;
-    const result = this.#take();
-    if (result !== undefined) return Promise.resolve(result);
-    const { promise, resolve } = Promise.withResolvers<IteratorResult<Message>>();
-    this.#waiting = promise;
-    this.#waiter = resolve;
-    return promise;
-  }
-
-  // The next message from the inbox, the end of the messages, or undefined
-  // when the consumer must wait.
-  #take(): IteratorResult<Message> | undefined {
-    if (this.#inboxHead < this.#inbox.length) {
-      const message = this.#inbox[this.#inboxHead]!;
-      this.#inbox[this.#inboxHead++] = "";
-      this.#inboxBytes -= message.length;
-      if (this.#inboxHead === this.#inbox.length) {
-        this.#inbox.length = 0;
-        this.#inboxHead = 0;
-      }
-      this.#wakeReader?.();
-      this.#consumerHolds = true;
-      return { value: message, done: false };
-    }
-    if (this.#owedClose !== undefined) this.#payOwedClose();
-    if (this.#state === "closed" || this.#closeReceived !== undefined || this.#failed) return DONE;
-    return undefined;
-  }
-
-  // Settles a waiting consumer once there is a message or the end.
-  #wakeConsumer(): void {
-    const waiter = this.#waiter;
-    if (waiter === undefined) return;
-    this.#waiter = undefined;
-    const result = this.#take();
-    if (result === undefined) {
-      this.#waiter = waiter;
-      return;
-    }
-    this.#waiting = undefined;
-    waiter(result);
+    return this.#inbox.iterator();
   }
 
   async #readLoop(head: Uint8Array): Promise<void> {
     let buffer = new Uint8Array(READ_BUFFER_MIN);
     try {
       if (head.length > 0) this.#receive(head);
-      while (this.#state !== "closed") {
-        if (this.#inboxFull()) {
-          const { promise, resolve } = Promise.withResolvers<void>();
-          this.#wakeReader = resolve;
-          await promise;
-          this.#wakeReader = undefined;
+      while (this.#handshake.phase !== "closed") {
+        if (this.#inbox.full) {
+          await this.#inbox.room();
           continue;
         }
         const n = await this.#transport.read(buffer);
         if (n === null) break;
-        this.#heardSinceCheck = true;
+        this.#silentChecks = 0;
         this.#receive(buffer.subarray(0, n));
         // Grow the buffer for a fast sender, and shrink it back once reads
         // are small again, so that idle sockets keep a small one.
@@ -477,153 +397,93 @@ export class Socket implements AsyncIterable<Message> {
     this.#destroy();
   }
 
-  #inboxFull(): boolean {
-    if (this.#failed || this.#closeReceived !== undefined) return false;
-    return this.#inbox.length - this.#inboxHead >= INBOX_MAX_MESSAGES ||
-      this.#inboxBytes >= INBOX_MAX_BYTES;
-  }
-
   #receive(chunk: Uint8Array): void {
-    if (this.#failed || this.#closeReceived !== undefined) return;
+    if (!this.#handshake.reading) return;
     try {
       const frames = this.#decoder.push(chunk);
       for (const frame of frames) {
         this.#onFrame(frame);
-        if (this.#failed || this.#closeReceived !== undefined) return;
+        if (!this.#handshake.reading) return;
       }
       const error = this.#decoder.pendingError;
       if (error !== undefined) throw error;
       const partial = this.#decoder.partial;
-      if (partial !== undefined && this.#state === "open") this.#assembler.check(partial);
+      if (partial !== undefined && this.#handshake.phase === "open") this.#assembler.check(partial);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.#fail(error);
+      this.#inbox.end();
+      this.#step(this.#handshake.failed(error.code, error.message));
     }
   }
 
   #onFrame(frame: Frame): void {
     switch (frame.opcode) {
       case OPCODE.Ping:
-        if (this.#state === "open") this.#outbox.push(encodeFrame(OPCODE.Pong, frame.payload));
+        if (this.#handshake.phase === "open") {
+          this.#outbox.push(encodeFrame(OPCODE.Pong, frame.payload));
+        }
         return;
       case OPCODE.Pong:
         return;
-      case OPCODE.Close:
-        return this.#onClose(frame.payload);
+      case OPCODE.Close: {
+        const { code, reason } = decodeClosePayload(frame.payload);
+        this.#inbox.end();
+        return this.#step(this.#handshake.peerClosed(code, reason));
+      }
       default: {
-        if (this.#state !== "open") return;
+        if (this.#handshake.phase !== "open") return;
         this.#bytesIn += frame.payload.length;
         const message = this.#assembler.add(frame);
-        if (message !== undefined) this.#deliver(message);
+        if (message === undefined) return;
+        this.#messagesIn++;
+        this.#inbox.push(message);
       }
     }
   }
 
-  #deliver(message: Message): void {
-    this.#messagesIn++;
-    const waiter = this.#waiter;
-    if (waiter !== undefined && this.#inboxHead === this.#inbox.length) {
-      // The consumer is waiting and nothing is queued: hand it over directly.
-      this.#waiter = undefined;
-      this.#waiting = undefined;
-      this.#consumerHolds = true;
-      waiter({ value: message, done: false });
-      return;
+  // Carries out a step of the closing handshake ("none", the common case, first).
+  #step(action: CloseAction): void {
+    switch (action) {
+      case "none":
+        return;
+      case "owe": {
+        if (this.#inbox.caughtUp) return this.#step(this.#handshake.pay());
+        const wait = Math.min(OWED_CLOSE_MAX_MS, this.#closeTimeout);
+        this.#timer = setTimeout(() => this.#step(this.#handshake.pay()), wait);
+        return;
+      }
+      case "send":
+        this.#outbox.push(encodeFrame(OPCODE.Close, this.#handshake.payload));
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => this.#destroy(), this.#closeTimeout);
+        return;
+      case "drain":
+        if (this.#outbox.idle) this.#step(this.#handshake.drained());
+        return;
+      case "end":
+        return this.#destroy();
+      case "half-close":
+        // The server closes TCP first once both close frames are through
+        // (RFC 6455 §7.1.1); after a protocol error it reads nothing more, so
+        // it ends its side at once and waits only for the peer's end.
+        this.#transport.closeWrite?.().catch(() => this.#destroy());
+        return;
     }
-    this.#inbox.push(message);
-    this.#inboxBytes += message.length;
-    this.#wakeConsumer();
-  }
-
-  #onClose(payload: Uint8Array): void {
-    const { code, reason } = decodeClosePayload(payload);
-    this.#closeReceived = { code, reason };
-    this.#wakeConsumer();
-    if (this.#closeSent === undefined) {
-      // Echo the peer's code, then end the connection once it is written.
-      const echo = code === CLOSE_CODE.NoStatusReceived
-        ? new Uint8Array(0)
-        : encodeClosePayload(code);
-      this.#oweClose(code, reason, echo);
-    } else if (this.#outbox.idle) {
-      this.#destroy();
-    }
-  }
-
-  #sendClose(code: number, reason: string, payload: Uint8Array): void {
-    this.#closeSent = { code, reason };
-    this.#state = "closing";
-    this.#wakeConsumer();
-    this.#outbox.push(encodeFrame(OPCODE.Close, payload));
-    this.#closeWhenDrained = true;
-    this.#closeTimer = setTimeout(() => this.#destroy(), this.#closeTimeout);
-  }
-
-  // Sends the close now, or once the messages still in the inbox are read.
-  #oweClose(code: number, reason: string, payload: Uint8Array): void {
-    if (this.#inboxHead === this.#inbox.length && !this.#consumerHolds) {
-      this.#sendClose(code, reason, payload);
-      return;
-    }
-    this.#owedClose = { code, reason, payload };
-    this.#owedCloseTimer = setTimeout(
-      () => this.#payOwedClose(),
-      Math.min(OWED_CLOSE_MAX_MS, this.#closeTimeout),
-    );
-  }
-
-  #payOwedClose(): void {
-    const owed = this.#owedClose;
-    if (owed === undefined) return;
-    this.#owedClose = undefined;
-    clearTimeout(this.#owedCloseTimer);
-    if (this.#state === "open") this.#sendClose(owed.code, owed.reason, owed.payload);
-  }
-
-  #afterCloseFlushed(): void {
-    // The server closes TCP first once both close frames are through
-    // (RFC 6455 §7.1.1). After a protocol error it reads nothing more, so it
-    // ends its side at once and waits only for the peer's end (or the close
-    // timeout). Otherwise it keeps reading for the peer's close frame.
-    if (this.#closeReceived !== undefined) {
-      this.#destroy();
-    } else if (this.#failed) {
-      this.#transport.closeWrite?.().catch(() => this.#destroy());
-    }
-  }
-
-  #fail(error: ProtocolError): void {
-    this.#failed = true;
-    if (this.#closeSent === undefined) {
-      const reason = truncateReason(error.message);
-      this.#oweClose(error.code, reason, encodeClosePayload(error.code, reason));
-    }
-  }
-
-  #abort(code: number, reason: string): void {
-    this.#closeSent = { code, reason };
-    this.#destroy();
   }
 
   #checkIdle(): void {
-    if (this.#heardSinceCheck) {
-      this.#heardSinceCheck = false;
-      this.#pingOutstanding = false;
-      return;
+    const checks = ++this.#silentChecks;
+    if (checks === 2) {
+      this.ping();
+    } else if (checks > 2) {
+      this.#step(this.#handshake.abort(CLOSE_CODE.GoingAway, "idle timeout", "idle-timeout"));
     }
-    if (this.#pingOutstanding) {
-      this.#abort(CLOSE_CODE.GoingAway, "idle timeout");
-      return;
-    }
-    this.#pingOutstanding = true;
-    this.ping();
   }
 
   #destroy(): void {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    clearTimeout(this.#closeTimer);
-    clearTimeout(this.#owedCloseTimer);
+    if (this.#handshake.phase === "closed") return;
+    const result = this.#handshake.end();
+    clearTimeout(this.#timer);
     this.#unwatchIdle?.();
     this.#outbox.stop();
     for (const topic of this.#topics ?? NO_TOPICS) this.#topicIndex?.delete(topic, this);
@@ -632,19 +492,7 @@ export class Socket implements AsyncIterable<Message> {
     } catch {
       // Already closed by the peer or by a failed write.
     }
-    const settled = this.#closeReceived ?? this.#closeSent;
-    this.#closed.resolve({
-      code: settled?.code ?? CLOSE_CODE.AbnormalClosure,
-      reason: settled?.reason ?? "",
-      wasClean: this.#closeReceived !== undefined && this.#closeSent !== undefined,
-    });
-    this.#wakeConsumer();
-    this.#wakeReader?.();
+    this.#closed.resolve(result);
+    this.#inbox.end();
   }
-}
-
-function truncateReason(message: string): string {
-  const bytes = encoder.encode(message);
-  if (bytes.length <= 123) return message;
-  return new TextDecoder().decode(bytes.subarray(0, 120)).replace(/\uFFFD$/, "") + "...";
 }
