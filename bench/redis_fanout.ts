@@ -10,7 +10,7 @@
  * p50/p99: the difference to the baseline is what the Redis hop adds.
  *
  * ```sh
- * deno run -A bench/redis_fanout.ts [--subscribers 100] [--messages 2000] [--window 8] [--size 64]
+ * deno task std run -A bench/redis_fanout.ts [--subscribers 100] [--messages 2000] [--window 8] [--size 64]
  * ```
  *
  * Clients and publisher share this process: its latency figures include its

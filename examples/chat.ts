@@ -3,7 +3,7 @@
  * page: open the printed URL in a few tabs.
  *
  * ```sh
- * deno run -N examples/chat.ts [--port 8080]
+ * deno task std run -N examples/chat.ts [--port 8080]
  * ```
  *
  * @module

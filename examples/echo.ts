@@ -4,7 +4,7 @@
  * messages, bursts of large echoes).
  *
  * ```sh
- * deno run -N examples/echo.ts [--port 8080]
+ * deno task std run -N examples/echo.ts [--port 8080]
  * ```
  *
  * @module

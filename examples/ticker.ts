@@ -3,7 +3,7 @@
  * encoded once for all of them.
  *
  * ```sh
- * deno run -N examples/ticker.ts [--port 8080]
+ * deno task std run -N examples/ticker.ts [--port 8080]
  * ```
  *
  * @module

@@ -14,11 +14,15 @@
  *
  * ```sh
  * deno run -N jsr:@pushwire/pushwire/server --port 8080
- * echo "maintenance at noon" | deno run -N src/cli.ts
- * PUSHWIRE_TOKEN=s3cret deno run -N --allow-env=PUSHWIRE_TOKEN src/cli.ts
- * deno run -N -R=cert.pem,key.pem src/cli.ts --cert cert.pem --key key.pem
- * deno run -N src/cli.ts --port 8081 --redis redis://127.0.0.1:6379/0
+ * echo "maintenance at noon" | deno run -N jsr:@pushwire/pushwire/server
+ * PUSHWIRE_TOKEN=s3cret deno run -N --allow-env=PUSHWIRE_TOKEN jsr:@pushwire/pushwire/server
+ * deno run -N -R=cert.pem,key.pem jsr:@pushwire/pushwire/server --cert cert.pem --key key.pem
+ * deno run -N jsr:@pushwire/pushwire/server --port 8081 --redis redis://127.0.0.1:6379/0
  * ```
+ *
+ * From a checkout of the repository (also where jsr.io cannot be reached),
+ * the tasks run it: `deno task start [options]`, and with more permissions
+ * `deno task std run -N --allow-env=PUSHWIRE_TOKEN src/cli.ts [options]`.
  *
  * ```text
  * Usage: pushwire [--port 8080] [--hostname 0.0.0.0] [options]
@@ -45,8 +49,8 @@
  *   -V, --version         show the version
  * ```
  *
- * The protocols are described in `src/chat.ts` (the chat room) and
- * `src/push.ts` (topics and resume).
+ * The protocols are described in `src/chat/room.ts` (the chat room) and
+ * `src/push/events.ts` (topics and resume).
  *
  * @module
  */

@@ -5,7 +5,6 @@
  * deno task fuzz --seconds 600                         # both targets, a random seed
  * deno task fuzz --seconds 60 --seed 42                # a chosen seed
  * deno task fuzz --frames --seed 42 --iteration 1234   # replay one input
- * deno run -A tests/fuzz.ts --seconds 60               # the same without the task
  * ```
  *
  * `--frames` and `--handshake` pick a target (both by default). The seed is

@@ -7,7 +7,7 @@
  * negotiates permessage-deflate by default; `--deflate` asks for it explicitly.
  *
  * ```sh
- * deno run -N bench/servers/pushwire.ts --port 0 [--echo] [--deflate]
+ * deno task std run -N bench/servers/pushwire.ts --port 0 [--echo] [--deflate]
  * ```
  *
  * @module

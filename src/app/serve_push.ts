@@ -93,8 +93,10 @@ export interface PushServer {
  * ```ts ignore
  * import { servePush } from "jsr:@pushwire/pushwire";
  *
- * const push = servePush({ port: 8080, publishToken: Deno.env.get("PUSHWIRE_TOKEN") });
- * // curl -H "Authorization: Bearer $PUSHWIRE_TOKEN" -d 'hello' localhost:8080/publish?topic=news
+ * const token = Deno.env.get("PUSHWIRE_TOKEN") ?? crypto.randomUUID();
+ * const push = servePush({ port: 8080, publishToken: token });
+ * // curl -H "Authorization: Bearer $PUSHWIRE_TOKEN" -H "Content-Type: text/plain" \
+ * //   -d 'hello' 'localhost:8080/publish?topic=news'
  * push.publish("news", { type: "json", value: { headline: "pushwire 1.0" } });
  * ```
  *
