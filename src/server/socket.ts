@@ -201,7 +201,9 @@ export class Socket implements AsyncIterable<Message> {
     this.#inbox = new Inbox(() => this.#step(this.#handshake.pay()));
     this.#outbox = new Outbox(transport, {
       onError: () => this.#destroy(),
-      onDrain: () => this.#step(this.#handshake.drained()),
+      onDrain: () => {
+        if (this.#handshake.phase === "draining") this.#step(this.#handshake.drained());
+      },
     });
     const idleTimeout = options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
@@ -216,10 +218,8 @@ export class Socket implements AsyncIterable<Message> {
   }
 
   /**
-   * Why the socket closed, or is closing; `undefined` while no close began.
-   * What began the closing handshake sets it (or the end of the connection
-   * without one); a slow consumer or an idle timeout, which end the socket
-   * at once, override it. Read it once {@linkcode Socket.closed} resolves.
+   * Why the socket closed or is closing (`undefined` while no close began):
+   * what began the closing handshake, an abort, or the connection's loss.
    */
   get closeCause(): CloseCause | undefined {
     return this.#handshake.cause;
