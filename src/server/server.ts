@@ -138,7 +138,7 @@ export class Server {
    */
   broadcast(topic: string, data: string | Uint8Array): number {
     const deliveries = this.topics.broadcast(topic, data);
-    this.#stats.recordPublish(deliveries);
+    this.#stats.recordBroadcast(deliveries);
     return deliveries;
   }
 

@@ -25,7 +25,7 @@ export type FanoutSource = "topic" | "publish" | "room";
  * console.log(fanoutMetrics("room", 2, 10)[1]!.samples); // [{ labels: { source: "room" }, value: 10 }]
  * ```
  *
- * @param source What fanned out: `topic` (`server.publish()`), `publish`
+ * @param source What fanned out: `topic` (`server.broadcast()`), `publish`
  * (the HTTP publish API) or `room` (the chat room).
  * @param messages Messages fanned out.
  * @param deliveries Sockets they were queued for, summed.
@@ -79,8 +79,8 @@ export class ServerMetrics {
   #accepted = 0;
   #handshakeTimeouts = 0;
   #slowConsumers = 0;
-  #published = 0;
-  #publishDeliveries = 0;
+  #broadcasts = 0;
+  #broadcastDeliveries = 0;
 
   /**
    * Counts an accepted socket, and its close and traffic once it closes.
@@ -124,13 +124,13 @@ export class ServerMetrics {
   }
 
   /**
-   * Counts a `server.publish()`.
+   * Counts a `server.broadcast()` to a topic.
    *
    * @param deliveries How many sockets it was queued for.
    */
-  recordPublish(deliveries: number): void {
-    this.#published++;
-    this.#publishDeliveries += deliveries;
+  recordBroadcast(deliveries: number): void {
+    this.#broadcasts++;
+    this.#broadcastDeliveries += deliveries;
   }
 
   /**
@@ -141,35 +141,27 @@ export class ServerMetrics {
    * @returns The server's metrics.
    */
   collect(sockets: Iterable<Socket>, topics: TopicIndex<Socket>): Metric[] {
-    const live = { ...this.#closedTotals };
-    let open = 0;
-    let queued = 0;
-    for (const socket of sockets) {
-      open++;
-      queued += socket.bufferedAmount;
-      const counters = socket.counters;
-      live.messagesIn += counters.messagesIn;
-      live.bytesIn += counters.bytesIn;
-      live.framesOut += counters.framesOut;
-      live.bytesOut += counters.bytesOut;
-    }
-    let subscriptions = 0;
-    for (const topic of topics.names()) subscriptions += topics.count(topic);
-    const one = (name: string, help: string, type: Metric["type"], value: number): Metric => ({
-      name,
-      help,
-      type,
-      samples: [{ value }],
-    });
     return [
-      one(
+      ...this.#connectionMetrics(sockets),
+      ...this.#trafficMetrics(sockets),
+      ...topicMetrics(topics),
+      ...fanoutMetrics("topic", this.#broadcasts, this.#broadcastDeliveries),
+    ];
+  }
+
+  /** Sockets open, accepted and closed; handshakes refused; plain HTTP. */
+  #connectionMetrics(sockets: Iterable<Socket>): Metric[] {
+    let open = 0;
+    for (const _ of sockets) open++;
+    return [
+      single(
         "pushwire_start_time_seconds",
         "When the server started, in Unix seconds.",
         "gauge",
         Math.floor(this.#startedAt / 1000),
       ),
-      one("pushwire_sockets_open", "WebSocket connections open now.", "gauge", open),
-      one(
+      single("pushwire_sockets_open", "WebSocket connections open now.", "gauge", open),
+      single(
         "pushwire_sockets_accepted_total",
         "WebSocket connections accepted.",
         "counter",
@@ -181,7 +173,7 @@ export class ServerMetrics {
         type: "counter",
         samples: this.#closedByCode.samples(),
       },
-      one(
+      single(
         "pushwire_slow_consumer_closes_total",
         "Sockets closed because their outbox passed maxBufferedBytes.",
         "counter",
@@ -193,7 +185,7 @@ export class ServerMetrics {
         type: "counter",
         samples: this.#handshakeFailures.samples(),
       },
-      one(
+      single(
         "pushwire_handshake_timeouts_total",
         "Connections dropped for not completing their request in time.",
         "counter",
@@ -205,29 +197,67 @@ export class ServerMetrics {
         type: "counter",
         samples: this.#httpResponses.samples(),
       },
-      one(
+    ];
+  }
+
+  /** Messages and bytes in and out, closed sockets' totals included; bytes queued now. */
+  #trafficMetrics(sockets: Iterable<Socket>): Metric[] {
+    const live = { ...this.#closedTotals };
+    let queued = 0;
+    for (const socket of sockets) {
+      queued += socket.bufferedAmount;
+      const counters = socket.counters;
+      live.messagesIn += counters.messagesIn;
+      live.bytesIn += counters.bytesIn;
+      live.framesOut += counters.framesOut;
+      live.bytesOut += counters.bytesOut;
+    }
+    return [
+      single(
         "pushwire_messages_received_total",
         "WebSocket messages received.",
         "counter",
         live.messagesIn,
       ),
-      one(
+      single(
         "pushwire_received_bytes_total",
         "Payload bytes of the data frames received.",
         "counter",
         live.bytesIn,
       ),
-      one("pushwire_frames_sent_total", "Data frames queued for peers.", "counter", live.framesOut),
-      one(
+      single(
+        "pushwire_frames_sent_total",
+        "Data frames queued for peers.",
+        "counter",
+        live.framesOut,
+      ),
+      single(
         "pushwire_sent_bytes_total",
         "Bytes of those frames, headers included.",
         "counter",
         live.bytesOut,
       ),
-      one("pushwire_outbox_bytes", "Bytes queued for peers and not yet written.", "gauge", queued),
-      one("pushwire_topics", "Topics with at least one subscriber.", "gauge", topics.size),
-      one("pushwire_subscriptions", "Subscriptions of sockets to topics.", "gauge", subscriptions),
-      ...fanoutMetrics("topic", this.#published, this.#publishDeliveries),
+      single(
+        "pushwire_outbox_bytes",
+        "Bytes queued for peers and not yet written.",
+        "gauge",
+        queued,
+      ),
     ];
   }
+}
+
+/** Topics with subscribers, and subscriptions. */
+function topicMetrics(topics: TopicIndex<Socket>): Metric[] {
+  let subscriptions = 0;
+  for (const topic of topics.names()) subscriptions += topics.count(topic);
+  return [
+    single("pushwire_topics", "Topics with at least one subscriber.", "gauge", topics.size),
+    single("pushwire_subscriptions", "Subscriptions of sockets to topics.", "gauge", subscriptions),
+  ];
+}
+
+/** A metric with one sample and no labels. */
+function single(name: string, help: string, type: Metric["type"], value: number): Metric {
+  return { name, help, type, samples: [{ value }] };
 }
