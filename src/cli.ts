@@ -150,7 +150,7 @@ function parseFlags(args: string[]) {
       hostname: DEFAULTS.hostname,
       history: String(DEFAULTS.historySize),
       "history-ttl": String(DEFAULTS.historyTtl / 1000),
-      "redis-timeout": "10",
+      "redis-timeout": String(DEFAULTS.redisConnectTimeout / 1000),
       deflate: true,
     },
     unknown: (arg: string) => {

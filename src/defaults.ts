@@ -49,4 +49,6 @@ export const DEFAULTS = {
   historyTtl: 3_600_000,
   /** Topics whose history is kept. */
   historyTopics: 10_000,
+  /** Milliseconds to keep trying to reach Redis when the engine opens. */
+  redisConnectTimeout: 10_000,
 } as const;

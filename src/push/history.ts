@@ -8,6 +8,7 @@
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
 import { validateTopic } from "../server/topics.ts";
 import { classifyGap, type GapReason } from "./gap.ts";
 
@@ -316,9 +317,9 @@ export class History<T> {
    * @throws {RangeError} For a negative or fractional size, ttl or topic count.
    */
   constructor(options: HistoryOptions<T> = {}) {
-    this.#size = count(options.size ?? 100, "size");
-    this.#ttl = count(options.ttl ?? 3_600_000, "ttl");
-    this.#maxTopics = Math.max(1, count(options.maxTopics ?? 10_000, "maxTopics"));
+    this.#size = count(options.size ?? DEFAULTS.historySize, "size");
+    this.#ttl = count(options.ttl ?? DEFAULTS.historyTtl, "ttl");
+    this.#maxTopics = Math.max(1, count(options.maxTopics ?? DEFAULTS.historyTopics, "maxTopics"));
     this.epoch = options.epoch ?? newEpoch();
     if (!EPOCH.test(this.epoch)) throw new RangeError(`Invalid epoch "${this.epoch}"`);
     this.#now = options.now ?? Date.now;

@@ -45,6 +45,7 @@
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
 import type { Engine, EngineEvent, EngineMessage, EngineRecovery, EngineSink } from "./engine.ts";
 import type { HistoryStats, MessageId } from "./history.ts";
 import { LabeledCounter, type Metric } from "../server/metrics.ts";
@@ -158,9 +159,12 @@ export class RedisEngine implements Engine {
   constructor(options: RedisEngineOptions = {}) {
     this.#url = options.url ?? DEFAULT_REDIS_URL;
     checkRedisUrl(this.#url);
-    this.#size = whole(options.size ?? 100, "size");
-    this.#ttl = whole(options.ttl ?? 3_600_000, "ttl");
-    this.#connectTimeout = whole(options.connectTimeout ?? 10_000, "connectTimeout");
+    this.#size = whole(options.size ?? DEFAULTS.historySize, "size");
+    this.#ttl = whole(options.ttl ?? DEFAULTS.historyTtl, "ttl");
+    this.#connectTimeout = whole(
+      options.connectTimeout ?? DEFAULTS.redisConnectTimeout,
+      "connectTimeout",
+    );
     this.#batchSize = Math.max(1, whole(options.batchSize ?? 1000, "batchSize"));
     this.#streams = new RedisStreams(() => this.#connected(this.#commands), {
       prefix: options.prefix ?? "pushwire:",

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { DEFAULTS } from "../../defaults.ts";
 import type { EngineMessage, EngineRecovery, EngineSink } from "../engine.ts";
 import { classifyGap, type GapReason } from "../gap.ts";
 import type { MessageId } from "../history.ts";
@@ -196,7 +197,7 @@ export class Sequencer {
   constructor(topic: string, hooks: SequencerHooks, options: SequencerOptions = {}) {
     this.topic = topic;
     this.#hooks = hooks;
-    this.#size = options.size ?? 100;
+    this.#size = options.size ?? DEFAULTS.historySize;
     this.#maxHeld = options.maxHeld ?? 10_000;
     this.#holeWait = options.holeWait ?? 50;
     this.#retryDelay = options.retryDelay ?? backoff;
