@@ -103,7 +103,7 @@ export interface ErrorEvent {
  *
  * @example Keep the last id of each topic, to resume with
  * ```ts
- * import type { PushEvent } from "./hub.ts";
+ * import type { PushEvent } from "./events.ts";
  *
  * const last = new Map<string, string>();
  * function receive(event: PushEvent): void {
