@@ -136,7 +136,9 @@ export class PushHub {
   readonly #subscribers: (topic: string) => Iterable<Socket>;
   readonly #internal: ((message: EngineMessage) => void) | undefined;
   // Topics a socket is catching up on (subscribed once caught up).
-  readonly #resuming = new WeakMap<Socket, Set<string>>();
+  // Each join has a token of its own, so that a join abandoned by an
+  // unsubscribe stops even when the topic is joined again meanwhile.
+  readonly #resuming = new WeakMap<Socket, Map<string, symbol>>();
   // Sockets joining each topic (watched but not yet subscribed).
   readonly #joining = new Map<string, number>();
   // The frames of each message, made once.
@@ -227,10 +229,12 @@ export class PushHub {
       this.#sendSubscribed(socket, topic);
       return Promise.resolve();
     }
-    resuming.add(topic);
+    const token = Symbol(topic);
+    resuming.set(topic, token);
     this.#joining.set(topic, (this.#joining.get(topic) ?? 0) + 1);
-    return this.#join(socket, topic, since, resuming).finally(() => {
-      resuming.delete(topic);
+    const active = () => socket.state === "open" && resuming.get(topic) === token;
+    return this.#join(socket, topic, since, active).finally(() => {
+      if (resuming.get(topic) === token) resuming.delete(topic);
       const joining = this.#joining.get(topic)! - 1;
       if (joining === 0) this.#joining.delete(topic);
       else this.#joining.set(topic, joining);
@@ -353,9 +357,8 @@ export class PushHub {
     socket: Socket,
     topic: string,
     since: MessageId | undefined,
-    resuming: Set<string>,
+    active: () => boolean,
   ): Promise<void> {
-    const active = () => socket.state === "open" && resuming.has(topic);
     const budget = {
       bytes: this.#replayChunkBytes,
       sizeOf: (message: EngineMessage) => this.#prepare(message).payload.length,
@@ -366,6 +369,12 @@ export class PushHub {
       let cursor = since ?? this.engine.position(topic);
       let gapSentFor: string | undefined;
       while (active()) {
+        // The socket's replay budget is shared by all its topics: a part
+        // goes out only while the socket holds at most half of it.
+        if (socket.bufferedAmount > this.#replayChunkBytes / 2) {
+          await drained(socket, this.#replayChunkBytes / 2);
+          continue;
+        }
         const recovery = this.engine.recoverNow?.(topic, cursor) ??
           await this.engine.recover(topic, cursor);
         if (!active()) return;
@@ -386,7 +395,7 @@ export class PushHub {
         this.#replayed += step.messages.length;
         cursor = step.cursor;
         if (step.next === "join") {
-          resuming.delete(topic);
+          this.#resuming.get(socket)?.delete(topic);
           socket.subscribe(topic);
           this.#sendSubscribed(socket, topic);
           return;
@@ -407,10 +416,10 @@ export class PushHub {
     sendEvent(socket, { type: "subscribed", topic, last: formatId(this.engine.position(topic)) });
   }
 
-  #resumingOf(socket: Socket): Set<string> {
+  #resumingOf(socket: Socket): Map<string, symbol> {
     let set = this.#resuming.get(socket);
     if (set === undefined) {
-      set = new Set();
+      set = new Map();
       this.#resuming.set(socket, set);
     }
     return set;
