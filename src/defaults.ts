@@ -39,6 +39,8 @@ export const DEFAULTS = {
   idleTimeout: 30_000,
   /** Bytes of a plain HTTP request body (`POST /publish`). */
   maxBodyBytes: 64 * 1024,
+  /** Bytes of one chat message (text as UTF-8, or binary), well below maxMessageBytes. */
+  maxChatBytes: 16 * 1024,
   /** Topics one socket may subscribe to. */
   maxSubscriptions: 100,
   /** Bytes of replay queued on a socket at a time. */
