@@ -83,5 +83,5 @@ export {
 } from "./src/push/engine.ts";
 export { RedisEngine, type RedisEngineOptions } from "./src/push/redis_engine.ts";
 export { Room } from "./src/chat/room.ts";
-export { type ChatRoom, serveChat } from "./src/chat/serve_chat.ts";
+export { type ChatRoom, serveChat, type ServeChatOptions } from "./src/chat/serve_chat.ts";
 export { CHAT_PAGE } from "./src/chat/page.ts";

@@ -9,7 +9,7 @@ function recordingRoom(): { room: Room; said: string[]; relayed: number[][] } {
   const relayed: number[][] = [];
   const room = {
     say: (from: string, text: string) => said.push(`${from}: ${text}`),
-    relay: (bytes: Uint8Array) => relayed.push([...bytes]),
+    sayBytes: (_from: string, bytes: Uint8Array) => relayed.push([...bytes]),
   } as unknown as Room;
   return { room, said, relayed };
 }

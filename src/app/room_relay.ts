@@ -38,7 +38,7 @@ export type ChatRelay = (from: string, message: string | Uint8Array) => Promise<
 export function localRelay(room: Room): ChatRelay {
   return (from, message) => {
     if (typeof message === "string") room.say(from, message);
-    else room.relay(message);
+    else room.sayBytes(from, message);
     return Promise.resolve();
   };
 }
@@ -84,7 +84,7 @@ export function receiveRoom(room: Room, message: EngineMessage): void {
   }
   if (typeof chat !== "object" || chat === null || typeof chat.from !== "string") return;
   if (typeof chat.text === "string") room.say(chat.from, chat.text);
-  else if (bytes !== undefined) room.relay(bytes);
+  else if (bytes !== undefined) room.sayBytes(chat.from, bytes);
 }
 
 /** A chat message as it travels through a shared engine. */

@@ -41,6 +41,13 @@ export interface ServePushOptions extends ServeOptions, Omit<PushHubOptions, "in
    * @default {every topic}
    */
   allowTopic?: (topic: string, request: UpgradeRequest, data: unknown) => boolean;
+  /**
+   * The most bytes of one chat message (text as UTF-8, or binary); a longer
+   * one is refused with an error event to its sender.
+   *
+   * @default {16384}
+   */
+  maxChatBytes?: number;
 }
 
 /** A running push server, made by {@linkcode servePush}. */
@@ -119,6 +126,7 @@ export function servePush(options: ServePushOptions = {}): PushServer {
     room,
     chat: shared ? engineRelay(hub.engine) : localRelay(room),
     maxSubscriptions,
+    maxChatBytes: options.maxChatBytes ?? DEFAULTS.maxChatBytes,
     ...(options.allowTopic === undefined ? {} : { allowTopic: options.allowTopic }),
   };
   const server: Server = serve({

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Room } from "../chat/room.ts";
+import { chatRefusal, type Room } from "../chat/room.ts";
 import type { Server } from "../server/server.ts";
 import type { Socket } from "../server/socket.ts";
 import { sendEvent } from "../push/events.ts";
@@ -29,6 +29,8 @@ export interface PushSession {
   allowTopic?: TopicAccess["allowTopic"];
   /** The most topics one socket may subscribe to. */
   maxSubscriptions: number;
+  /** The most bytes of one chat message. */
+  maxChatBytes: number;
 }
 
 /**
@@ -47,8 +49,11 @@ export async function attend(socket: Socket, server: Server, session: PushSessio
   if (topics.length === 0) room.join(socket);
   for (const topic of topics) hub.subscribe(socket, topic, since.get(topic));
   const fail = (message: string) => sendEvent(socket, { type: "error", message });
-  const say = (message: string | Uint8Array) =>
+  const say = (message: string | Uint8Array) => {
+    const refusal = chatRefusal(message, session.maxChatBytes);
+    if (refusal !== undefined) return fail(refusal);
     chat(socket.id, message).catch((error) => fail(`Cannot send: ${(error as Error).message}`));
+  };
   for await (const message of socket) {
     if (typeof message !== "string") {
       if (room.has(socket)) say(message);

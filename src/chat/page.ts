@@ -207,7 +207,9 @@ export const CHAT_PAGE = `<!doctype html>
     meta.append(who, clock(event.time));
     var text = document.createElement("div");
     text.className = "text";
-    text.textContent = String(event.text);
+    text.textContent = event.encoding === "base64"
+      ? "binary, " + Math.floor(String(event.data).length * 3 / 4) + " bytes (base64)"
+      : String(event.text);
     item.append(meta, text);
     add(item);
   }

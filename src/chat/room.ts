@@ -11,14 +11,20 @@
  * → everyone {"type":"message","from":"7","time":1700000000000,"text":"hi"}
  * → everyone {"type":"message","from":"server","time":1700000000000,"text":"hello"}
  * → everyone {"type":"leave","id":"7","time":1700000000000,"peers":2}
+ * → everyone {"type":"message","from":"7","time":1700000000000,"data":"AAEC","encoding":"base64"}
+ * → sender   {"type":"error","message":"Chat message too long: at most 16384 bytes"}
  * ```
  *
- * A newcomer's welcome is its first frame. Binary messages are relayed to
- * everyone as they came, without an envelope.
+ * A newcomer's welcome is its first frame. A binary message reaches everyone
+ * in the same envelope as text, its bytes in base64, so that every message
+ * names its sender. A message longer than the room's limit is refused with
+ * an error event to its sender alone.
  *
  * @module
  */
 
+import { encodeBase64 } from "@std/encoding";
+import { DEFAULTS } from "../defaults.ts";
 import { PreparedMessage } from "../protocol/deflate.ts";
 import type { Metric } from "../server/metrics.ts";
 import { fanoutMetrics } from "../server/server_metrics.ts";
@@ -73,6 +79,44 @@ export interface ChatMessage {
 }
 
 /**
+ * A binary message: its bytes in base64, with its sender as for text.
+ *
+ * @example Decode the bytes
+ * ```ts
+ * import type { ChatBinaryMessage } from "./room.ts";
+ *
+ * const event: ChatBinaryMessage = {
+ *   type: "message",
+ *   from: "7",
+ *   time: 0,
+ *   data: "AAEC",
+ *   encoding: "base64",
+ * };
+ * console.log(Uint8Array.from(atob(event.data), (c) => c.charCodeAt(0))); // Uint8Array(3) [ 0, 1, 2 ]
+ * ```
+ */
+export interface ChatBinaryMessage {
+  /** Always `"message"`. */
+  type: "message";
+  /** The sender's socket id. */
+  from: string;
+  /** When the server received it, in milliseconds since the epoch. */
+  time: number;
+  /** The bytes, in base64. */
+  data: string;
+  /** Always `"base64"`: tells a binary message from a text one. */
+  encoding: "base64";
+}
+
+/** A message of the sender's was refused (only the sender gets it). */
+export interface ChatError {
+  /** Always `"error"`. */
+  type: "error";
+  /** Why. */
+  message: string;
+}
+
+/**
  * Every event the room sends, as JSON in a text frame; `type` tells them
  * apart.
  *
@@ -86,7 +130,7 @@ export interface ChatMessage {
  * console.log(describe({ type: "leave", id: "3", time: 0, peers: 1 }));
  * ```
  */
-export type ChatEvent = ChatPresence | ChatMessage;
+export type ChatEvent = ChatPresence | ChatMessage | ChatBinaryMessage | ChatError;
 
 /**
  * The chat room: its members, and the events among them. Every event is
@@ -163,13 +207,21 @@ export class Room {
   }
 
   /**
-   * Sends bytes to everyone as a binary message, without an envelope.
+   * Sends a binary message to everyone, the sender included, in the same
+   * envelope as text (the bytes in base64).
    *
+   * @param from The sender's socket id.
    * @param bytes The message.
    * @returns How many sockets it was queued for.
    */
-  relay(bytes: Uint8Array): number {
-    return this.#send(new PreparedMessage(bytes));
+  sayBytes(from: string, bytes: Uint8Array): number {
+    return this.#announce({
+      type: "message",
+      from,
+      time: Date.now(),
+      data: encodeBase64(bytes),
+      encoding: "base64",
+    });
   }
 
   /** The room's fan-out, for `GET /metrics`. */
@@ -201,3 +253,33 @@ export class Room {
 function presence(type: ChatPresence["type"], id: string, peers: number): ChatPresence {
   return { type, id, time: Date.now(), peers };
 }
+
+/**
+ * Why a chat message is refused, or `undefined` when the room takes it: a
+ * message longer than `maxBytes` (text counted as UTF-8).
+ *
+ * @example
+ * ```ts
+ * import { chatRefusal } from "./room.ts";
+ *
+ * console.log(chatRefusal("hi", 4)); // undefined
+ * console.log(chatRefusal("héllo", 4)); // "Chat message too long: at most 4 bytes"
+ * ```
+ *
+ * @param message Text or bytes.
+ * @param maxBytes The most bytes a message may have.
+ * @returns The reason for the sender, or `undefined`.
+ */
+export function chatRefusal(
+  message: string | Uint8Array,
+  maxBytes: number = DEFAULTS.maxChatBytes,
+): string | undefined {
+  const size = typeof message !== "string"
+    ? message.length
+    : message.length * 3 <= maxBytes
+    ? 0
+    : encoder.encode(message).length;
+  return size > maxBytes ? `Chat message too long: at most ${maxBytes} bytes` : undefined;
+}
+
+const encoder = new TextEncoder();

@@ -5,11 +5,12 @@
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { ServeOptions } from "../server/options.ts";
 import type { Socket } from "../server/socket.ts";
 import { CHAT_PAGE } from "./page.ts";
-import { Room } from "./room.ts";
+import { chatRefusal, Room } from "./room.ts";
 
 /**
  * A running chat server, made by {@linkcode serveChat}.
@@ -22,6 +23,18 @@ import { Room } from "./room.ts";
  * setInterval(() => room.push(new Date().toISOString()), 1000);
  * ```
  */
+/** Options for {@linkcode serveChat}: the server's, and the room's limit. */
+export interface ServeChatOptions extends ServeOptions {
+  /**
+   * The most bytes of one chat message (text as UTF-8, or binary); a longer
+   * one is refused with an error event to its sender.
+   *
+   * @default {16384}
+   */
+  maxChatBytes?: number;
+}
+
+/** A running chat room, made by {@linkcode serveChat}. */
 export interface ChatRoom {
   /** The server the room runs on: its address, sockets and shutdown. */
   readonly server: Server;
@@ -37,8 +50,8 @@ export interface ChatRoom {
 /**
  * Starts a server that runs a chat room: it welcomes every socket that joins,
  * announces joins and leaves, and relays each message to every socket, the
- * sender included (text in a {@linkcode ChatMessage} envelope, binary as it
- * came). Every event is encoded once for all sockets.
+ * sender included (text or binary, in an envelope that names the sender).
+ * Every event is encoded once for all sockets.
  *
  * A newcomer's first frame is its welcome: the room greets each socket in the
  * server's handler, which runs as the socket joins, before another can.
@@ -52,22 +65,29 @@ export interface ChatRoom {
  * room.push("the server is up");
  * ```
  *
- * @param options Where to listen, limits and timeouts, as for `serve()`.
+ * @param options Where to listen, limits and timeouts, as for `serve()`, and
+ * the longest chat message.
  * @returns The room: its server, and a way to push server messages.
  */
-export function serveChat(options: ServeOptions = {}): ChatRoom {
+export function serveChat(options: ServeChatOptions = {}): ChatRoom {
   const room = new Room();
-  const server: Server = serve({ page: CHAT_PAGE, ...options }, (socket) => attend(room, socket));
+  const maxChatBytes = options.maxChatBytes ?? DEFAULTS.maxChatBytes;
+  const server: Server = serve(
+    { page: CHAT_PAGE, ...options },
+    (socket) => attend(room, socket, maxChatBytes),
+  );
   server.metrics.register(() => room.metrics());
   return { server, push: (text) => room.say("server", text) };
 }
 
 /** One socket's stay in the room: welcome, join, its messages, leave. */
-async function attend(room: Room, socket: Socket): Promise<void> {
+async function attend(room: Room, socket: Socket, maxChatBytes: number): Promise<void> {
   room.join(socket);
   for await (const message of socket) {
-    if (typeof message === "string") room.say(socket.id, message);
-    else room.relay(message);
+    const refusal = chatRefusal(message, maxChatBytes);
+    if (refusal !== undefined) socket.send(JSON.stringify({ type: "error", message: refusal }));
+    else if (typeof message === "string") room.say(socket.id, message);
+    else room.sayBytes(socket.id, message);
   }
   await socket.closed;
   room.leave(socket);
