@@ -332,6 +332,7 @@ function fakeSocket() {
     state: "open" as "open" | "closed",
     topics: new Set<string>(),
     bufferedAmount: 0,
+    closed: new Promise<void>(() => {}),
     frames: [] as string[],
     events: [] as Event[],
     subscribe(topic: string) {

@@ -83,8 +83,6 @@ export interface PushHubOptions {
 const DRAIN_POLL_MS = 5;
 /** How often a join asks again while this node catches up with a new epoch. */
 const EPOCH_POLL_MS = 50;
-/** How often topics no socket needs any more stop being watched. */
-const SWEEP_MS = 30_000;
 
 /**
  * Whether a topic is internal: its name starts with `#`, which client topic
@@ -146,7 +144,8 @@ export class PushHub {
   // How many sockets each message was queued for as it was delivered.
   readonly #delivered = new WeakMap<EngineMessage, number>();
   readonly #resumes = new LabeledCounter("outcome");
-  readonly #sweeper: ReturnType<typeof setInterval> | undefined;
+  // Sockets whose close releases their topics (shared engines only).
+  readonly #tracked = new WeakSet<Socket>();
   #published = 0;
   #deliveries = 0;
   #replayed = 0;
@@ -170,9 +169,6 @@ export class PushHub {
     this.#subscribers = options.subscribers ?? (() => []);
     this.#internal = options.internal;
     this.engine.listen((event) => this.#receive(event));
-    if (this.engine.shared) {
-      this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
-    }
   }
 
   /**
@@ -231,13 +227,17 @@ export class PushHub {
     }
     const token = Symbol(topic);
     resuming.set(topic, token);
+    this.#track(socket);
     this.#joining.set(topic, (this.#joining.get(topic) ?? 0) + 1);
     const active = () => socket.state === "open" && resuming.get(topic) === token;
     return this.#join(socket, topic, since, active).finally(() => {
       if (resuming.get(topic) === token) resuming.delete(topic);
       const joining = this.#joining.get(topic)! - 1;
-      if (joining === 0) this.#joining.delete(topic);
-      else this.#joining.set(topic, joining);
+      if (joining > 0) this.#joining.set(topic, joining);
+      else {
+        this.#joining.delete(topic);
+        this.#release(topic);
+      }
     });
   }
 
@@ -250,16 +250,17 @@ export class PushHub {
    */
   unsubscribe(socket: Socket, topic: string): boolean {
     const wasResuming = this.#resumingOf(socket).delete(topic);
-    return socket.unsubscribe(topic) || wasResuming;
+    const was = socket.unsubscribe(topic) || wasResuming;
+    if (was) this.#release(topic);
+    return was;
   }
 
   /**
-   * Stops the hub's timer and closes the engine.
+   * Closes the engine.
    *
    * @returns Resolves once the engine is closed.
    */
   close(): Promise<void> {
-    clearInterval(this.#sweeper);
     return this.engine.close();
   }
 
@@ -425,15 +426,23 @@ export class PushHub {
     return set;
   }
 
-  /** Stops watching topics that no socket of this node needs. */
-  #sweep(): void {
-    const needed = new Set<string>();
-    for (const topic of this.#joining.keys()) needed.add(topic);
-    for (const topic of [...this.engine.watched()]) {
-      if (isInternalTopic(topic) || needed.has(topic)) continue;
-      const subscribers = this.#subscribers(topic);
-      if (subscribers[Symbol.iterator]().next().done) this.engine.unwatch(topic);
-    }
+  /**
+   * With a shared engine, stops watching a topic as soon as no socket of
+   * this node is subscribed to it or joining it, so that watched topics
+   * follow the subscribers and not what they once named.
+   */
+  #release(topic: string): void {
+    if (!this.engine.shared || isInternalTopic(topic) || this.#joining.has(topic)) return;
+    if (this.#subscribers(topic)[Symbol.iterator]().next().done) this.engine.unwatch(topic);
+  }
+
+  /** Releases a socket's topics when it closes (once per socket). */
+  #track(socket: Socket): void {
+    if (!this.engine.shared || this.#tracked.has(socket)) return;
+    this.#tracked.add(socket);
+    socket.closed.then(() => {
+      for (const topic of socket.topics) this.#release(topic);
+    });
   }
 }
 
