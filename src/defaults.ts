@@ -31,6 +31,24 @@ export const DEFAULTS = {
   maxHeaders: 100,
   /** Bytes of one WebSocket message, after reassembly and decompression. */
   maxMessageBytes: 1024 * 1024,
+  /**
+   * Frames one WebSocket message may arrive in: a message of the default
+   * maxMessageBytes in 64-byte fragments (a larger maxMessageBytes raises it
+   * to one fragment per 64 bytes).
+   */
+  maxFragments: 16_384,
+  /** Bytes a second a socket's compressed messages may inflate to (0: no budget). */
+  maxInflateBytesPerSecond: 4 * 1024 * 1024,
+  /**
+   * Messages a second a socket of the push server may send, on average
+   * (`servePush`; `serve()` sets no rate by default).
+   */
+  maxMessagesPerSecond: 10,
+  /**
+   * Messages a socket of the push server may send at once (`servePush`): as
+   * many as it may subscribe to topics, so it can subscribe to all at once.
+   */
+  messageBurst: 100,
   /** Bytes queued for a socket before it is closed as a slow consumer. */
   maxBufferedBytes: 4 * 1024 * 1024,
   /** Milliseconds to wait for the peer's close frame. */

@@ -527,3 +527,41 @@ Deno.test("FrameDecoder.partial reports the unmasked prefix of a data frame", as
     assert(decoder.push(encoded.subarray(encoded.length - 1)).length === 1);
   });
 });
+
+Deno.test("FrameDecoder fails a message of more than maxFragments frames with 1009, from its header", async (t) => {
+  // Text "a" not final, then empty continuations; a ping between does not count.
+  const first = hex(`0181 ${K} 56`);
+  const more = hex(`0080 ${K}`);
+  const ping = hex(`8980 ${K}`);
+  await t.step("the third frame of a message, with maxFragments 2", () => {
+    const decoder = new FrameDecoder({ maxFragments: 2 });
+    assertEquals(decoder.push(concat(first, ping, more)).length, 3);
+    const error = assertThrows(() => decoder.push(more), ProtocolError);
+    assertEquals(error.code, CLOSE_CODE.MessageTooBig);
+    assertEquals(error.message, "Cannot decode frame: message exceeds 2 fragments");
+  });
+  await t.step("a frame that would pass it is refused before its payload arrives", () => {
+    const decoder = new FrameDecoder({ maxFragments: 1 });
+    decoder.push(first);
+    // 64 KiB announced, with no byte of it sent.
+    const error = assertThrows(
+      () => decoder.push(hex(`00ff 0000000000010000 ${K}`)),
+      ProtocolError,
+    );
+    assertEquals(error.message, "Cannot decode frame: message exceeds 1 fragments");
+  });
+  await t.step("the count starts again with each message", () => {
+    const decoder = new FrameDecoder({ maxFragments: 2 });
+    const last = hex(`8080 ${K}`);
+    for (let i = 0; i < 3; i++) assertEquals(decoder.push(concat(first, last)).length, 2);
+  });
+  await t.step("16384 by default, or one per 64 bytes of a larger maxMessageBytes", () => {
+    const cases: [number | undefined, number][] = [[undefined, 16384], [4 * 1024 * 1024, 65536]];
+    for (const [maxMessageBytes, fragments] of cases) {
+      const decoder = new FrameDecoder(maxMessageBytes === undefined ? {} : { maxMessageBytes });
+      decoder.push(first);
+      decoder.push(concat(...Array.from({ length: fragments - 1 }, () => more)));
+      assertThrows(() => decoder.push(more), ProtocolError, `${fragments} fragments`);
+    }
+  });
+});

@@ -259,3 +259,55 @@ Deno.test("MessageAssembler.check() then add() yields the text exactly once", as
     assertEquals(receiver.messages, [text, "next"]);
   });
 });
+
+Deno.test("MessageAssembler gathers many fragments in one buffer, intact", async (t) => {
+  await t.step("100 000 one-byte fragments and empty ones between", () => {
+    const assembler = new MessageAssembler();
+    const expected = Uint8Array.from({ length: 100_000 }, (_, i) => i & 0xff);
+    assertStrictEquals(
+      assembler.add(frame(OPCODE.Binary, expected.subarray(0, 1), false)),
+      undefined,
+    );
+    for (let i = 1; i < expected.length; i++) {
+      assembler.add(frame(OPCODE.Continuation, new Uint8Array(0), false));
+      assembler.add(frame(OPCODE.Continuation, expected.subarray(i, i + 1), false));
+    }
+    const message = assembler.add(frame(OPCODE.Continuation, new Uint8Array(0)));
+    assertEquals(message, expected);
+    assertEquals((message as Uint8Array).buffer.byteLength, expected.length, "an exact buffer");
+  });
+  await t.step("empty fragments before the only bytes", () => {
+    const parts = [new Uint8Array(0), new Uint8Array(0), hex("0102")];
+    assertEquals(assemble(new MessageAssembler(), fragments(OPCODE.Binary, parts)), hex("0102"));
+  });
+  await t.step("the buffer is not shared with the next message", () => {
+    const assembler = new MessageAssembler();
+    const first = assemble(assembler, fragments(OPCODE.Binary, [hex("01"), hex("02")]));
+    const second = assemble(assembler, fragments(OPCODE.Binary, [hex("03"), hex("04")]));
+    assertEquals([first, second], [hex("0102"), hex("0304")]);
+  });
+  await t.step("frames added are not changed or retained", () => {
+    const assembler = new MessageAssembler();
+    const part = hex("0102");
+    assembler.add(frame(OPCODE.Binary, part, false));
+    part.fill(0);
+    assertEquals(assembler.add(frame(OPCODE.Continuation, hex("03"))), hex("010203"));
+  });
+});
+
+Deno.test("MessageAssembler inflates a compressed message gathered from fragments", async () => {
+  const { createInflater } = await import("../src/protocol/deflate.ts");
+  const inflater = createInflater({ clientNoContextTakeover: true, clientMaxWindowBits: 15 }, 1024);
+  const assembler = new MessageAssembler({ inflater });
+  // RFC 7692 §7.2.3.1: "Hello", compressed, in three fragments (one empty).
+  const compressed = hex("f2 48 cd c9 c9 07 00");
+  const first = { fin: false, rsv1: true, opcode: OPCODE.Text, payload: compressed.subarray(0, 2) };
+  assertStrictEquals(assembler.add(first), undefined);
+  assertStrictEquals(
+    assembler.add(frame(OPCODE.Continuation, new Uint8Array(0), false)),
+    undefined,
+  );
+  assertEquals(assembler.add(frame(OPCODE.Continuation, compressed.subarray(2))), "Hello");
+  const whole = { fin: true, rsv1: true, opcode: OPCODE.Text, payload: compressed };
+  assertEquals(assembler.add(whole), "Hello", "and a whole one after it");
+});

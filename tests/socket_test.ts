@@ -479,3 +479,127 @@ Deno.test("ServerMetrics counts slow-consumer closes by cause, not by reason tex
     .find((m) => m.name === "pushwire_slow_consumer_closes_total");
   assertEquals(metric?.samples, [{ value: 1 }]);
 });
+
+Deno.test("Socket keeps at most 16 pongs waiting: past them, the latest ping's pong takes the newest's place", async () => {
+  const { socket, transport } = open();
+  transport.stallWrites = true;
+  transport.feed(client(OPCODE.Ping, "a"));
+  await until(() => transport.writes.length === 1, "the first pong in flight");
+  // 26 pings, "b" to "z", while the first pong is being written.
+  const letters = Array.from({ length: 25 }, (_, i) => String.fromCharCode(0x62 + i));
+  transport.feed(...letters.map((letter) => client(OPCODE.Ping, letter)));
+  await settle();
+  assertEquals(socket.bufferedAmount, 3 + 16 * 3, "the pong in flight and 16 waiting");
+  transport.completeWrites();
+  await until(() => transport.writes.length === 2, "the second write");
+  const answered = [..."abcdefghijklmnop", "z"].map((c) => `8a01${c.charCodeAt(0).toString(16)}`);
+  assertEquals(transport.written, hex(answered.join("")), "a, b to p, then only the latest: z");
+  transport.completeWrites();
+  transport.end();
+  await socket.closed;
+});
+
+Deno.test("Socket counts pongs and pings inside maxBufferedBytes: past it, the slow-consumer close", async (t) => {
+  await t.step("a pong that does not fit", async () => {
+    const { socket, transport } = open({ maxBufferedBytes: 10 });
+    transport.stallWrites = true;
+    assertEquals(socket.sendFrame(new Uint8Array(8)), true);
+    await settle();
+    transport.feed(client(OPCODE.Ping, "xy"));
+    assertEquals((await socket.closed).code, CLOSE_CODE.PolicyViolation);
+    assertEquals(socket.closeCause, "slow-consumer");
+  });
+  await t.step("pongs that fit, then one that does not", async () => {
+    const { socket, transport } = open({ maxBufferedBytes: 16 });
+    transport.stallWrites = true;
+    assertEquals(socket.sendFrame(new Uint8Array(8)), true);
+    await settle();
+    transport.feed(client(OPCODE.Ping, "ab"), client(OPCODE.Ping, "cd"));
+    await settle();
+    assertEquals([socket.state, socket.bufferedAmount], ["open", 16], "exactly at the cap");
+    transport.feed(client(OPCODE.Ping, "e"));
+    assertEquals((await socket.closed).code, CLOSE_CODE.PolicyViolation);
+    assertEquals(socket.closeCause, "slow-consumer");
+  });
+  await t.step("ping()", async () => {
+    const { socket, transport } = open({ maxBufferedBytes: 8 });
+    transport.stallWrites = true;
+    assertEquals(socket.sendFrame(new Uint8Array(8)), true);
+    await settle();
+    socket.ping();
+    assertEquals((await socket.closed).code, CLOSE_CODE.PolicyViolation);
+    assertEquals(socket.closeCause, "slow-consumer");
+  });
+  await t.step("a close frame still goes out past the cap", async () => {
+    const { socket, transport } = open({ maxBufferedBytes: 8 });
+    transport.stallWrites = true;
+    assertEquals(socket.sendFrame(new Uint8Array(8)), true);
+    await settle();
+    socket.close(1000);
+    transport.completeWrites();
+    await until(() => transport.written.endsWith("880203e8"), "the close frame");
+    transport.completeWrites();
+    transport.feed(clientClose(1000));
+    assertEquals((await socket.closed).wasClean, true);
+  });
+});
+
+Deno.test("Socket closes a message of more than maxFragments frames with 1009", async () => {
+  const { socket, transport } = open({ maxFragments: 3 });
+  transport.feed(
+    client(OPCODE.Text, "a", { fin: false }),
+    client(OPCODE.Continuation, "b", { fin: false }),
+    client(OPCODE.Ping),
+    client(OPCODE.Continuation, "c"),
+    client(OPCODE.Binary, "d", { fin: false }),
+    client(OPCODE.Continuation, "", { fin: false }),
+    client(OPCODE.Continuation, "", { fin: false }),
+    client(OPCODE.Continuation, "", { fin: false }),
+  );
+  const messages = [];
+  for await (const message of socket) messages.push(message);
+  assertEquals(messages, ["abc"], "three frames and a ping between them: one message");
+  await until(() => transport.writeClosed, "the half-close");
+  const written = fromHex(transport.written);
+  const close = written.subarray(written.indexOf(0x88));
+  assertEquals(decodeClosePayload(close.subarray(2)), {
+    code: CLOSE_CODE.MessageTooBig,
+    reason: "Cannot decode frame: message exceeds 3 fragments",
+  });
+  transport.end();
+  await socket.closed;
+  assertEquals(socket.closeCause, "protocol-error");
+});
+
+Deno.test("Socket drops messages past maxMessagesPerSecond, with a notice at most once a second", async () => {
+  const { socket, transport } = open({
+    maxMessagesPerSecond: 1,
+    messageBurst: 2,
+    messageRateAction: "drop",
+    messageRateNotice: "slow down",
+  });
+  transport.feed(...["a", "b", "c", "d", "e"].map((text) => client(OPCODE.Text, text)));
+  await until(() => socket.counters.messagesDropped === 3, "three dropped");
+  assertEquals(socket.counters.messagesIn, 2);
+  assertEquals(transport.written, hex("8109 736c6f7720646f776e"), "one notice: 'slow down'");
+  transport.feed(clientClose(1000));
+  const messages = [];
+  for await (const message of socket) messages.push(message);
+  assertEquals(messages, ["a", "b"]);
+  assertEquals((await socket.closed).code, 1000);
+});
+
+Deno.test("Socket closes with 1008 past maxMessagesPerSecond by default, after the messages before", async () => {
+  const { socket, transport } = open({ maxMessagesPerSecond: 1, messageBurst: 2 });
+  transport.feed(...["a", "b", "c", "d"].map((text) => client(OPCODE.Text, text)));
+  const messages = [];
+  for await (const message of socket) messages.push(message);
+  assertEquals(messages, ["a", "b"]);
+  await until(() => transport.writeClosed, "the half-close");
+  const reason = encodeHex(encoder.encode("message rate exceeded"));
+  assertEquals(transport.written, hex(`8817 03f0 ${reason}`));
+  transport.end();
+  assertEquals((await socket.closed).code, CLOSE_CODE.PolicyViolation);
+  assertEquals(socket.closeCause, "message-rate");
+  assertEquals(socket.counters.messagesDropped, 0);
+});

@@ -21,6 +21,16 @@ export interface FrameDecoderOptions {
    */
   maxMessageBytes?: number;
   /**
+   * The most frames one message may arrive in (its first frame and its
+   * continuation frames). A frame past it fails with 1009, as a message too
+   * big to assemble, before its payload is read. By default a message of
+   * `maxMessageBytes` may come in 64-byte fragments (Autobahn's smallest),
+   * and never fewer than 16384.
+   *
+   * @default {16384}
+   */
+  maxFragments?: number;
+  /**
    * Require masked frames, as a server must (RFC 6455 §5.1). Set `false` to
    * decode frames sent by a server.
    *
@@ -52,6 +62,8 @@ const enum State {
 }
 
 const HEADER_MAX = 14;
+// The default maxFragments lets a message come in fragments this small.
+const FRAGMENT_BYTES_MIN = 64;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -75,6 +87,7 @@ const EMPTY = new Uint8Array(0);
  */
 export class FrameDecoder {
   readonly #maxMessageBytes: number;
+  readonly #maxFragments: number;
   readonly #requireMask: boolean;
   readonly #allowRsv1: boolean;
 
@@ -95,9 +108,10 @@ export class FrameDecoder {
   #payload: Uint8Array = EMPTY;
   #payloadFilled = 0;
 
-  // Fragmentation: whether a data message is open, and its size so far.
+  // Fragmentation: whether a data message is open, its size and frames so far.
   #inMessage = false;
   #messageBytes = 0;
+  #fragments = 0;
 
   #pendingError: ProtocolError | undefined;
 
@@ -108,6 +122,8 @@ export class FrameDecoder {
    */
   constructor(options: FrameDecoderOptions = {}) {
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
+    this.#maxFragments = options.maxFragments ??
+      Math.max(DEFAULTS.maxFragments, Math.ceil(this.#maxMessageBytes / FRAGMENT_BYTES_MIN));
     this.#requireMask = options.requireMask ?? true;
     this.#allowRsv1 = options.allowRsv1 ?? false;
   }
@@ -230,14 +246,7 @@ export class FrameDecoder {
       length = high * 0x1_0000_0000 + readUint32(bytes, offset + 4);
       offset += 8;
     }
-    if (!control) {
-      const messageBytes = (opcode === 0 ? this.#messageBytes : 0) + length;
-      if (messageBytes > this.#maxMessageBytes) {
-        fail(CLOSE_CODE.MessageTooBig, `message exceeds ${this.#maxMessageBytes} bytes`);
-      }
-      this.#messageBytes = messageBytes;
-      this.#inMessage = !fin;
-    }
+    if (!control) this.#countMessage(opcode === 0, fin, length);
     this.#fin = fin;
     this.#rsv1 = rsv1;
     this.#opcode = opcode as Opcode;
@@ -245,6 +254,21 @@ export class FrameDecoder {
     if (masked) this.#maskKey = readUint32(bytes, offset);
     this.#payloadLength = length;
     this.#payloadFilled = 0;
+  }
+
+  // Adds a data frame to its message's size and frame count, within the limits.
+  #countMessage(continuation: boolean, fin: boolean, length: number): void {
+    const messageBytes = (continuation ? this.#messageBytes : 0) + length;
+    if (messageBytes > this.#maxMessageBytes) {
+      fail(CLOSE_CODE.MessageTooBig, `message exceeds ${this.#maxMessageBytes} bytes`);
+    }
+    const fragments = continuation ? this.#fragments + 1 : 1;
+    if (fragments > this.#maxFragments) {
+      fail(CLOSE_CODE.MessageTooBig, `message exceeds ${this.#maxFragments} fragments`);
+    }
+    this.#messageBytes = messageBytes;
+    this.#fragments = fragments;
+    this.#inMessage = !fin;
   }
 
   #afterHeader(position: number, frames: Frame[]): number {

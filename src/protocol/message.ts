@@ -1,11 +1,11 @@
 /**
  * Message assembly: data frames → messages, with text validated as UTF-8
- * while it arrives.
+ * while it arrives, and the bytes of a fragmented message gathered in one
+ * growing buffer.
  *
  * @module
  */
 
-import { concatBytes } from "./bytes.ts";
 import { CLOSE_CODE } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 import { type Frame, OPCODE } from "./frame.ts";
@@ -14,6 +14,9 @@ import type { Inflater } from "./deflate.ts";
 
 // Decodes whole messages for every socket: without `stream` it keeps no state.
 const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const EMPTY = new Uint8Array(0);
+// The first buffer of a fragmented message holds at least this many bytes.
+const BUFFER_MIN = 256;
 
 /** A WebSocket message: text arrives as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -23,8 +26,10 @@ export type Message = string | Uint8Array;
  * (a streaming one for fragmented text), so invalid UTF-8 fails with 1007 as soon as the offending
  * bytes are seen — inside a fragment, or inside a frame still arriving (feed
  * it with {@linkcode MessageAssembler.check}) — including a code point split
- * across fragments. Frame order and size are enforced by the
- * {@linkcode FrameDecoder}.
+ * across fragments. The bytes of a fragmented binary or compressed message
+ * are copied into one buffer that doubles as it fills, so a message of many
+ * small fragments holds no object per fragment. Frame order, size and the
+ * number of fragments are enforced by the {@linkcode FrameDecoder}.
  *
  * @example
  * ```ts
@@ -49,8 +54,9 @@ export class MessageAssembler {
   #text = false;
   // Whether the message being assembled is compressed (RSV1 on its first frame).
   #compressed = false;
-  #parts: Uint8Array[] = [];
-  #partsLength = 0;
+  // The bytes of the fragmented message so far: #length of #buffer.
+  #buffer: Uint8Array = EMPTY;
+  #length = 0;
   #textSoFar = "";
   // How many bytes of the frame now arriving were already decoded by check().
   #checked = 0;
@@ -94,11 +100,10 @@ export class MessageAssembler {
       this.#textSoFar += this.#decode(unseen, true);
       return undefined;
     }
-    if (frame.fin && this.#parts.length === 0) return frame.payload;
-    this.#parts.push(frame.payload);
-    this.#partsLength += frame.payload.length;
-    if (!frame.fin) return undefined;
-    return this.#joinParts();
+    // Earlier empty fragments add nothing: the last one is the message.
+    if (frame.fin && this.#length === 0) return frame.payload;
+    this.#append(frame.payload);
+    return frame.fin ? this.#take() : undefined;
   }
 
   /**
@@ -121,12 +126,16 @@ export class MessageAssembler {
   }
 
   #addCompressed(frame: Frame): Message | undefined {
-    this.#parts.push(frame.payload);
-    if (!frame.fin) return undefined;
-    const parts = this.#parts;
-    this.#parts = [];
-    this.#partsLength = 0;
-    const bytes = this.#inflater!.inflate(parts);
+    let payload = frame.payload;
+    if (!frame.fin || this.#length > 0) {
+      this.#append(payload);
+      if (!frame.fin) return undefined;
+      // The inflater copies its input: a view of the buffer will do.
+      payload = this.#buffer.subarray(0, this.#length);
+      this.#buffer = EMPTY;
+      this.#length = 0;
+    }
+    const bytes = this.#inflater!.inflate([payload]);
     return this.#text ? this.#decode(bytes, false) : bytes;
   }
 
@@ -141,10 +150,23 @@ export class MessageAssembler {
     }
   }
 
-  #joinParts(): Uint8Array {
-    const message = concatBytes(this.#parts, this.#partsLength);
-    this.#parts = [];
-    this.#partsLength = 0;
+  #append(bytes: Uint8Array): void {
+    const length = this.#length + bytes.length;
+    if (length > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(length, this.#buffer.length * 2, BUFFER_MIN));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(bytes, this.#length);
+    this.#length = length;
+  }
+
+  // The message gathered so far, in a buffer of its exact size.
+  #take(): Uint8Array {
+    const buffer = this.#buffer;
+    const message = buffer.length === this.#length ? buffer : buffer.slice(0, this.#length);
+    this.#buffer = EMPTY;
+    this.#length = 0;
     return message;
   }
 }

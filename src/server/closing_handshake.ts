@@ -33,7 +33,12 @@ export type SocketState = "open" | "closing" | "closed";
  * - `"peer"`: the peer sent its close frame first.
  * - `"protocol-error"`: the peer broke the protocol or a message limit; the
  *   close code says which (1002, 1007, 1009, …).
- * - `"slow-consumer"`: the outbox passed `maxBufferedBytes` (1008).
+ * - `"slow-consumer"`: the outbox passed `maxBufferedBytes` (1008), data or
+ *   control replies.
+ * - `"inflate-budget"`: the peer's compressed messages inflated past
+ *   `maxInflateBytesPerSecond` (1008).
+ * - `"message-rate"`: the peer sent messages past `maxMessagesPerSecond`
+ *   while `messageRateAction` is `"close"` (1008).
  * - `"idle-timeout"`: the peer stayed silent through the idle timeout (1001).
  * - `"connection-lost"`: the connection ended, or a write failed, before a
  *   close frame went either way (1006).
@@ -43,6 +48,8 @@ export type CloseCause =
   | "peer"
   | "protocol-error"
   | "slow-consumer"
+  | "inflate-budget"
+  | "message-rate"
   | "idle-timeout"
   | "connection-lost";
 
@@ -174,15 +181,16 @@ export class ClosingHandshake {
   }
 
   /**
-   * The peer broke the protocol: nothing more is read, and the close frame
-   * sent names the error (its message cut to fit).
+   * The peer broke the protocol or passed a budget: nothing more is read,
+   * and the close frame sent names the error (its message cut to fit).
    *
    * @param code The error's close code.
    * @param message The error's message.
+   * @param cause Why, when it is not a protocol error (a budget).
    * @returns As {@linkcode ClosingHandshake.peerClosed}.
    */
-  failed(code: number, message: string): CloseAction {
-    this.#cause ??= "protocol-error";
+  failed(code: number, message: string, cause: CloseCause = "protocol-error"): CloseAction {
+    this.#cause ??= cause;
     const reason = truncateReason(message);
     return this.#endInput({ code, reason }, encodeClosePayload(code, reason));
   }

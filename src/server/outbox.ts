@@ -1,6 +1,8 @@
 /**
  * The write side of a connection: frames queue here, at most one write is in
- * flight, and everything queued meanwhile goes out in the next write.
+ * flight, and everything queued meanwhile goes out in the next write. The
+ * bytes queued, and every joined write, stay within a cap; however many
+ * pings arrive, only a few pongs wait to be written.
  *
  * @module
  */
@@ -27,6 +29,11 @@ export interface OutboxEvents {
 // example all the messages of one read, costs one write per socket.
 // `setImmediate` runs right after; `setTimeout(0)` would wait a millisecond.
 let pending: Outbox[] = [];
+
+// The most pongs waiting to be written; past it the newest waiting one is
+// replaced. Enough for a burst of pings each to be answered (Autobahn 2.10
+// sends ten at once), few enough that a flood of them costs nothing.
+const MAX_WAITING_PONGS = 16;
 let flushScheduled = false;
 
 function flushPending(): void {
@@ -39,7 +46,8 @@ function flushPending(): void {
 /**
  * A queue of frames for one connection. {@linkcode Outbox.push} is cheap (a
  * reference into an array); a write starts once the current task ends, at
- * most one is in flight, and each carries every frame queued so far.
+ * most one is in flight, and each carries every frame queued so far, up to
+ * the cap.
  *
  * @example
  * ```ts
@@ -58,8 +66,13 @@ function flushPending(): void {
 export class Outbox {
   readonly #writer: Writer;
   readonly #events: OutboxEvents;
+  readonly #maxBytes: number;
   #frames: Uint8Array[] = [];
   #queuedBytes = 0;
+  // How many pongs wait in #frames (at most; exact while none is being
+  // written), and where the newest waits, or -1.
+  #pongs = 0;
+  #pongAt = -1;
   #writing = false;
   #scheduled = false;
   #stopped = false;
@@ -69,10 +82,14 @@ export class Outbox {
    *
    * @param writer Where the bytes go.
    * @param events What to call on a write error and when drained.
+   * @param maxBytes The cap: the most bytes queued or being written (a
+   * single frame larger than it is still taken when nothing else waits), and
+   * the largest write the queued frames are joined into.
    */
-  constructor(writer: Writer, events: OutboxEvents) {
+  constructor(writer: Writer, events: OutboxEvents, maxBytes = Infinity) {
     this.#writer = writer;
     this.#events = events;
+    this.#maxBytes = maxBytes;
   }
 
   /** Bytes queued or being written. */
@@ -86,23 +103,56 @@ export class Outbox {
   }
 
   /**
-   * Queues frame bytes. The bytes are written as they are and must not be
-   * changed afterwards (the same frame may be queued on many outboxes).
+   * Queues frame bytes, unless they would take the bytes queued past the cap
+   * (a frame alone is always taken). The bytes are written as they are and
+   * must not be changed afterwards (the same frame may be queued on many
+   * outboxes).
+   *
+   * @param frame Encoded frame bytes.
+   * @returns `false` when the frame was refused for the cap (nothing is
+   * queued); `true` otherwise, also once the outbox has stopped.
+   */
+  push(frame: Uint8Array): boolean {
+    if (this.#queuedBytes > 0 && this.#queuedBytes + frame.length > this.#maxBytes) {
+      return this.#stopped;
+    }
+    this.#enqueue(frame);
+    return true;
+  }
+
+  /**
+   * Queues a pong. Once 16 pongs wait to be written, a new one replaces the
+   * newest of them, in its place, so that however many pings arrive few
+   * pongs wait and the latest ping is answered (RFC 6455 §5.5.3 lets an
+   * endpoint answer only the latest). The cap applies as for
+   * {@linkcode Outbox.push}.
+   *
+   * @param frame An encoded pong frame.
+   * @returns As {@linkcode Outbox.push}.
+   */
+  pong(frame: Uint8Array): boolean {
+    const replace = this.#pongs >= MAX_WAITING_PONGS;
+    const others = this.#queuedBytes - (replace ? this.#frames[this.#pongAt]!.length : 0);
+    if (others > 0 && others + frame.length > this.#maxBytes) return this.#stopped;
+    if (replace) {
+      this.#frames[this.#pongAt] = frame;
+      this.#queuedBytes = others + frame.length;
+    } else if (!this.#stopped) {
+      this.#pongs++;
+      this.#pongAt = this.#frames.length;
+      this.#enqueue(frame);
+    }
+    return true;
+  }
+
+  /**
+   * Queues frame bytes past the cap: for the last frame of a connection (its
+   * close frame), after which nothing more is queued.
    *
    * @param frame Encoded frame bytes.
    */
-  push(frame: Uint8Array): void {
-    if (this.#stopped) return;
-    this.#frames.push(frame);
-    this.#queuedBytes += frame.length;
-    if (!this.#writing && !this.#scheduled) {
-      this.#scheduled = true;
-      pending.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushPending);
-      }
-    }
+  pushPastCap(frame: Uint8Array): void {
+    this.#enqueue(frame);
   }
 
   /** Drops everything queued and writes nothing more. */
@@ -110,6 +160,7 @@ export class Outbox {
     this.#stopped = true;
     this.#frames = [];
     this.#queuedBytes = 0;
+    this.#forgetPongs();
   }
 
   /** Starts writing what is queued now, unless a write is in flight. */
@@ -127,13 +178,61 @@ export class Outbox {
   #onWritten: ((n: number) => void) | undefined;
   #onFailed: ((error: unknown) => void) | undefined;
 
+  #enqueue(frame: Uint8Array): void {
+    if (this.#stopped) return;
+    this.#frames.push(frame);
+    this.#queuedBytes += frame.length;
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      pending.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushPending);
+      }
+    }
+  }
+
   #writeQueued(): void {
-    // The queue array is kept and emptied, not replaced: one allocation fewer per write.
     const frames = this.#frames;
-    this.#bytes = frames.length === 1 ? frames[0]! : concatBytes(frames);
-    frames.length = 0;
+    if (frames.length === 1) {
+      this.#bytes = frames[0]!;
+      // The queue array is kept and emptied, not replaced: one allocation fewer per write.
+      frames.length = 0;
+      this.#forgetPongs();
+    } else {
+      try {
+        this.#bytes = this.#join(frames);
+      } catch (error) {
+        // Runs in a promise callback or a timer: a failed allocation must
+        // end this connection, not escape.
+        this.#fail(error);
+        return;
+      }
+    }
     this.#written = 0;
     this.#write(this.#bytes);
+  }
+
+  // Joins the queued frames that fit within the cap (at least the first)
+  // into one write and leaves the rest queued for the next.
+  #join(frames: Uint8Array[]): Uint8Array {
+    let count = 0;
+    let length = 0;
+    for (; count < frames.length; count++) {
+      const next = length + frames[count]!.length;
+      if (count > 0 && next > this.#maxBytes) break;
+      length = next;
+    }
+    // Pongs are queued in order, the newest last: when it is taken, all are;
+    // otherwise the count stays an upper bound.
+    if (this.#pongAt < count) this.#forgetPongs();
+    else this.#pongAt -= count;
+    if (count === frames.length) {
+      const joined = concatBytes(frames, length);
+      frames.length = 0;
+      return joined;
+    }
+    return concatBytes(frames.splice(0, count), length);
   }
 
   #write(bytes: Uint8Array): void {
@@ -166,10 +265,16 @@ export class Outbox {
     this.#events.onDrain();
   }
 
+  #forgetPongs(): void {
+    this.#pongs = 0;
+    this.#pongAt = -1;
+  }
+
   #fail(error: unknown): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#frames = [];
+    this.#forgetPongs();
     this.#bytes = EMPTY;
     this.#events.onError(error);
   }

@@ -23,68 +23,14 @@ import {
 import { watch } from "./heartbeat.ts";
 import { Inbox } from "./inbox.ts";
 import { Outbox } from "./outbox.ts";
+import { budgetedInflater, BudgetError, type MessageRate, messageRateOf } from "./peer_budget.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { TopicIndex } from "./topics.ts";
 import type { Deflater, Inflater, PreparedMessage } from "../protocol/deflate.ts";
+import type { SocketCounters, SocketOptions, Transport } from "./socket_options.ts";
 
 export type { CloseCause, CloseResult, SocketState } from "./closing_handshake.ts";
-
-/** Traffic counts of a {@linkcode Socket}. */
-export interface SocketCounters {
-  /** Messages received and delivered to the iterator. */
-  messagesIn: number;
-  /** Payload bytes of the data frames received. */
-  bytesIn: number;
-  /** Data frames queued for the peer (sends and broadcasts). */
-  framesOut: number;
-  /** Bytes of those frames, headers included. */
-  bytesOut: number;
-}
-
-/** The byte stream a {@linkcode Socket} runs over (a `Deno.Conn` is one). */
-export interface Transport {
-  /** Reads into `buffer`; `null` at end of stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes some of `bytes`. */
-  write(bytes: Uint8Array): Promise<number>;
-  /** Closes the stream. */
-  close(): void;
-  /** Closes the writing half (TCP FIN) while reading goes on, if supported. */
-  closeWrite?(): Promise<void>;
-}
-
-/** Limits and timeouts of a {@linkcode Socket}. */
-export interface SocketOptions {
-  /**
-   * The largest message accepted, in bytes; a larger one closes the socket
-   * with 1009.
-   *
-   * @default {1048576}
-   */
-  maxMessageBytes?: number;
-  /**
-   * The most bytes that may wait in the outbox. A peer that reads so slowly
-   * that more pile up is closed with 1008. (One frame larger than this is
-   * still sent when nothing else is waiting.)
-   *
-   * @default {4194304}
-   */
-  maxBufferedBytes?: number;
-  /**
-   * How long to wait, in milliseconds, for the peer's close frame (and for the
-   * peer to close TCP) after this side sent its own.
-   *
-   * @default {3000}
-   */
-  closeTimeout?: number;
-  /**
-   * Milliseconds without a byte from the peer after which it is pinged; a
-   * peer silent for twice this long is closed. `0` turns the heartbeat off.
-   *
-   * @default {0}
-   */
-  idleTimeout?: number;
-}
+export type { SocketCounters, SocketOptions, Transport } from "./socket_options.ts";
 
 /** Details of an accepted connection, for a {@linkcode Socket}. */
 export interface SocketInit {
@@ -153,12 +99,14 @@ export class Socket implements AsyncIterable<Message> {
   readonly #deflater: Deflater | undefined;
   readonly #outbox: Outbox;
   readonly #inbox: Inbox;
-  readonly #maxBufferedBytes: number;
   readonly #closeTimeout: number;
+  readonly #messageRate: MessageRate | undefined;
+  readonly #rateNotice: string;
   readonly #topicIndex: TopicIndex<Socket> | undefined;
   // Made on the first subscribe: most sockets of a chat never subscribe.
   #topics: Set<string> | undefined;
   #messagesIn = 0;
+  #messagesDropped = 0;
   #bytesIn = 0;
   #framesOut = 0;
   #bytesOut = 0;
@@ -189,22 +137,25 @@ export class Socket implements AsyncIterable<Message> {
     this.#topicIndex = init.topics;
     this.#decoder = new FrameDecoder({
       maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
       allowRsv1: init.compression !== undefined,
     });
     this.#deflater = init.compression?.deflater;
+    const inflater = init.compression?.inflater;
     this.#assembler = new MessageAssembler(
-      init.compression === undefined ? {} : { inflater: init.compression.inflater },
+      inflater === undefined ? {} : { inflater: budgetedInflater(inflater, options) },
     );
     this.extensions = init.compression?.response ?? "";
-    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
     this.#closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
+    this.#messageRate = messageRateOf(options);
+    this.#rateNotice = options.messageRateNotice ?? "";
     this.#inbox = new Inbox(() => this.#step(this.#handshake.pay()));
     this.#outbox = new Outbox(transport, {
       onError: () => this.#destroy(),
       onDrain: () => {
         if (this.#handshake.phase === "draining") this.#step(this.#handshake.drained());
       },
-    });
+    }, options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes);
     const idleTimeout = options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
       this.#unwatchIdle = watch(idleTimeout, () => this.#checkIdle());
@@ -227,12 +178,14 @@ export class Socket implements AsyncIterable<Message> {
 
   /** Counts of the traffic through this socket so far. */
   get counters(): SocketCounters {
-    return {
+    const counters: SocketCounters = {
       messagesIn: this.#messagesIn,
       bytesIn: this.#bytesIn,
       framesOut: this.#framesOut,
       bytesOut: this.#bytesOut,
     };
+    if (this.#messageRate !== undefined) counters.messagesDropped = this.#messagesDropped;
+    return counters;
   }
 
   /** The topics this socket is subscribed to. */
@@ -324,28 +277,23 @@ export class Socket implements AsyncIterable<Message> {
   sendFrame(frame: Uint8Array): boolean {
     if (!this.#handshake.sending) return false;
     // A frame larger than the cap still goes out alone; the cap bounds what piles up.
-    if (
-      this.#outbox.queuedBytes > 0 &&
-      this.#outbox.queuedBytes + frame.length > this.#maxBufferedBytes
-    ) {
-      const reason = "slow consumer: outbox full";
-      this.#step(this.#handshake.abort(CLOSE_CODE.PolicyViolation, reason, "slow-consumer"));
-      return false;
-    }
-    this.#outbox.push(frame);
+    if (!this.#outbox.push(frame)) return this.#slowConsumer();
     this.#framesOut++;
     this.#bytesOut += frame.length;
     return true;
   }
 
   /**
-   * Sends a ping; the peer answers with a pong carrying the same bytes.
+   * Sends a ping; the peer answers with a pong carrying the same bytes. The
+   * ping counts against `maxBufferedBytes` as data does.
    *
    * @param data Up to 125 bytes of payload.
    */
   ping(data: Uint8Array = EMPTY): void {
     if (data.length > 125) throw new RangeError("Cannot ping: at most 125 bytes of payload");
-    if (this.#handshake.sending) this.#outbox.push(encodeFrame(OPCODE.Ping, data));
+    if (this.#handshake.sending && !this.#outbox.push(encodeFrame(OPCODE.Ping, data))) {
+      this.#slowConsumer();
+    }
   }
 
   /**
@@ -411,16 +359,21 @@ export class Socket implements AsyncIterable<Message> {
       if (partial !== undefined && this.#handshake.phase === "open") this.#assembler.check(partial);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
+      const cause = error instanceof BudgetError ? error.closeCause : "protocol-error";
       this.#inbox.end();
-      this.#step(this.#handshake.failed(error.code, error.message));
+      this.#step(this.#handshake.failed(error.code, error.message, cause));
     }
   }
 
   #onFrame(frame: Frame): void {
     switch (frame.opcode) {
       case OPCODE.Ping:
-        if (this.#handshake.phase === "open") {
-          this.#outbox.push(encodeFrame(OPCODE.Pong, frame.payload));
+        // Few pongs wait: past them, a newer one takes the newest one's place.
+        if (
+          this.#handshake.phase === "open" &&
+          !this.#outbox.pong(encodeFrame(OPCODE.Pong, frame.payload))
+        ) {
+          this.#slowConsumer();
         }
         return;
       case OPCODE.Pong:
@@ -435,10 +388,28 @@ export class Socket implements AsyncIterable<Message> {
         this.#bytesIn += frame.payload.length;
         const message = this.#assembler.add(frame);
         if (message === undefined) return;
+        if (this.#messageRate !== undefined && this.#overRate(this.#messageRate)) return;
         this.#messagesIn++;
         this.#inbox.push(message);
       }
     }
+  }
+
+  // Whether a message is over the rate: dropped (maybe with the notice), or
+  // the socket closes (thrown, as a protocol error is).
+  #overRate(rate: MessageRate): boolean {
+    const verdict = rate.admit(performance.now());
+    if (verdict === "accept") return false;
+    if (verdict === "close") throw new BudgetError("message rate exceeded", "message-rate");
+    this.#messagesDropped++;
+    if (verdict === "notify") this.send(this.#rateNotice);
+    return true;
+  }
+
+  #slowConsumer(): false {
+    const reason = "slow consumer: outbox full";
+    this.#step(this.#handshake.abort(CLOSE_CODE.PolicyViolation, reason, "slow-consumer"));
+    return false;
   }
 
   // Carries out a step of the closing handshake ("none", the common case, first).
@@ -453,7 +424,7 @@ export class Socket implements AsyncIterable<Message> {
         return;
       }
       case "send":
-        this.#outbox.push(encodeFrame(OPCODE.Close, this.#handshake.payload));
+        this.#outbox.pushPastCap(encodeFrame(OPCODE.Close, this.#handshake.payload));
         clearTimeout(this.#timer);
         this.#timer = setTimeout(() => this.#destroy(), this.#closeTimeout);
         return;
