@@ -23,6 +23,20 @@ export const DEFAULTS = {
   hostname: "0.0.0.0",
   /** Open sockets and handshakes under way, together, per server. */
   maxConnections: 10_000,
+  /**
+   * Connections accepted and not yet a socket or answered (reading their
+   * request head, upgrading, or being answered as plain HTTP); past it a new
+   * connection is closed at once.
+   */
+  maxPendingHandshakes: 2048,
+  /**
+   * Open sockets and pending handshakes from one remote address; past it a
+   * new connection gets 429 at once. `0` turns the limit off (behind a
+   * reverse proxy every client shares the proxy's address).
+   */
+  maxConnectionsPerAddress: 1024,
+  /** Milliseconds a rendering of `GET /metrics` is served again before the next. */
+  metricsCacheTtl: 1000,
   /** Milliseconds a client has to complete its opening handshake. */
   handshakeTimeout: 10_000,
   /** Bytes of an HTTP request head (request line and headers). */

@@ -3,7 +3,9 @@ import {
   bearerToken,
   checkOrigin,
   chooseProtocol,
+  isCrossSite,
   isLoopback,
+  isLoopbackHost,
   normalizeOrigins,
   timingSafeEqual,
 } from "../src/server/access.ts";
@@ -183,4 +185,62 @@ Deno.test("serve({ protocols }) picks the client's first supported subprotocol",
     assertEquals(sockets[1]!.protocol, "");
     conn.close();
   });
+});
+
+Deno.test("isLoopbackHost() knows localhost names and loopback addresses", () => {
+  for (
+    const host of [
+      "localhost",
+      "LOCALHOST",
+      "app.localhost",
+      "localhost.",
+      "127.0.0.1",
+      "127.9.9.9",
+      "[::1]",
+      "::1",
+    ]
+  ) {
+    assert(isLoopbackHost(host), host);
+  }
+  for (
+    const host of ["evil.example", "localhost.evil.example", "10.0.0.7", "[::2]", "0.0.0.0", ""]
+  ) {
+    assert(!isLoopbackHost(host), host);
+  }
+});
+
+Deno.test("isCrossSite() tells pages of other sites from this server's own and from programs", async (t) => {
+  const allowed = normalizeOrigins(["https://app.example"]);
+  const cases: [string, Record<string, string>, boolean][] = [
+    ["a program: no Origin, no Sec-Fetch-Site", { host: "localhost:8080" }, false],
+    ["another site", { host: "localhost:8080", origin: "https://evil.example" }, true],
+    ["Origin: null", { host: "localhost:8080", origin: "null" }, true],
+    ["not an origin", { host: "localhost:8080", origin: "garbage" }, true],
+    ["Sec-Fetch-Site: cross-site alone", { "sec-fetch-site": "cross-site" }, true],
+    ["Sec-Fetch-Site: none (typed in the address bar)", { "sec-fetch-site": "none" }, false],
+    ["own origin on localhost", { host: "localhost:8080", origin: "http://localhost:8080" }, false],
+    ["own origin on 127.0.0.1", { host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080" }, false],
+    ["own origin on [::1]", { host: "[::1]:8080", origin: "http://[::1]:8080" }, false],
+    ["another port", { host: "localhost:8080", origin: "http://localhost:8081" }, true],
+    [
+      "DNS rebinding: a matching Host that is not a loopback name",
+      { host: "evil.example:8080", origin: "http://evil.example:8080" },
+      true,
+    ],
+    [
+      "own origin but Sec-Fetch-Site: cross-site",
+      { host: "localhost:8080", origin: "http://localhost:8080", "sec-fetch-site": "cross-site" },
+      true,
+    ],
+    [
+      "an allowed origin, even cross-site",
+      { host: "push.example", origin: "https://APP.example:443", "sec-fetch-site": "cross-site" },
+      false,
+    ],
+  ];
+  for (const [name, headers, expected] of cases) {
+    await t.step(name, () => {
+      assertEquals(isCrossSite(new Map(Object.entries(headers)), allowed), expected);
+    });
+  }
 });

@@ -1,5 +1,8 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
+import { builtinRoutes } from "../src/server/builtin_routes.ts";
 import { LabeledCounter, Metrics, renderMetrics } from "../src/server/metrics.ts";
+import type { HttpRequest } from "../src/server/routes.ts";
+import { HttpError } from "../src/protocol/errors.ts";
 import type { Server } from "../src/server/server.ts";
 import { rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { relay, TestClient, until, withServer } from "./_server.ts";
@@ -109,7 +112,8 @@ async function scrape(port: number): Promise<Map<string, number>> {
 
 Deno.test("GET /metrics counts sockets, closes by code, refusals, traffic and fan-out", async () => {
   let server: Server;
-  await withServer({}, relay(() => server), async (s, port) => {
+  // Every scrape rendered afresh: this test scrapes within milliseconds.
+  await withServer({ metricsCacheTtl: 0 }, relay(() => server), async (s, port) => {
     server = s;
     const [a, b] = await TestClient.open(port, 2);
     await until(() => s.sockets.size === 2);
@@ -165,4 +169,114 @@ Deno.test("serve({ metrics: false }) serves no /metrics", async () => {
     assertEquals(response.status, 404);
     await response.body?.cancel();
   });
+});
+
+/** A `GET /metrics` request to the route directly, from any address. */
+function scrapeRequest(hostname: string, headers: Record<string, string> = {}): HttpRequest {
+  return {
+    method: "GET",
+    path: "/metrics",
+    query: new URLSearchParams(),
+    headers: new Map(Object.entries(headers)),
+    remoteAddr: { transport: "tcp", hostname, port: 5000 },
+    body: () => Promise.resolve(new Uint8Array()),
+  };
+}
+
+/** Metrics whose one collector counts how often it is called. */
+function countingMetrics(): { metrics: Metrics; calls: () => number } {
+  const metrics = new Metrics();
+  let calls = 0;
+  metrics.register(() => [
+    { name: "scrapes", help: "Renderings.", type: "counter", samples: [{ value: ++calls }] },
+  ]);
+  return { metrics, calls: () => calls };
+}
+
+Deno.test("GET /metrics without a token serves loopback clients only", async () => {
+  const { metrics } = countingMetrics();
+  const route = builtinRoutes({
+    health: () => ({ status: "ok", sockets: 0, handshakes: 0, uptimeSeconds: 0 }),
+    metrics,
+    page: false,
+  })["/metrics"]!;
+  for (const local of ["127.0.0.1", "::1", "::ffff:127.0.0.1"]) {
+    assertEquals((await route.handle(scrapeRequest(local))).status, 200, local);
+  }
+  const refused = await Promise.resolve(route.handle(scrapeRequest("192.0.2.7"))).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  assert(refused instanceof HttpError, "another machine is refused");
+  assertEquals(refused.status, 403);
+  assertMatch(refused.message, /loopback clients only/);
+});
+
+Deno.test("serve({ metricsToken }) requires the bearer token for /metrics, loopback included", async () => {
+  await withServer({ metricsToken: "m3trics" }, undefined, async (_server, port) => {
+    const get = (headers: Record<string, string> = {}) =>
+      fetch(`http://127.0.0.1:${port}/metrics`, { headers });
+    const none = await get();
+    assertEquals(none.status, 401);
+    assertMatch(none.headers.get("www-authenticate") ?? "", /^Bearer /);
+    await none.body?.cancel();
+    const wrong = await get({ Authorization: "Bearer guess" });
+    assertEquals(wrong.status, 403);
+    await wrong.body?.cancel();
+    const right = await get({ Authorization: "Bearer m3trics" });
+    assertEquals(right.status, 200);
+    assertMatch(await right.text(), /pushwire_sockets_open 0\n/);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assertEquals(health.status, 200, "/healthz stays public");
+    await health.body?.cancel();
+  });
+});
+
+Deno.test("GET /metrics renders at most once per metricsCacheTtl, however often it is scraped", async (t) => {
+  await t.step("over the wire: ten scrapes, one rendering", async () => {
+    await withServer({ metricsCacheTtl: 60_000 }, undefined, async (server, port) => {
+      let renderings = 0;
+      server.metrics.register(() => {
+        renderings++;
+        return [];
+      });
+      const bodies = [];
+      for (let i = 0; i < 10; i++) {
+        bodies.push(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      }
+      assertEquals(renderings, 1);
+      assertEquals(new Set(bodies).size, 1, "the same text each time");
+    });
+  });
+  await t.step(
+    "with a clock: afresh once the period has passed; 0 renders every time",
+    async () => {
+      let now = 1000;
+      const health = () => ({ status: "ok" as const, sockets: 0, handshakes: 0, uptimeSeconds: 0 });
+      const cached = countingMetrics();
+      const route = builtinRoutes({
+        health,
+        metrics: cached.metrics,
+        metricsCacheTtl: 1000,
+        now: () => now,
+        page: false,
+      })["/metrics"]!;
+      const scrape = async () => String((await route.handle(scrapeRequest("127.0.0.1"))).body);
+      const first = await scrape();
+      now += 999;
+      assertEquals(await scrape(), first);
+      now += 1;
+      assertMatch(await scrape(), /scrapes 2\n/);
+      assertEquals(cached.calls(), 2);
+      const fresh = countingMetrics();
+      const uncached = builtinRoutes({
+        health,
+        metrics: fresh.metrics,
+        metricsCacheTtl: 0,
+        page: false,
+      })["/metrics"]!;
+      for (let i = 0; i < 3; i++) await uncached.handle(scrapeRequest("127.0.0.1"));
+      assertEquals(fresh.calls(), 3);
+    },
+  );
 });

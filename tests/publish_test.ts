@@ -6,8 +6,15 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { HttpError } from "../src/protocol/errors.ts";
 import type { HttpRequest } from "../src/server/routes.ts";
-import { parsePublication, type Publication, publishRoute } from "../src/push/publish.ts";
+import {
+  parsePublication,
+  type Publication,
+  type PublishContext,
+  publishRoute,
+  type PublishRouteOptions,
+} from "../src/push/publish.ts";
 import { servePush } from "../src/app/serve_push.ts";
+import { serve } from "../src/server/server.ts";
 import { rawHttp } from "./_raw_client.ts";
 
 const encoder = new TextEncoder();
@@ -254,5 +261,165 @@ Deno.test("POST /publish without a token configured accepts loopback clients", a
   await withPush({}, async (post) => {
     const response = await post("/publish?topic=news", { body: "x" });
     assertEquals(response.status, 200);
+  });
+});
+
+/** What the publish callback was given. */
+interface Call {
+  topic: string;
+  publication: Publication;
+  context: PublishContext;
+}
+
+/**
+ * Runs `fn` with a plain server (no push wiring) whose `/publish` route
+ * records its calls, or throws `fail` when given.
+ */
+async function withRoute(
+  options: Omit<PublishRouteOptions, "publish"> & { fail?: HttpError },
+  fn: (port: number, calls: Call[]) => Promise<void>,
+): Promise<void> {
+  const calls: Call[] = [];
+  const { fail, ...routeOptions } = options;
+  const route = publishRoute({
+    ...routeOptions,
+    publish: (topic, publication, context) => {
+      calls.push({ topic, publication, context });
+      if (fail !== undefined) throw fail;
+      return { id: `e:${calls.length}`, topic, delivered: 0 };
+    },
+  });
+  const server = serve({ port: 0, hostname: "127.0.0.1", routes: { "/publish": route } });
+  try {
+    await fn(server.addr.port, calls);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** A raw `POST /publish?topic=news` with a text body and the given header lines. */
+function rawPublish(port: number, headers: Record<string, string>, body = "hi"): Promise<string> {
+  const host = headers.Host ?? `127.0.0.1:${port}`;
+  let request = `POST /publish?topic=news HTTP/1.1\r\nHost: ${host}\r\n` +
+    `Content-Type: text/plain\r\nContent-Length: ${encoder.encode(body).length}\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    if (name !== "Host") request += `${name}: ${value}\r\n`;
+  }
+  return rawHttp(port, request + "\r\n" + body);
+}
+
+/** The status of a raw response. */
+function statusOf(response: string): number {
+  return Number(response.slice(9, 12));
+}
+
+Deno.test("POST /publish without a token refuses pages of other sites with 403", async (t) => {
+  await withRoute({}, async (port, calls) => {
+    const cases: [string, Record<string, string>, number][] = [
+      ["a page of another site", { Origin: "https://evil.example" }, 403],
+      ["Sec-Fetch-Site: cross-site, no Origin", { "Sec-Fetch-Site": "cross-site" }, 403],
+      ["a sandboxed page (Origin: null)", { Origin: "null" }, 403],
+      [
+        "DNS rebinding: another site's name resolved to 127.0.0.1",
+        { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` },
+        403,
+      ],
+      [
+        "a same-site page on another port",
+        { Origin: `http://127.0.0.1:${port + 1}`, "Sec-Fetch-Site": "same-site" },
+        403,
+      ],
+      ["a program (no Origin, no Sec-Fetch-Site)", {}, 200],
+      [
+        "this server's own page",
+        { Origin: `http://127.0.0.1:${port}`, "Sec-Fetch-Site": "same-origin" },
+        200,
+      ],
+      [
+        "this server's own page by name",
+        { Host: `localhost:${port}`, Origin: `http://localhost:${port}` },
+        200,
+      ],
+    ];
+    for (const [name, headers, status] of cases) {
+      await t.step(name, async () => {
+        const before = calls.length;
+        const response = await rawPublish(port, headers);
+        assertEquals(statusOf(response), status, response);
+        assertEquals(calls.length - before, status === 200 ? 1 : 0, "published only if allowed");
+        if (status === 403) assert(response.includes("another site"), response);
+      });
+    }
+  });
+});
+
+Deno.test("POST /publish without a token accepts the origins it is given; a token skips the check", async (t) => {
+  await t.step("an origin in `origins`, even cross-site", async () => {
+    await withRoute({ origins: ["https://app.example"] }, async (port) => {
+      const allowed = await rawPublish(port, {
+        Origin: "https://app.example",
+        "Sec-Fetch-Site": "cross-site",
+      });
+      assertEquals(statusOf(allowed), 200, allowed);
+      assertEquals(statusOf(await rawPublish(port, { Origin: "https://evil.example" })), 403);
+    });
+  });
+  await t.step("with a token, the Origin is not checked", async () => {
+    await withRoute({ token: TOKEN }, async (port) => {
+      const headers = { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" };
+      assertEquals(statusOf(await rawPublish(port, headers)), 401);
+      const response = await rawPublish(port, { ...headers, Authorization: `Bearer ${TOKEN}` });
+      assertEquals(statusOf(response), 200, response);
+    });
+  });
+});
+
+Deno.test("POST /publish passes its Idempotency-Key to publish; a bad one gets 400", async (t) => {
+  await withRoute({}, async (port, calls) => {
+    await t.step("a key is passed as context.idempotencyKey", async () => {
+      const response = await rawPublish(port, { "Idempotency-Key": "order-42:try#1" });
+      assertEquals(statusOf(response), 200, response);
+      assertEquals(calls.at(-1)?.context, { idempotencyKey: "order-42:try#1" });
+    });
+    await t.step("no key, no idempotencyKey", async () => {
+      assertEquals(statusOf(await rawPublish(port, {})), 200);
+      assertEquals(calls.at(-1)?.context, {});
+    });
+    await t.step("128 visible ASCII characters are accepted", async () => {
+      assertEquals(statusOf(await rawPublish(port, { "Idempotency-Key": "k".repeat(128) })), 200);
+      assertEquals(calls.at(-1)?.context.idempotencyKey, "k".repeat(128));
+    });
+    for (
+      const [name, key] of [
+        ["129 characters", "k".repeat(129)],
+        ["a space", "two words"],
+        ["a character outside ASCII", "cl\u00e9"],
+        ["an empty value", ""],
+      ]
+    ) {
+      await t.step(`${name}: 400, nothing published`, async () => {
+        const before = calls.length;
+        const response = await rawPublish(port, { "Idempotency-Key": key! });
+        assertEquals(statusOf(response), 400, response);
+        assert(response.includes("Idempotency-Key"), response);
+        assertEquals(calls.length, before);
+      });
+    }
+  });
+});
+
+Deno.test("POST /publish keeps the status, message and headers of the HttpError publish throws", async () => {
+  const message =
+    "Outcome unknown: the engine did not confirm; retry with the same Idempotency-Key";
+  const fail = new HttpError(503, message, { "Retry-After": "1" });
+  await withRoute({ fail }, async (port) => {
+    const response = await fetch(`http://127.0.0.1:${port}/publish?topic=news`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain", "Idempotency-Key": "k1" },
+      body: "hi",
+    });
+    assertEquals(response.status, 503);
+    assertEquals(response.headers.get("retry-after"), "1");
+    assertEquals(await response.json(), { error: message });
   });
 });

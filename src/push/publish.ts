@@ -12,15 +12,29 @@
  * ```
  *
  * → `200 {"id":"m3k9x2ab0f1c:12","topic":"news","delivered":3}`. Errors
- * answer `{"error":"…"}` with 400 (bad topic or body), 401 (no token), 403
- * (wrong token; or no token configured and a client that is not on
- * loopback), 405 (not POST), 411 (no `Content-Length`), 413 (body too
- * large), 415 (unsupported `Content-Type`).
+ * answer `{"error":"…"}` with 400 (bad topic, body or `Idempotency-Key`),
+ * 401 (no token), 403 (wrong token; or, with no token configured, a client
+ * that is not on loopback or a request from a page of another site), 405
+ * (not POST), 411 (no `Content-Length`), 413 (body too large), 415
+ * (unsupported `Content-Type`), and whatever status the `publish` callback
+ * throws as a `HttpError` (503 when the engine is away), its message kept.
+ *
+ * Without a token, any program on this machine may publish, but a web page
+ * may not: a browser on this machine would otherwise let any site publish
+ * with a form or a `text/plain` `fetch` (neither needs a CORS preflight).
+ * A request whose `Origin` is neither in `origins` nor this server's own, or
+ * that carries `Sec-Fetch-Site: cross-site`, gets 403.
  *
  * @module
  */
 
-import { bearerToken, isLoopback, timingSafeEqual } from "../server/access.ts";
+import {
+  bearerToken,
+  isCrossSite,
+  isLoopback,
+  normalizeOrigins,
+  timingSafeEqual,
+} from "../server/access.ts";
 import { HttpError } from "../protocol/errors.ts";
 import type { HttpRequest, HttpResponse, HttpRoute } from "../server/routes.ts";
 import { validateTopic } from "../server/topics.ts";
@@ -67,6 +81,15 @@ export interface PublishRouteOptions {
    */
   token?: string;
   /**
+   * Browser origins allowed to publish when no token is set (the server's
+   * `origins`): a request whose `Origin` is neither listed nor this server's
+   * own gets 403, and so does one with `Sec-Fetch-Site: cross-site`. With a
+   * token, origins are not checked.
+   *
+   * @default {none: only this server's own pages}
+   */
+  origins?: readonly string[];
+  /**
    * The largest body, in bytes (larger ones get 413).
    *
    * @default {65536}
@@ -74,10 +97,27 @@ export interface PublishRouteOptions {
   maxBodyBytes?: number;
   /**
    * Publishes the message; throws a `TypeError` for an invalid topic, and a
-   * `HttpError` to answer with its status (503 when the engine is away).
+   * `HttpError` to answer with its status and message (503 when the engine
+   * is away, or when the outcome is unknown).
    */
-  publish(topic: string, publication: Publication): PublishResult | Promise<PublishResult>;
+  publish(
+    topic: string,
+    publication: Publication,
+    context: PublishContext,
+  ): PublishResult | Promise<PublishResult>;
 }
+
+/** What a publish request says besides its topic and body. */
+export interface PublishContext {
+  /**
+   * The request's `Idempotency-Key` header: the publisher's name for this
+   * message, the same on each retry of it, so that the engine can publish
+   * it once (1 to 128 visible ASCII characters).
+   */
+  idempotencyKey?: string;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -157,18 +197,20 @@ export function parsePublication(contentType: string | undefined, body: Uint8Arr
  * @returns The route, for `serve({ routes: { "/publish": … } })`.
  */
 export function publishRoute(options: PublishRouteOptions): HttpRoute {
+  const origins = normalizeOrigins(options.origins ?? []);
   return {
     methods: ["POST"],
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
     handle: async (request) => {
       try {
-        await checkPublisher(request, options.token);
+        await checkPublisher(request, options.token, origins);
         const topic = topicOf(request.query);
+        const context = contextOf(request.headers);
         const publication = parsePublication(
           request.headers.get("content-type"),
           await request.body(),
         );
-        return json(200, await options.publish(topic, publication));
+        return json(200, await options.publish(topic, publication, context));
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         return json(error.status, { error: error.message }, { ...error.headers });
@@ -177,13 +219,25 @@ export function publishRoute(options: PublishRouteOptions): HttpRoute {
   };
 }
 
-async function checkPublisher(request: HttpRequest, token: string | undefined): Promise<void> {
+async function checkPublisher(
+  request: HttpRequest,
+  token: string | undefined,
+  origins: ReadonlySet<string>,
+): Promise<void> {
   if (token === undefined) {
-    if (isLoopback(request.remoteAddr.hostname)) return;
-    throw new HttpError(
-      403,
-      "Publishing from another machine needs a token: start the server with --publish-token",
-    );
+    if (!isLoopback(request.remoteAddr.hostname)) {
+      throw new HttpError(
+        403,
+        "Publishing from another machine needs a token: start the server with --publish-token",
+      );
+    }
+    if (isCrossSite(request.headers, origins)) {
+      throw new HttpError(
+        403,
+        "Publishing from a page of another site needs a token (or its origin in --origin)",
+      );
+    }
+    return;
   }
   const sent = bearerToken(request.headers.get("authorization"));
   if (sent === undefined) {
@@ -192,6 +246,16 @@ async function checkPublisher(request: HttpRequest, token: string | undefined): 
     });
   }
   if (!(await timingSafeEqual(sent, token))) throw new HttpError(403, "Wrong token");
+}
+
+/** The request's publish context: its `Idempotency-Key`, checked. */
+function contextOf(headers: ReadonlyMap<string, string>): PublishContext {
+  const key = headers.get("idempotency-key");
+  if (key === undefined) return {};
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new HttpError(400, "Idempotency-Key must be 1 to 128 visible ASCII characters");
+  }
+  return { idempotencyKey: key };
 }
 
 function topicOf(query: URLSearchParams): string {

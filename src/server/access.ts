@@ -1,6 +1,7 @@
 /**
- * Access control, pure: the `Origin` allowlist, subprotocol choice, bearer
- * tokens compared in constant time, and loopback addresses.
+ * Access control, pure: the `Origin` allowlist, cross-site requests,
+ * subprotocol choice, bearer tokens compared in constant time, and loopback
+ * addresses and host names.
  *
  * @module
  */
@@ -177,4 +178,75 @@ export async function timingSafeEqual(a: string, b: string): Promise<boolean> {
 export function isLoopback(hostname: string): boolean {
   const address = hostname.toLowerCase().replace(/^::ffff:/, "");
   return address === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
+
+/**
+ * Whether a host name names this machine: `localhost` (and names under
+ * `.localhost`), or a loopback address (IPv6 in brackets or bare).
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackHost } from "./access.ts";
+ *
+ * console.log(isLoopbackHost("localhost"), isLoopbackHost("[::1]"), isLoopbackHost("evil.example")); // true true false
+ * ```
+ *
+ * @param hostname A host name or address, without a port.
+ * @returns `true` for a name or address of this machine.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, "");
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  return isLoopback(name.replace(/^\[(.*)\]$/, "$1"));
+}
+
+/**
+ * Whether a plain HTTP request comes from a page of another site, as a
+ * browser tells: its `Origin` is neither allowed nor this server's own, or
+ * it carries `Sec-Fetch-Site: cross-site`. An origin in `allowed` is never
+ * cross-site. This server's own origin is one whose host equals the `Host`
+ * header and names this machine (`localhost`, 127.0.0.0/8, `[::1]`): a page
+ * of another site whose name was made to resolve to 127.0.0.1 (DNS
+ * rebinding) sends matching `Origin` and `Host` headers, but not a loopback
+ * name. Requests without `Origin` and `Sec-Fetch-Site` (programs such as
+ * curl) are not cross-site.
+ *
+ * @example
+ * ```ts
+ * import { isCrossSite } from "./access.ts";
+ *
+ * const none = new Set<string>();
+ * const from = (origin: string) => new Map([["host", "localhost:8080"], ["origin", origin]]);
+ * console.log(isCrossSite(from("https://evil.example"), none)); // true
+ * console.log(isCrossSite(from("http://localhost:8080"), none)); // false
+ * console.log(isCrossSite(new Map([["sec-fetch-site", "cross-site"]]), none)); // true
+ * console.log(isCrossSite(new Map([["host", "localhost:8080"]]), none)); // false
+ * ```
+ *
+ * @param headers The request's header fields, names in lower case.
+ * @param allowed Canonical origins from {@linkcode normalizeOrigins}.
+ * @returns `true` when the request must be treated as cross-site.
+ */
+export function isCrossSite(
+  headers: ReadonlyMap<string, string>,
+  allowed: ReadonlySet<string>,
+): boolean {
+  const origin = headers.get("origin");
+  const url = origin === undefined ? undefined : parseOrigin(origin);
+  if (url !== undefined && allowed.has(url.origin)) return false;
+  if (headers.get("sec-fetch-site")?.trim().toLowerCase() === "cross-site") return true;
+  if (origin === undefined) return false;
+  if (url === undefined) return true; // "null" or garbage
+  const host = headers.get("host")?.trim().toLowerCase();
+  return !(host !== undefined && url.host === host && isLoopbackHost(url.hostname));
+}
+
+/** An `Origin` header value as a URL, or `undefined` when it is not one. */
+function parseOrigin(origin: string): URL | undefined {
+  try {
+    const url = new URL(origin);
+    return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,13 +1,17 @@
 /**
  * The routes every server answers besides the application's: `GET /healthz`
- * (JSON counts), `GET /metrics` (Prometheus text) and, when given, the page
- * at `GET /`.
+ * (JSON counts, public), `GET /metrics` (Prometheus text, to loopback
+ * clients or with a bearer token; one rendering served for a short while)
+ * and, when given, the page at `GET /`.
  *
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
+import { HttpError } from "../protocol/errors.ts";
+import { bearerToken, isLoopback, timingSafeEqual } from "./access.ts";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import type { HttpRoute } from "./routes.ts";
+import type { HttpRequest, HttpRoute } from "./routes.ts";
 
 /** What `GET /healthz` reports. */
 export interface Health {
@@ -15,7 +19,11 @@ export interface Health {
   status: "ok" | "shutting down";
   /** Open sockets. */
   sockets: number;
-  /** Connections still in their opening handshake. */
+  /**
+   * Connections still in their opening handshake: accepted, and neither a
+   * socket yet nor a plain HTTP request being answered (so the `/healthz`
+   * request itself is not counted: an idle server reports 0).
+   */
   handshakes: number;
   /** Seconds since the server started. */
   uptimeSeconds: number;
@@ -27,6 +35,26 @@ export interface BuiltinRouteSources {
   health: () => Health;
   /** The metrics for `GET /metrics`, or `undefined` for none. */
   metrics: Metrics | undefined;
+  /**
+   * The bearer token `GET /metrics` requires; without one, only loopback
+   * clients are served.
+   *
+   * @default {none: loopback clients only}
+   */
+  metricsToken?: string;
+  /**
+   * Milliseconds one rendering of the metrics is served again; `0` renders
+   * every scrape.
+   *
+   * @default {1000}
+   */
+  metricsCacheTtl?: number;
+  /**
+   * The clock, in milliseconds.
+   *
+   * @default {Date.now}
+   */
+  now?: () => number;
   /** The HTML for `GET /`, or `false` for none. */
   page: string | false;
 }
@@ -60,15 +88,19 @@ export function builtinRoutes(sources: BuiltinRouteSources): Record<string, Http
       }),
     },
   };
-  const { metrics, page } = sources;
+  const { metrics, page, metricsToken } = sources;
   if (metrics !== undefined) {
+    const render = cachedRender(
+      metrics,
+      sources.metricsCacheTtl ?? DEFAULTS.metricsCacheTtl,
+      sources.now ?? Date.now,
+    );
     routes["/metrics"] = {
       methods: ["GET"],
-      handle: () => ({
-        status: 200,
-        body: metrics.render(),
-        headers: { "Content-Type": METRICS_CONTENT_TYPE },
-      }),
+      handle: async (request) => {
+        await checkScraper(request, metricsToken);
+        return { status: 200, body: render(), headers: { "Content-Type": METRICS_CONTENT_TYPE } };
+      },
     };
   }
   if (page !== false) {
@@ -82,4 +114,36 @@ export function builtinRoutes(sources: BuiltinRouteSources): Record<string, Http
     };
   }
   return routes;
+}
+
+/** Renders the metrics at most once per `ttl` milliseconds. */
+function cachedRender(metrics: Metrics, ttl: number, now: () => number): () => string {
+  let text: string | undefined;
+  let renderedAt = 0;
+  return () => {
+    const time = now();
+    if (text === undefined || ttl <= 0 || time - renderedAt >= ttl || time < renderedAt) {
+      text = metrics.render();
+      renderedAt = time;
+    }
+    return text;
+  };
+}
+
+/** Lets a scrape through: the token when one is set, else a loopback client. */
+async function checkScraper(request: HttpRequest, token: string | undefined): Promise<void> {
+  if (token === undefined) {
+    if (isLoopback(request.remoteAddr.hostname)) return;
+    throw new HttpError(
+      403,
+      "Metrics are served to loopback clients only: set a metrics token to scrape from elsewhere",
+    );
+  }
+  const sent = bearerToken(request.headers.get("authorization"));
+  if (sent === undefined) {
+    throw new HttpError(401, "Authorization: Bearer <token> required", {
+      "WWW-Authenticate": 'Bearer realm="pushwire metrics"',
+    });
+  }
+  if (!(await timingSafeEqual(sent, token))) throw new HttpError(403, "Wrong token");
 }

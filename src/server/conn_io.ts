@@ -1,7 +1,8 @@
 /**
  * Small helpers for a raw TCP (or TLS) connection: write all of some bytes,
- * read the status of a response, close politely after a response, close
- * without caring whether it was closed already.
+ * read the status of a response, close politely after a response, answer
+ * and close within a bound of time, close without caring whether it was
+ * closed already, and tell a peer's disconnection from a fault.
  *
  * @module
  */
@@ -58,6 +59,57 @@ export async function lingerClose(conn: Deno.Conn): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Writes a response and closes the connection politely (as
+ * {@linkcode lingerClose} does), all within 2 seconds however slowly the
+ * peer reads or writes; the connection is closed in the end either way.
+ *
+ * @param conn The connection.
+ * @param response A complete response.
+ * @returns Resolves once the connection is closed.
+ */
+export async function answerAndClose(conn: Deno.Conn, response: Uint8Array): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+  try {
+    await writeAll(conn, response);
+    await lingerClose(conn);
+  } catch {
+    // Reset by the peer or closed by the timer: nothing more to say.
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}
+
+/**
+ * Whether an error is a peer's doing on the network (reset, gone, closed
+ * under a read or write, garbage where TLS was expected) rather than a
+ * fault of the server: such errors are expected and logged at debug level
+ * only.
+ *
+ * @example
+ * ```ts
+ * import { isDisconnection } from "./conn_io.ts";
+ *
+ * console.log(isDisconnection(new Deno.errors.ConnectionReset("reset"))); // true
+ * console.log(isDisconnection(new TypeError("a bug"))); // false
+ * ```
+ *
+ * @param error What was thrown.
+ * @returns `true` for a disconnection.
+ */
+export function isDisconnection(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.UnexpectedEof ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.TimedOut ||
+    error instanceof Deno.errors.InvalidData; // A TLS peer that does not speak TLS.
 }
 
 /**

@@ -208,3 +208,22 @@ export class Logger {
 
 /** A logger that writes nothing: the default of the library. */
 export const SILENT: Logger = new Logger({ level: "silent" });
+
+/**
+ * The fields that describe an unexpected error in a log line: `error` (its
+ * message), and for an `Error` its `name` and `stack`.
+ *
+ * @example
+ * ```ts
+ * import { errorFields } from "./log.ts";
+ *
+ * console.log(errorFields("no").error, errorFields(new RangeError("too far")).name); // "no" "RangeError"
+ * ```
+ *
+ * @param error What was thrown.
+ * @returns The fields.
+ */
+export function errorFields(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { error: String(error) };
+  return { error: error.message, name: error.name, stack: error.stack };
+}

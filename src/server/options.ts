@@ -9,6 +9,7 @@
 import type { DeflaterOptions } from "../protocol/deflate.ts";
 import type { DeflateOptions } from "../protocol/extensions.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
+import type { Logger } from "./log.ts";
 import type { HttpRoutes } from "./routes.ts";
 import type { Socket, SocketOptions } from "./socket.ts";
 
@@ -79,6 +80,28 @@ export interface ServeOptions extends SocketOptions {
    */
   maxConnections?: number;
   /**
+   * The most connections accepted and not yet a socket or answered: reading
+   * their request head, being upgraded, or being answered as plain HTTP.
+   * Past it, a new connection is closed at once, before anything is read or
+   * written: under a flood of connections that send nothing, an answer
+   * would cost what the server is short of (a write, a timer, up to 2 s of
+   * draining) and tell a browser no more than a close does.
+   *
+   * @default {2048}
+   */
+  maxPendingHandshakes?: number;
+  /**
+   * The most open sockets and pending handshakes from one remote address.
+   * Past it, a new connection from that address is answered 429 at once,
+   * before its request is read (and, once as many again are being answered,
+   * closed without an answer). `0` turns the limit off: do so behind a
+   * reverse proxy or load balancer, where every client has the proxy's
+   * address.
+   *
+   * @default {1024}
+   */
+  maxConnectionsPerAddress?: number;
+  /**
    * The largest request head in bytes; larger heads get 431.
    *
    * @default {8192}
@@ -139,6 +162,32 @@ export interface ServeOptions extends SocketOptions {
    * @default {true}
    */
   metrics?: boolean;
+  /**
+   * The bearer token `GET /metrics` requires (`Authorization: Bearer
+   * <token>`; 401 without it, 403 for another). Without one, `/metrics` is
+   * served to loopback clients only (403 for others). `/healthz` stays
+   * public: it reports counts only.
+   *
+   * @default {none: loopback clients only}
+   */
+  metricsToken?: string;
+  /**
+   * Milliseconds one rendering of `/metrics` is served again, so that a
+   * scrape's cost (a walk over every socket, topic and history window) is
+   * paid at most once per period however often it is asked for. `0`
+   * renders every scrape.
+   *
+   * @default {1000}
+   */
+  metricsCacheTtl?: number;
+  /**
+   * Where the server writes its structured log lines: start, shutdown,
+   * refusals at the limits, sockets closed by a limit, and errors it
+   * recovers from (see `Logger`).
+   *
+   * @default {silent}
+   */
+  logger?: Logger;
   /**
    * The HTML served at `GET /` (for example the chat page, `CHAT_PAGE`), or
    * `false` for none (404). `serveChat` and `servePush` serve the chat page.

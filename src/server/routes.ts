@@ -6,10 +6,11 @@
  * @module
  */
 
-import { writeAll } from "./conn_io.ts";
+import { isDisconnection, writeAll } from "./conn_io.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { errorResponse, httpResponse, type RequestHead } from "../protocol/http_head.ts";
+import { errorFields, type Logger, SILENT } from "./log.ts";
 
 /** A plain HTTP request, as a route sees it. */
 export interface HttpRequest {
@@ -158,7 +159,9 @@ export function bodyLength(head: RequestHead, maxBodyBytes: number): number {
  * @param routes The route table.
  * @param incoming The request head, the bytes read after it, the connection
  * (to read the rest of the body and send `100 Continue`), the client's
- * address, and how long the body may take in milliseconds (default 10 s).
+ * address, how long the body may take in milliseconds (default 10 s), and
+ * where to log a route's failure (`route-failed`, error level; a client's
+ * disconnection at debug level).
  * @returns The response bytes, and whether the request was read to its end.
  */
 export async function handleHttp(
@@ -169,6 +172,7 @@ export async function handleHttp(
     conn: HttpConnection;
     remoteAddr: Deno.NetAddr;
     timeout?: number;
+    logger?: Logger;
   },
 ): Promise<HttpOutcome> {
   const { head } = incoming;
@@ -196,9 +200,15 @@ export async function handleHttp(
     });
     response = httpResponse(answer.status, answer.body ?? "", answer.headers);
   } catch (error) {
-    response = error instanceof HttpError
-      ? errorResponse(error)
-      : httpResponse(500, "Internal server error\n");
+    if (error instanceof HttpError) {
+      response = errorResponse(error);
+    } else {
+      const log = incoming.logger ?? SILENT;
+      const fields = { method: head.method, path: head.path };
+      if (isDisconnection(error)) log.debug("route-failed", { ...fields, error });
+      else log.error("route-failed", { ...fields, ...errorFields(error) });
+      response = httpResponse(500, "Internal server error\n");
+    }
   }
   return {
     response: head.method === "HEAD" ? headOnly(response) : response,

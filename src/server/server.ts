@@ -1,7 +1,9 @@
 /**
- * `serve()`: listen on TCP (or TLS), run the opening handshake with its
- * access checks, hand plain HTTP to the route table, keep the registry of
- * sockets, and shut down gracefully.
+ * `serve()`: listen on TCP (or TLS), admit connections within the limits
+ * (pending handshakes, connections per address), run the opening handshake
+ * with its access checks, hand plain HTTP to the route table, keep the
+ * registry of sockets, log what an operator needs to know, and shut down
+ * gracefully.
  *
  * @module
  */
@@ -18,11 +20,15 @@ import {
   validateUpgrade,
 } from "../protocol/handshake.ts";
 import { errorResponse, type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
+import { VERSION } from "../version.ts";
 import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
+import { addressOf, Admission } from "./admission.ts";
 import { builtinRoutes } from "./builtin_routes.ts";
 import { Compression } from "./compression.ts";
-import { closeQuietly, lingerClose, statusOf, writeAll } from "./conn_io.ts";
+import { closeQuietly, isDisconnection, lingerClose, statusOf, writeAll } from "./conn_io.ts";
+import { logClose } from "./close_log.ts";
 import { Deadlines } from "./deadlines.ts";
+import { errorFields, type Logger, SILENT } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { Authorization, ServeOptions, SocketHandler } from "./options.ts";
 import { Registry } from "./registry.ts";
@@ -62,7 +68,11 @@ export class Server {
   readonly #routes: HttpRoutes;
   readonly #stats = new ServerMetrics();
   readonly #data = new WeakMap<Socket, unknown>();
-  readonly #pending = new Set<Conn>();
+  // Pending connections (#answering of them plain HTTP requests being
+  // answered) and the limits met as a connection is accepted.
+  readonly #admission: Admission;
+  readonly #log: Logger;
+  #answering = 0;
   // Handshakes still waiting for their request, and those that ran out of time.
   readonly #handshakeDeadlines: Deadlines<Conn>;
   readonly #lateHandshakes = new Set<Conn>();
@@ -83,6 +93,8 @@ export class Server {
    */
   constructor(options: ServeOptions = {}, handler?: SocketHandler) {
     this.#options = options;
+    this.#log = options.logger ?? SILENT;
+    this.#admission = new Admission({ ...options, stats: this.#stats, logger: this.#log });
     this.#socketOptions = {
       ...options,
       idleTimeout: options.idleTimeout ?? DEFAULTS.idleTimeout,
@@ -109,23 +121,33 @@ export class Server {
       : Deno.listen(where);
     this.addr = this.#listener.addr;
     this.#compression = new Compression(options.perMessageDeflate ?? true);
-    this.#routes = {
-      ...builtinRoutes({
-        health: () => ({
-          status: this.#shutdown === undefined ? "ok" : "shutting down",
-          sockets: this.sockets.size,
-          handshakes: this.#pending.size,
-          uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-        }),
-        metrics: (options.metrics ?? true) ? this.metrics : undefined,
-        page: options.page ?? false,
-      }),
-      ...options.routes,
-    };
+    this.#routes = { ...this.#builtinRoutes(options), ...options.routes };
     this.metrics.register(() => this.#stats.collect(this.sockets, this.topics));
+    this.#log.info("listening", {
+      version: VERSION,
+      address: hostPort(this.addr),
+      tls: this.secure,
+    });
     options.signal?.addEventListener("abort", () => this.shutdown(), { once: true });
     if (options.signal?.aborted) this.shutdown();
     this.#acceptLoop();
+  }
+
+  #builtinRoutes(options: ServeOptions): HttpRoutes {
+    return builtinRoutes({
+      health: () => ({
+        status: this.#shutdown === undefined ? "ok" : "shutting down",
+        sockets: this.sockets.size,
+        handshakes: this.#admission.pending - this.#answering,
+        uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      }),
+      metrics: (options.metrics ?? true) ? this.metrics : undefined,
+      ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
+      ...(options.metricsCacheTtl === undefined
+        ? {}
+        : { metricsCacheTtl: options.metricsCacheTtl }),
+      page: options.page ?? false,
+    });
   }
 
   /**
@@ -159,9 +181,10 @@ export class Server {
   }
 
   /**
-   * Stops accepting, closes every socket with 1001 (going away), waits for
-   * them (each at most its close timeout), and ends the registry. Calling it
-   * again returns the same promise.
+   * Stops accepting, closes every pending handshake, closes every socket
+   * with 1001 (going away), waits for them (each at most its close
+   * timeout), and ends the registry. It logs `shutting-down` with what it
+   * closed, then `stopped`. Calling it again returns the same promise.
    *
    * @returns A promise that resolves once everything is closed.
    */
@@ -176,14 +199,17 @@ export class Server {
     } catch {
       // Already closed.
     }
-    for (const conn of this.#pending) closeQuietly(conn);
+    const handshakes = this.#admission.closeAll();
     const closing = [];
     for (const socket of this.sockets) {
       socket.close(CLOSE_CODE.GoingAway, "server shutting down");
       closing.push(socket.closed);
     }
+    this.#log.info("shutting-down", { sockets: closing.length, handshakes });
+    const started = Date.now();
     await Promise.all(closing);
     this.sockets.end();
+    this.#log.info("stopped", { closingMs: Date.now() - started });
     this.#finished.resolve();
   }
 
@@ -195,10 +221,11 @@ export class Server {
       } catch (error) {
         if (this.#shutdown !== undefined || error instanceof Deno.errors.BadResource) break;
         // Out of file descriptors or a transient error: pause, then go on.
+        this.#log.error("accept-failed", { error });
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      this.#handshake(conn);
+      if (this.#admission.admit(conn)) this.#handshake(conn);
     }
     this.shutdown();
   }
@@ -206,7 +233,6 @@ export class Server {
   // One connection until it is a socket: its request head, then plain HTTP
   // or the upgrade; a refusal is answered with its status.
   async #handshake(conn: Conn): Promise<void> {
-    this.#pending.add(conn);
     this.#handshakeDeadlines.add(conn);
     const parser = new RequestHeadParser({
       maxHeadBytes: this.#options.maxHeadBytes ?? DEFAULTS.maxHeadBytes,
@@ -223,21 +249,40 @@ export class Server {
       }
       upgraded = await this.#upgrade(conn, validateUpgrade(head), parser.rest);
     } catch (error) {
-      if (error instanceof HttpError) {
-        if (head !== undefined && isUpgradeRequest(head)) {
-          this.#stats.recordHandshakeFailure(error.status);
-        } else {
-          this.#stats.recordHttpResponse(error.status);
-        }
-        await writeAll(conn, errorResponse(error)).then(() => lingerClose(conn), () => {});
-      } else if (this.#lateHandshakes.has(conn) && head === undefined) {
-        this.#stats.recordHandshakeTimeout();
-      }
+      await this.#failHandshake(conn, head, error);
     } finally {
       this.#handshakeDeadlines.delete(conn);
       this.#lateHandshakes.delete(conn);
-      this.#pending.delete(conn);
-      if (!upgraded) closeQuietly(conn);
+      if (!upgraded) {
+        closeQuietly(conn);
+        this.#admission.done(conn);
+      }
+    }
+  }
+
+  // A handshake that ended in an error: a refusal is answered with its
+  // status; a late client is counted; a disconnection is logged at debug
+  // level, anything else as an error.
+  async #failHandshake(conn: Conn, head: RequestHead | undefined, error: unknown): Promise<void> {
+    const remote = addressOf(conn);
+    if (error instanceof HttpError) {
+      if (head !== undefined && isUpgradeRequest(head)) {
+        this.#stats.recordHandshakeFailure(error.status);
+      } else {
+        this.#stats.recordHttpResponse(error.status);
+      }
+      this.#log.debug("request-refused", { remote, status: error.status, error });
+      await writeAll(conn, errorResponse(error)).then(
+        () => lingerClose(conn),
+        (failure) => this.#log.debug("connection-error", { remote, error: failure }),
+      );
+    } else if (this.#lateHandshakes.has(conn) && head === undefined) {
+      this.#stats.recordHandshakeTimeout();
+      this.#log.info("handshake-timeout", { remote });
+    } else if (isDisconnection(error) || this.#lateHandshakes.has(conn)) {
+      this.#log.debug("connection-error", { remote, error });
+    } else {
+      this.#log.error("handshake-failed", { remote, ...errorFields(error) });
     }
   }
 
@@ -249,6 +294,11 @@ export class Server {
     // upgrades cannot overshoot the limit.
     const maxConnections = this.#options.maxConnections ?? DEFAULTS.maxConnections;
     if (this.sockets.size + this.#reserved >= maxConnections) {
+      this.#log.warn("connection-refused", {
+        reason: "max-connections",
+        remote: addressOf(conn),
+        limit: maxConnections,
+      });
       throw new HttpError(503, "Too many connections");
     }
     this.#reserved++;
@@ -266,7 +316,7 @@ export class Server {
       );
       if (this.#shutdown !== undefined) return false;
       this.#handshakeDeadlines.delete(conn);
-      this.#pending.delete(conn);
+      this.#admission.upgraded(conn);
       if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
       this.#open(conn, request, rest, protocol, data, deflate);
       return true;
@@ -284,6 +334,7 @@ export class Server {
       answer = await authorize(request, { remoteAddr });
     } catch (error) {
       if (error instanceof HttpError) throw error;
+      this.#log.error("authorize-failed", { remote: remoteAddr.hostname, ...errorFields(error) });
       answer = undefined;
     }
     if (typeof answer !== "object" || answer === null) {
@@ -300,6 +351,7 @@ export class Server {
     const timeout = this.#options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     // The response must be out within the timeout and a grace period.
     const guard = setTimeout(() => closeQuietly(conn), timeout + 2000);
+    this.#answering++;
     try {
       const { response, drained } = await handleHttp(this.#routes, {
         head,
@@ -307,12 +359,14 @@ export class Server {
         conn,
         remoteAddr: conn.remoteAddr,
         timeout,
+        logger: this.#log,
       });
       this.#stats.recordHttpResponse(statusOf(response));
       await writeAll(conn, response);
       // A body read still pending (timed out): nothing more to read politely.
       if (drained) await lingerClose(conn);
     } finally {
+      this.#answering--;
       clearTimeout(guard);
     }
   }
@@ -339,12 +393,20 @@ export class Server {
     }, this.#socketOptions);
     if (data !== undefined) this.#data.set(socket, data);
     this.#stats.recordSocket(socket);
+    socket.closed.then((result) => {
+      this.#admission.release(conn);
+      logClose(this.#log, socket, addressOf(conn), result);
+    });
     this.sockets.add(socket);
     if (this.#handler === undefined) return;
-    try {
-      Promise.resolve(this.#handler(socket)).catch(() => failHandler(socket));
-    } catch {
+    const fail = (error: unknown) => {
+      this.#log.error("handler-failed", { socket: socket.id, ...errorFields(error) });
       failHandler(socket);
+    };
+    try {
+      Promise.resolve(this.#handler(socket)).catch(fail);
+    } catch (error) {
+      fail(error);
     }
   }
 }
@@ -353,7 +415,10 @@ export class Server {
  * Starts a WebSocket server. It listens at once; every accepted socket joins
  * `server.sockets` and is passed to `handler`, if given. Plain HTTP gets the
  * `page` at `/` (if given), JSON counts at `/healthz`, the metrics at
- * `/metrics`, the `routes` given, and 404 elsewhere.
+ * `/metrics` (to loopback clients, or with `metricsToken`), the `routes`
+ * given, and 404 elsewhere. Connections are admitted within
+ * `maxPendingHandshakes` and `maxConnectionsPerAddress`; what happens is
+ * logged through `logger` (silent by default).
  *
  * @example Broadcast every message to every client
  * ```ts ignore
@@ -393,6 +458,13 @@ export class Server {
  */
 export function serve(options: ServeOptions = {}, handler?: SocketHandler): Server {
   return new Server(options, handler);
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+function hostPort(addr: Deno.NetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
 }
 
 function failHandler(socket: Socket): void {

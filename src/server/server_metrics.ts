@@ -10,6 +10,16 @@ import { LabeledCounter, type Metric } from "./metrics.ts";
 import type { Socket, SocketCounters } from "./socket.ts";
 import type { TopicIndex } from "./topics.ts";
 
+/**
+ * Why a connection was refused as it was accepted, before its request was
+ * read: `pending-handshakes` (closed at once) or `per-address` (answered
+ * 429, or closed past twice the limit).
+ */
+export type RefusalReason = "pending-handshakes" | "per-address";
+
+/** The traffic counts summed over sockets. */
+type Traffic = Pick<SocketCounters, "messagesIn" | "bytesIn" | "framesOut" | "bytesOut">;
+
 /** Where a fan-out came from, for `pushwire_fanout_*_total{source}`. */
 export type FanoutSource = "topic" | "publish" | "room";
 
@@ -75,7 +85,8 @@ export class ServerMetrics {
   readonly #closedByCode = new LabeledCounter("code");
   readonly #handshakeFailures = new LabeledCounter("status");
   readonly #httpResponses = new LabeledCounter("status");
-  readonly #closedTotals: SocketCounters = { messagesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
+  readonly #refusals = new LabeledCounter("reason");
+  readonly #closedTotals: Traffic = { messagesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
   #accepted = 0;
   #handshakeTimeouts = 0;
   #slowConsumers = 0;
@@ -107,6 +118,15 @@ export class ServerMetrics {
    */
   recordHandshakeFailure(status: number): void {
     this.#handshakeFailures.add(String(status));
+  }
+
+  /**
+   * Counts a connection refused as it was accepted.
+   *
+   * @param reason The limit it met.
+   */
+  recordRefusal(reason: RefusalReason): void {
+    this.#refusals.add(reason);
   }
 
   /** Counts a client dropped for not sending its request in time. */
@@ -184,6 +204,13 @@ export class ServerMetrics {
         help: "Upgrade requests refused, by HTTP status.",
         type: "counter",
         samples: this.#handshakeFailures.samples(),
+      },
+      {
+        name: "pushwire_connections_refused_total",
+        help: "Connections refused as they were accepted, by the limit they met " +
+          "(pending-handshakes: closed at once; per-address: answered 429).",
+        type: "counter",
+        samples: this.#refusals.samples(),
       },
       single(
         "pushwire_handshake_timeouts_total",
