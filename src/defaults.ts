@@ -85,4 +85,19 @@ export const DEFAULTS = {
   historyTopics: 10_000,
   /** Milliseconds to keep trying to reach Redis when the engine opens. */
   redisConnectTimeout: 10_000,
+  /**
+   * Bytes of history held in memory over every topic (the memory engine);
+   * past it the oldest messages of the least recently published topics go
+   * first. `0` for no byte bound.
+   */
+  historyBytes: 64 * 1024 * 1024,
+  /** Milliseconds a Redis command may take before it fails (the engine answers 503). */
+  redisCommandTimeout: 2000,
+  /** Topics one node watches in Redis at most (a Pub/Sub subscription each). */
+  redisMaxWatched: 10_000,
+  /**
+   * Milliseconds a Redis topic stays subscribed after its last local
+   * subscriber left, so that a quick return costs Redis nothing.
+   */
+  redisWatchGrace: 5000,
 } as const;

@@ -43,3 +43,26 @@ Deno.test("MemoryEngine.recover() answers from the window, with the topic's last
   assertEquals(engine.stats(), { topics: 1, messages: 3, bytes: 3 });
   assertEquals(engine.metrics(), []);
 });
+
+Deno.test("MemoryEngine: maxBytes over every topic, counted as account() says", async () => {
+  const engine = new MemoryEngine({ epoch: "e1", maxBytes: 1000 });
+  const events: EngineEvent[] = [];
+  engine.listen((event) => events.push(event));
+  const old = engine.appendNow("old", "x".repeat(10));
+  const news = engine.appendNow("news", "y".repeat(10));
+  assertEquals(engine.stats(), { topics: 2, messages: 2, bytes: 20 });
+  // The hub keeps the frames too: it says how much each message costs.
+  engine.account(old, 400);
+  engine.account(news, 400);
+  assertEquals(engine.stats().bytes, 800);
+  const later = engine.appendNow("news", "z".repeat(10));
+  engine.account(later, 400); // 1200: the least recently published topic pays
+  assertEquals(engine.stats(), { topics: 2, messages: 2, bytes: 800 });
+  const recovery = await engine.recover("old", { epoch: "e1", seq: 0 });
+  assertEquals(recovery.kind === "gap" && recovery.reason, "expired");
+  assertEquals(recovery.messages, []);
+  engine.account(old, 5); // gone: ignored
+  engine.account({ ...news, id: { epoch: "e0", seq: 1 } }, 5); // another run's: ignored
+  assertEquals(engine.stats().bytes, 800);
+  assertEquals(events.length, 3);
+});

@@ -205,3 +205,57 @@ Deno.test("History stays small and exact over many appends", () => {
     Array.from({ length: 50 }, (_, i) => 99_951 + i),
   );
 });
+
+Deno.test("History.find() finds a message by its idempotency key while it is in the window", () => {
+  const history = new History<string>({ epoch: E, size: 2 });
+  history.append("news", () => "a", { key: "k1" });
+  history.append("news", () => "b", { key: "k2" });
+  assertEquals(history.find("news", "k1")?.value, "a");
+  assertEquals(history.find("sport", "k1"), undefined);
+  history.append("news", () => "c"); // "a" leaves the window, and its key with it
+  assertEquals(history.find("news", "k1"), undefined);
+  assertEquals(history.find("news", "k2")?.seq, 2);
+});
+
+Deno.test("History past maxBytes drops the oldest messages of the least recently published topics", () => {
+  const history = new History<string>({ epoch: E, maxBytes: 100, sizeOf: (value) => value.length });
+  const ten = (c: string) => c.repeat(10);
+  for (let i = 0; i < 4; i++) history.append("a", () => ten("a")); // a: 1..4, 40 bytes
+  for (let i = 0; i < 4; i++) history.append("b", () => ten("b")); // b: 1..4, 80 bytes
+  history.append("c", () => ten("c")); // 90 bytes
+  history.append("b", () => ten("b")); // b: 5, now the most recent; 100 bytes
+  assertEquals(history.stats(), { topics: 3, messages: 10, bytes: 100 });
+  history.append("c", () => ten("c")); // 110: a (least recent) loses its oldest
+  assertEquals(summary(history.recover("a", { epoch: E, seq: 0 })), ["gap", "expired", [2, 3, 4]]);
+  history.append("d", () => "d".repeat(35)); // 135: a loses 2, 3, 4, then b (next) its 1
+  assertEquals(history.stats(), { topics: 4, messages: 7, bytes: 95 });
+  assertEquals(summary(history.recover("a", { epoch: E, seq: 4 })), ["complete", "", []]);
+  assertEquals(summary(history.recover("a", { epoch: E, seq: 3 })), ["gap", "expired", []]);
+  assertEquals(summary(history.recover("b", { epoch: E, seq: 0 })), ["gap", "expired", [
+    2,
+    3,
+    4,
+    5,
+  ]]);
+  // The emptied topic keeps its numbering, and is the most recent once published again.
+  assertEquals(history.append("a", () => ten("a")).seq, 5); // 105: b loses 2
+  assertEquals(summary(history.recover("b", { epoch: E, seq: 2 })), ["complete", "", [3, 4, 5]]);
+  assertEquals(summary(history.recover("c", { epoch: E, seq: 0 })), ["complete", "", [1, 2]]);
+});
+
+Deno.test("History.resize() sets a held message's size; the budget applies at once", () => {
+  const history = new History<string>({ epoch: E, maxBytes: 50, sizeOf: () => 1 });
+  history.append("a", () => "x");
+  history.append("b", () => "y");
+  assertEquals(history.resize("a", 1, 30), true);
+  assertEquals(history.stats().bytes, 31);
+  assertEquals(history.resize("b", 1, 30), true); // 60: "a" (least recent) goes
+  assertEquals(history.stats(), { topics: 2, messages: 1, bytes: 30 });
+  assertEquals(history.resize("a", 1, 5), false, "no longer held");
+  assertEquals(history.resize("b", 2, 5), false, "never held");
+  assertEquals(history.resize("c", 1, 5), false);
+  assertThrows(() => new History({ maxBytes: -1 }), RangeError, "maxBytes");
+  const unbounded = new History<string>({ epoch: E, maxBytes: 0, sizeOf: () => 1e9 });
+  for (let i = 0; i < 3; i++) unbounded.append("t", () => "x");
+  assertEquals(unbounded.stats().messages, 3);
+});

@@ -13,7 +13,15 @@
  */
 
 import { type GapReason, History, type HistoryStats, type MessageId } from "./history.ts";
+import { type AppendOptions, validateIdempotencyKey } from "./idempotency.ts";
 import type { Metric } from "../server/metrics.ts";
+
+export {
+  EngineUnavailableError,
+  type EngineUnavailableErrorOptions,
+  WatchLimitError,
+} from "./engine_errors.ts";
+export { type AppendOptions, validateIdempotencyKey } from "./idempotency.ts";
 
 /** One published message, as an engine stores and delivers it. */
 export interface EngineMessage {
@@ -25,6 +33,20 @@ export interface EngineMessage {
   readonly time: number;
   /** What was published, opaque to the engine. */
   readonly payload: string;
+}
+
+/**
+ * What an append resolves with: the message, marked `repeated` when an
+ * earlier append with the same idempotency key made it (nothing was
+ * appended or delivered this time; `id`, `time` and `payload` are the first
+ * append's).
+ */
+export interface AppendedMessage extends EngineMessage {
+  /**
+   * `true` when this is the message an earlier append with the same
+   * idempotency key made; absent (or `false`) for a new message.
+   */
+  readonly repeated?: boolean;
 }
 
 /**
@@ -144,25 +166,37 @@ export interface Engine {
   listen(sink: EngineSink): void;
   /**
    * Appends a published message to its topic: assigns its id, keeps it in the window, and
-   * delivers it to every node watching the topic (this one included).
+   * delivers it to every node watching the topic (this one included). With an idempotency
+   * key already used for this topic while its message is held, appends nothing and resolves
+   * with that message, marked `repeated`.
    *
    * @param topic A valid topic name.
    * @param payload The message.
-   * @returns The message with its id and time.
-   * @throws {Error} When the store cannot be reached (nothing was published).
+   * @param options Its idempotency key.
+   * @returns The message with its id and time (`repeated` for a repeat).
+   * @throws {TypeError} For an invalid idempotency key.
+   * @throws {EngineUnavailableError} When the store cannot be reached or did not answer in
+   * time (`outcomeUnknown` says whether the message may have been appended).
    */
-  append(topic: string, payload: string): Promise<EngineMessage>;
+  append(topic: string, payload: string, options?: AppendOptions): Promise<AppendedMessage>;
   /**
    * Starts delivering a topic's messages to the sink (a no-op for an engine
    * that delivers every topic). Watching twice is watching once.
    *
    * @param topic A topic name.
    * @returns Resolves once every later message will be delivered; from then
-   * on, `position(topic)` is meaningful.
+   * on, `position(topic)` is meaningful, and at the moment it resolves it is
+   * where live delivery to the sink stands: a socket subscribed in that same
+   * synchronous step misses nothing and gets nothing twice.
+   * @throws {WatchLimitError} When the node watches as many topics as it may.
+   * @throws {EngineUnavailableError} When the store cannot be reached.
    */
   watch(topic: string): Promise<void>;
   /**
-   * Stops delivering a topic's messages.
+   * Stops delivering a topic's messages; cheap, and safe to call as soon as
+   * the last local subscriber leaves. A shared engine may keep the topic
+   * for a short grace (a quick return then costs nothing), but it is no
+   * longer listed by {@linkcode Engine.watched}.
    *
    * @param topic A topic name.
    */
@@ -188,7 +222,7 @@ export interface Engine {
    * @param topic A topic name.
    * @param since The last id the client saw.
    * @returns The messages after it, or a gap and what the window holds.
-   * @throws {Error} When the store cannot be reached.
+   * @throws {EngineUnavailableError} When the store cannot be reached or did not answer in time.
    */
   recover(topic: string, since: MessageId): Promise<EngineRecovery>;
   /**
@@ -198,9 +232,11 @@ export interface Engine {
    *
    * @param topic A valid topic name.
    * @param payload The message.
-   * @returns The message with its id and time.
+   * @param options Its idempotency key.
+   * @returns The message with its id and time (`repeated` for a repeat).
+   * @throws {TypeError} For an invalid idempotency key.
    */
-  appendNow?(topic: string, payload: string): EngineMessage;
+  appendNow?(topic: string, payload: string, options?: AppendOptions): AppendedMessage;
   /**
    * {@linkcode Engine.recover} answered at once, for an engine that keeps
    * its topics in this process (absent otherwise).
@@ -210,6 +246,17 @@ export interface Engine {
    * @returns The messages after it, or a gap and what the window holds.
    */
   recoverNow?(topic: string, since: MessageId): EngineRecovery;
+  /**
+   * Tells the engine how many bytes this node really keeps for a message it
+   * delivered (its payload, and the frames the hub prepared for it), so
+   * that {@linkcode Engine.stats} and the memory engine's byte budget count
+   * that instead of the payload's length. Call it again when the size
+   * grows; a message no longer held is ignored.
+   *
+   * @param message A message the sink got (the same object).
+   * @param bytes What is kept for it.
+   */
+  account?(message: EngineMessage, bytes: number): void;
   /** Sizes of the history this node holds, for metrics. */
   stats(): HistoryStats;
   /** The engine's own metrics, for `GET /metrics`. */
@@ -243,6 +290,15 @@ export interface MemoryEngineOptions {
    */
   maxTopics?: number;
   /**
+   * Bytes held over every topic's window: each message's payload length,
+   * or what {@linkcode MemoryEngine.account} set. Past it, the oldest
+   * messages of the least recently published topics leave first (a resume
+   * from them gets an `expired` gap). `0` for no byte bound.
+   *
+   * @default {67108864}
+   */
+  maxBytes?: number;
+  /**
    * The epoch of this run.
    *
    * @default {a new one from `newEpoch`}
@@ -260,7 +316,8 @@ export interface MemoryEngineOptions {
  * The engine of a single node: ids and the window in this process's memory
  * (a new epoch at every start), every message delivered to the sink during
  * `append`, before it resolves. Every topic is delivered; `watch` is a
- * no-op.
+ * no-op. Idempotency keys are remembered with their message, and leave the
+ * window with it.
  *
  * @example
  * ```ts
@@ -271,6 +328,16 @@ export interface MemoryEngineOptions {
  * for (const text of ["a", "b", "c"]) await engine.append("news", text);
  * console.log((await engine.recover("news", { epoch: "e1", seq: 0 })).kind); // "gap"
  * console.log(engine.position("news")); // { epoch: "e1", seq: 3 }
+ * ```
+ *
+ * @example An idempotent append
+ * ```ts
+ * import { MemoryEngine } from "./engine.ts";
+ *
+ * const engine = new MemoryEngine({ epoch: "e1" });
+ * const first = engine.appendNow("news", "hello", { idempotencyKey: "k1" });
+ * const again = engine.appendNow("news", "hello", { idempotencyKey: "k1" });
+ * console.log(first.id.seq, again.id.seq, again.repeated); // 1 1 true
  * ```
  */
 export class MemoryEngine implements Engine {
@@ -285,8 +352,8 @@ export class MemoryEngine implements Engine {
   /**
    * Makes an engine with an empty history.
    *
-   * @param options The window and the epoch.
-   * @throws {RangeError} For a negative or fractional size, ttl or topic count.
+   * @param options The window, the byte budget and the epoch.
+   * @throws {RangeError} For a negative or fractional size, ttl, topic count or budget.
    */
   constructor(options: MemoryEngineOptions = {}) {
     this.#history = new History<EngineMessage>({
@@ -311,14 +378,18 @@ export class MemoryEngine implements Engine {
 
   /**
    * Assigns the next id, keeps the message, and delivers it to the sink
-   * before resolving.
+   * before resolving; or, for an idempotency key already used while its
+   * message is in the window, resolves with that message (`repeated`).
    *
    * @param topic A topic name.
    * @param payload The message.
+   * @param options Its idempotency key.
    * @returns The message with its id.
+   * @throws {TypeError} For an invalid idempotency key (as a rejection).
    */
-  append(topic: string, payload: string): Promise<EngineMessage> {
-    return Promise.resolve(this.appendNow(topic, payload));
+  append(topic: string, payload: string, options?: AppendOptions): Promise<AppendedMessage> {
+    // The executor runs at once: delivered before this returns, a throw rejects.
+    return new Promise((resolve) => resolve(this.appendNow(topic, payload, options)));
   }
 
   /**
@@ -327,16 +398,37 @@ export class MemoryEngine implements Engine {
    *
    * @param topic A topic name.
    * @param payload The message.
-   * @returns The message with its id.
+   * @param options Its idempotency key.
+   * @returns The message with its id (`repeated` for a repeat: not delivered again).
+   * @throws {TypeError} For an invalid idempotency key.
    */
-  appendNow(topic: string, payload: string): EngineMessage {
+  appendNow(topic: string, payload: string, options: AppendOptions = {}): AppendedMessage {
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      validateIdempotencyKey(key);
+      const first = this.#history.find(topic, key);
+      if (first !== undefined) return { ...first.value, repeated: true };
+    }
     const epoch = this.#history.epoch;
     const { value } = this.#history.append(
       topic,
       (seq, time) => ({ topic, id: { epoch, seq }, time, payload }),
+      { key },
     );
     this.#sink?.({ type: "message", message: value });
     return value;
+  }
+
+  /**
+   * Counts `bytes` for a held message instead of its payload's length (in
+   * `stats()` and the byte budget, which applies at once).
+   *
+   * @param message A message this engine delivered.
+   * @param bytes What this node keeps for it.
+   */
+  account(message: EngineMessage, bytes: number): void {
+    if (message.id.epoch !== this.#history.epoch || !(bytes >= 0)) return;
+    this.#history.resize(message.topic, message.id.seq, bytes);
   }
 
   /** Every topic is delivered: nothing to do. */

@@ -2,8 +2,9 @@
  * Message ids and the history window, pure: every published message gets an
  * id `<epoch>:<seq>` (the server run's epoch, then the topic's sequence
  * number, strictly increasing by one), each topic keeps its last messages
- * for a while, and a client that names the last id it saw gets what it
- * missed, or is told exactly why it cannot.
+ * for a while (within a byte budget over all topics), and a client that
+ * names the last id it saw gets what it missed, or is told exactly why it
+ * cannot.
  *
  * @module
  */
@@ -11,6 +12,7 @@
 import { DEFAULTS } from "../defaults.ts";
 import { validateTopic } from "../server/topics.ts";
 import { classifyGap, type GapReason } from "./gap.ts";
+import { TopicWindow } from "./topic_window.ts";
 
 export type { GapReason } from "./gap.ts";
 
@@ -30,6 +32,8 @@ export interface HistoryEntry<T> {
   readonly time: number;
   /** The message as stored (for the push hub, its encoded frame). */
   readonly value: T;
+  /** The idempotency key it was appended with, if any. */
+  readonly key?: string;
 }
 
 /**
@@ -89,11 +93,32 @@ export interface HistoryOptions<T> {
    */
   now?: () => number;
   /**
-   * The size of a stored value in bytes, for {@linkcode History.stats}.
+   * Bytes held over every topic, as measured by `sizeOf` (or set by
+   * {@linkcode History.resize}). Past it, the oldest messages of the topics
+   * published least recently leave first (a resume from them then gets an
+   * `expired` gap). `0` for no byte bound.
+   *
+   * @default {67108864}
+   */
+  maxBytes?: number;
+  /**
+   * The size of a stored value in bytes, for {@linkcode History.stats} and
+   * `maxBytes`.
    *
    * @default {() => 0}
    */
   sizeOf?: (value: T) => number;
+}
+
+/** Options of {@linkcode History.append}. */
+export interface HistoryAppendOptions {
+  /**
+   * The message's idempotency key: {@linkcode History.find} finds it by
+   * this key for as long as it stays in the window.
+   *
+   * @default {undefined}
+   */
+  key?: string | undefined;
 }
 
 /** Sizes of a {@linkcode History}, for metrics. */
@@ -102,7 +127,7 @@ export interface HistoryStats {
   topics: number;
   /** Messages held, over all topics. */
   messages: number;
-  /** Bytes of those messages, as measured by `sizeOf`. */
+  /** Bytes of those messages, as measured by `sizeOf` or set by `resize`. */
   bytes: number;
 }
 
@@ -227,60 +252,11 @@ function clip(text: string): string {
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
-/** One topic's window: a queue with a moving start. */
-class TopicWindow<T> {
-  entries: (HistoryEntry<T> | undefined)[] = [];
-  sizes: number[] = [];
-  start = 0;
-  lastSeq: number;
-  bytes = 0;
-
-  constructor(lastSeq: number) {
-    this.lastSeq = lastSeq;
-  }
-
-  get count(): number {
-    return this.entries.length - this.start;
-  }
-
-  get firstSeq(): number {
-    return this.count === 0 ? this.lastSeq + 1 : this.entries[this.start]!.seq;
-  }
-
-  push(entry: HistoryEntry<T>, size: number): void {
-    this.entries.push(entry);
-    this.sizes.push(size);
-    this.bytes += size;
-  }
-
-  /** Drops the oldest entry; returns its size. */
-  shift(): number {
-    const size = this.sizes[this.start]!;
-    this.entries[this.start] = undefined;
-    this.start++;
-    this.bytes -= size;
-    if (this.start > 32 && this.start * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.start);
-      this.sizes = this.sizes.slice(this.start);
-      this.start = 0;
-    }
-    return size;
-  }
-
-  oldestTime(): number {
-    return this.entries[this.start]!.time;
-  }
-
-  after(seq: number): HistoryEntry<T>[] {
-    const from = this.start + Math.max(0, seq + 1 - this.firstSeq);
-    return this.entries.slice(from) as HistoryEntry<T>[];
-  }
-}
-
 /**
  * The history of every topic: assigns ids, keeps each topic's last `size`
- * messages for at most `ttl` milliseconds, and answers "what did I miss
- * after this id?". Pure apart from its clock; values are opaque.
+ * messages for at most `ttl` milliseconds and within `maxBytes` over all
+ * topics, finds a message by its idempotency key, and answers "what did I
+ * miss after this id?". Pure apart from its clock; values are opaque.
  *
  * @example
  * ```ts
@@ -301,10 +277,14 @@ export class History<T> {
   readonly #size: number;
   readonly #ttl: number;
   readonly #maxTopics: number;
+  readonly #maxBytes: number;
   readonly #now: () => number;
   readonly #sizeOf: (value: T) => number;
   // Insertion order is publish order: the first topic is the least recent.
   readonly #topics = new Map<string, TopicWindow<T>>();
+  // The same order, only the windows that hold messages: the byte budget
+  // takes from the first.
+  readonly #filled = new Map<string, TopicWindow<T>>();
   // Every sequence number a forgotten topic used is at most this.
   #floor = 0;
   #messages = 0;
@@ -313,13 +293,14 @@ export class History<T> {
   /**
    * Makes an empty history.
    *
-   * @param options Window size, age, topic count, epoch and clock.
-   * @throws {RangeError} For a negative or fractional size, ttl or topic count.
+   * @param options Window size, age, topic count, byte budget, epoch and clock.
+   * @throws {RangeError} For a negative or fractional size, ttl, topic count or budget.
    */
   constructor(options: HistoryOptions<T> = {}) {
     this.#size = count(options.size ?? DEFAULTS.historySize, "size");
     this.#ttl = count(options.ttl ?? DEFAULTS.historyTtl, "ttl");
     this.#maxTopics = Math.max(1, count(options.maxTopics ?? DEFAULTS.historyTopics, "maxTopics"));
+    this.#maxBytes = count(options.maxBytes ?? DEFAULTS.historyBytes, "maxBytes");
     this.epoch = options.epoch ?? newEpoch();
     if (!EPOCH.test(this.epoch)) throw new RangeError(`Invalid epoch "${this.epoch}"`);
     this.#now = options.now ?? Date.now;
@@ -332,28 +313,71 @@ export class History<T> {
    * @param topic A topic name (not validated here).
    * @param make Makes the message as it should be replayed, from its
    * sequence number and time (so that it can carry its own id).
+   * @param options The message's idempotency key (see {@linkcode History.find}).
    * @returns The stored entry.
    */
-  append(topic: string, make: (seq: number, time: number) => T): HistoryEntry<T> {
+  append(
+    topic: string,
+    make: (seq: number, time: number) => T,
+    options: HistoryAppendOptions = {},
+  ): HistoryEntry<T> {
     let window = this.#topics.get(topic);
     if (window === undefined) {
-      window = new TopicWindow<T>(this.#floor);
+      window = new TopicWindow<T>(topic, this.#floor);
     } else {
       this.#topics.delete(topic); // re-inserted last: the most recently published
     }
     this.#topics.set(topic, window);
     const seq = ++window.lastSeq;
     const time = this.#now();
-    const entry = { seq, time, value: make(seq, time) };
+    const value = make(seq, time);
+    const entry: HistoryEntry<T> = options.key === undefined
+      ? { seq, time, value }
+      : { seq, time, value, key: options.key };
     if (this.#size > 0) {
       const size = this.#sizeOf(entry.value);
       window.push(entry, size);
       this.#messages++;
       this.#bytes += size;
+      this.#filled.delete(topic);
+      this.#filled.set(topic, window);
     }
     this.#prune(window);
+    this.#enforceBytes();
     while (this.#topics.size > this.#maxTopics) this.#forgetOldestTopic();
     return entry;
+  }
+
+  /**
+   * The message of `topic` appended with an idempotency key, while it is
+   * still in the window.
+   *
+   * @param topic A topic name.
+   * @param key The key given to {@linkcode History.append}.
+   * @returns The stored entry, or `undefined`.
+   */
+  find(topic: string, key: string): HistoryEntry<T> | undefined {
+    const window = this.#topics.get(topic);
+    if (window === undefined) return undefined;
+    this.#prune(window);
+    return window.byKey(key);
+  }
+
+  /**
+   * Sets the size of a held message (what its holder really keeps, once
+   * known); the byte budget applies at once.
+   *
+   * @param topic Its topic.
+   * @param seq Its seq.
+   * @param size Its size in bytes.
+   * @returns Whether the message is held.
+   */
+  resize(topic: string, seq: number, size: number): boolean {
+    const delta = this.#topics.get(topic)?.resize(seq, size);
+    if (delta === undefined) return false;
+    this.#bytes += delta;
+    this.#enforceBytes();
+    return true;
   }
 
   /**
@@ -397,14 +421,30 @@ export class History<T> {
   #prune(window: TopicWindow<T>): void {
     const tooOld = this.#ttl > 0 ? this.#now() - this.#ttl : -Infinity;
     while (window.count > this.#size || (window.count > 0 && window.oldestTime() <= tooOld)) {
-      this.#bytes -= window.shift();
-      this.#messages--;
+      this.#dropOldest(window);
     }
+  }
+
+  /** Past the byte budget: the oldest messages of the least recent topics go. */
+  #enforceBytes(): void {
+    if (this.#maxBytes === 0) return;
+    while (this.#bytes > this.#maxBytes) {
+      const window = this.#filled.values().next().value;
+      if (window === undefined) return;
+      this.#dropOldest(window);
+    }
+  }
+
+  #dropOldest(window: TopicWindow<T>): void {
+    this.#bytes -= window.shift();
+    this.#messages--;
+    if (window.count === 0) this.#filled.delete(window.topic);
   }
 
   #forgetOldestTopic(): void {
     const [topic, window] = this.#topics.entries().next().value!;
     this.#topics.delete(topic);
+    this.#filled.delete(topic);
     this.#floor = Math.max(this.#floor, window.lastSeq);
     this.#messages -= window.count;
     this.#bytes -= window.bytes;
