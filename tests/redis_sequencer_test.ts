@@ -321,3 +321,93 @@ Deno.test("readRecovery() turns a read after an id into complete or a gap", asyn
     assertEquals(seqs("e0:5", read("e1", 5, [4, 5])), ["restart", [4, 5], "e1:5"]);
   });
 });
+
+Deno.test("Sequencer: a fresh message past the position is next while delivery is continuous", async (t) => {
+  await t.step("from Pub/Sub", () => {
+    const { sequencer, log, delays } = setup();
+    sequencer.start({ epoch: "e1", seq: 4 }); // the topic's place, before the floor moved
+    assertEquals(sequencer.receive(m(9), true), "delivered");
+    assertEquals(sequencer.receive(m(10)), "delivered");
+    assertEquals([log, delays], [["e1:9", "e1:10"], []]);
+    assertEquals(sequencer.recent.map((message) => message.id.seq), [9, 10]);
+  });
+  await t.step("held behind a lower message, it waits for it", () => {
+    const { sequencer, log } = setup();
+    sequencer.start({ epoch: "e1", seq: 4 });
+    assertEquals(sequencer.receive(m(7)), "hole");
+    assertEquals(sequencer.receive(m(9), true), "hole");
+    assertEquals(log, []);
+  });
+  await t.step("held before the position was known", () => {
+    const { sequencer, log } = setup();
+    assertEquals(sequencer.receive(m(9), true), "early");
+    sequencer.start({ epoch: "e1", seq: 4 });
+    assertEquals(log, ["e1:9"]);
+  });
+  await t.step("a read whose first message is fresh: no gap", () => {
+    const { sequencer, log } = setup();
+    sequencer.start({ epoch: "e1", seq: 4 });
+    assertEquals(sequencer.receive(m(10)), "hole"); // our own publish overtook Pub/Sub
+    assert(sequencer.beginRead());
+    sequencer.applyRead({ epoch: "e1", seq: 4 }, { ...read("e1", 10, [9, 10]), fresh: true });
+    sequencer.endRead();
+    assertEquals(log, ["e1:9", "e1:10"]);
+  });
+  await t.step("a read that finds no message at all moves the position, no gap", () => {
+    const { sequencer, log } = setup();
+    sequencer.start({ epoch: "e1", seq: 4 });
+    assertEquals(sequencer.receive(m(12)), "hole");
+    assert(sequencer.beginRead());
+    sequencer.applyRead({ epoch: "e1", seq: 4 }, { ...read("e1", 8, []), empty: true });
+    sequencer.endRead();
+    assertEquals([log, sequencer.position.seq], [[], 8]);
+  });
+});
+
+Deno.test("Sequencer: after a lost connection, fresh and empty wait for a read made once it is back", () => {
+  const { sequencer, log, delays } = setup();
+  sequencer.start({ epoch: "e1", seq: 4 });
+  sequencer.interrupt();
+  assertEquals(sequencer.continuous, false);
+  assertEquals(sequencer.receive(m(9), true), "hole", "a fresh message proves nothing now");
+  sequencer.recheck(); // the connection is back
+  assert(sequencer.beginRead());
+  // What the read finds is judged strictly: the topic may have had a whole stream meanwhile.
+  sequencer.applyRead({ epoch: "e1", seq: 4 }, { ...read("e1", 9, [9]), fresh: true });
+  sequencer.endRead();
+  assertEquals(log, ["gap:expired after e1:4", "e1:9"]);
+  assertEquals(sequencer.continuous, true, "the read made after the return restores it");
+  assertEquals(sequencer.receive(m(20), true), "delivered");
+  assertEquals(delays, [50, 0]);
+});
+
+Deno.test("Sequencer: a read begun before the connection came back does not restore continuity", () => {
+  const { sequencer } = setup();
+  sequencer.start({ epoch: "e1", seq: 4 });
+  sequencer.recheck();
+  assert(sequencer.beginRead());
+  sequencer.interrupt(); // lost again during the read
+  sequencer.applyRead({ epoch: "e1", seq: 4 }, read("e1", 4, []));
+  sequencer.endRead();
+  assertEquals(sequencer.continuous, false);
+  sequencer.recheck();
+  assert(sequencer.beginRead());
+  sequencer.failRead(); // a failed read restores nothing, its retry will
+  assertEquals(sequencer.continuous, false);
+  assert(sequencer.beginRead());
+  sequencer.endRead();
+  assertEquals(sequencer.continuous, true);
+});
+
+Deno.test("Sequencer.advance() moves a settled, continuous position up to an empty topic's place", () => {
+  const { sequencer, log } = setup();
+  sequencer.start({ epoch: "e1", seq: 4 });
+  assertEquals(sequencer.advance(read("e1", 9, [])), false, "not known to be empty");
+  assertEquals(sequencer.advance({ ...read("e0", 9, []), empty: true }), false, "another epoch");
+  assertEquals(sequencer.advance({ ...read("e1", 3, []), empty: true }), false, "behind");
+  assertEquals(sequencer.advance({ ...read("e1", 9, []), empty: true }), true);
+  assertEquals([sequencer.position.seq, log], [9, []]);
+  assertEquals(sequencer.receive(m(10)), "delivered");
+  sequencer.interrupt();
+  assertEquals(sequencer.advance({ ...read("e1", 12, []), empty: true }), false, "not continuous");
+});

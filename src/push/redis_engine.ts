@@ -27,6 +27,18 @@
  * - **Topics that expire** leave no trace but `<prefix>floor`, the highest
  *   seq ever assigned: a topic's stream is created with its first seq above
  *   it, so an id is never reused within an epoch.
+ * - **A topic with no stream has a pin** (`<prefix>p:<topic>`), taken from
+ *   the floor by the first read and kept for the window's ttl: its first
+ *   message comes right after it, so every node tells the same place for a
+ *   quiet topic. A stream's first message is marked *fresh*: a node whose
+ *   delivery was continuous takes it as next whatever its seq (the pin may
+ *   have expired and the floor moved), and a node that finds a topic still
+ *   without a stream moves up to its pin, without a gap.
+ * - **Idempotency keys** (`<prefix>i:<topic> <key>`, the window's ttl) are
+ *   checked and set by the publish script, so two nodes racing agree.
+ * - **Every call has a deadline** (`commandTimeout`), after which it fails
+ *   with `EngineUnavailableError`; **watched topics are capped**
+ *   (`maxWatched`) and released a grace (`watchGrace`) after `unwatch`.
  *
  * Pub/Sub rather than `XREAD BLOCK`: one subscriber connection serves any
  * number of topics, Redis sends each message only to the nodes that watch
@@ -40,70 +52,35 @@
  *
  * This module wires the pieces under `redis/`: `sequencer.ts` (each watched
  * topic's ordering, holes and catch-up reads, without I/O), `scripts.ts`
- * (the Lua scripts and their replies) and `client.ts` (the connections).
+ * (the Lua scripts and their replies), `watches.ts` (the watched topics,
+ * their cap and grace), `failure.ts` (deadlines and errors) and `client.ts`
+ * (the connections).
  *
  * @module
  */
 
-import { DEFAULTS } from "../defaults.ts";
-import type { Engine, EngineEvent, EngineMessage, EngineRecovery, EngineSink } from "./engine.ts";
+import type {
+  AppendedMessage,
+  Engine,
+  EngineEvent,
+  EngineMessage,
+  EngineRecovery,
+  EngineSink,
+} from "./engine.ts";
+import { EngineUnavailableError } from "./engine_errors.ts";
 import type { HistoryStats, MessageId } from "./history.ts";
+import { type AppendOptions, validateIdempotencyKey } from "./idempotency.ts";
+import type { Logger } from "../server/log.ts";
 import { LabeledCounter, type Metric } from "../server/metrics.ts";
-import {
-  checkRedisUrl,
-  createClients,
-  DEFAULT_REDIS_URL,
-  redactUrl,
-  type RedisClient,
-  type RedisRole,
-} from "./redis/client.ts";
+import { createClients, redactUrl, type RedisClient, type RedisRole } from "./redis/client.ts";
+import { CommandGuard } from "./redis/failure.ts";
 import { parseAnnouncement, RedisStreams } from "./redis/scripts.ts";
+import { redisMetrics } from "./redis/metrics.ts";
+import { type RedisEngineOptions, resolveRedisOptions } from "./redis/options.ts";
 import { readRecovery, Sequencer } from "./redis/sequencer.ts";
+import { type Watch, WatchSet } from "./redis/watches.ts";
 
-/** Options for {@linkcode RedisEngine}. */
-export interface RedisEngineOptions {
-  /**
-   * Where Redis is: `redis://[[user]:password@]host[:port][/db]`, or
-   * `rediss://` for TLS.
-   *
-   * @default {"redis://127.0.0.1:6379/0"}
-   */
-  url?: string;
-  /**
-   * The prefix of every key and channel, so that several deployments can
-   * share one Redis.
-   *
-   * @default {"pushwire:"}
-   */
-  prefix?: string;
-  /**
-   * Messages kept per topic. Every node of a deployment must use the same
-   * window.
-   *
-   * @default {100}
-   */
-  size?: number;
-  /**
-   * Milliseconds a message is kept; `0` for no time bound (then idle topics'
-   * streams stay in Redis until deleted).
-   *
-   * @default {3600000}
-   */
-  ttl?: number;
-  /**
-   * Milliseconds to keep trying to reach Redis at {@linkcode RedisEngine.open}
-   * (with backoff) before giving up with an error.
-   *
-   * @default {10000}
-   */
-  connectTimeout?: number;
-  /**
-   * Messages read from Redis at a time, for a replay or a catch-up.
-   *
-   * @default {1000}
-   */
-  batchSize?: number;
-}
+export type { RedisEngineOptions } from "./redis/options.ts";
 
 /**
  * The engine for several nodes: topics in Redis Streams, ids global per
@@ -124,7 +101,7 @@ export interface RedisEngineOptions {
  * });
  * await b.open();
  * await b.watch("news");
- * await a.append("news", "hello");
+ * await a.append("news", "hello", { idempotencyKey: "greeting-1" });
  * ```
  */
 export class RedisEngine implements Engine {
@@ -137,14 +114,19 @@ export class RedisEngine implements Engine {
   readonly #ttl: number;
   readonly #connectTimeout: number;
   readonly #batchSize: number;
+  readonly #logger: Logger;
+  readonly #guard: CommandGuard;
   readonly #streams: RedisStreams;
-  readonly #watches = new Map<string, Watch>();
+  readonly #watches: WatchSet;
+  readonly #sizes = new WeakMap<EngineMessage, number>();
   readonly #gaps = new LabeledCounter("reason");
   #sink: EngineSink | undefined;
   #commands: RedisClient | undefined;
   #subscriber: RedisClient | undefined;
+  #isErrorReply: (error: unknown) => boolean = () => false;
   #opening: Promise<void> | undefined;
   #closed = false;
+  readonly #lostAt = new Map<RedisRole, number>();
   #reconnects = 0;
   #catchUps = 0;
   #holes = 0;
@@ -152,25 +134,33 @@ export class RedisEngine implements Engine {
   /**
    * Makes an engine; {@linkcode RedisEngine.open} connects.
    *
-   * @param options Where Redis is, the key prefix and the window.
+   * @param options Where Redis is, the key prefix, the window and the limits.
    * @throws {TypeError} For a URL that is not `redis://` or `rediss://`.
-   * @throws {RangeError} For a negative or fractional size, ttl, timeout or batch.
+   * @throws {RangeError} For a negative or fractional size, ttl, timeout, cap or batch.
    */
   constructor(options: RedisEngineOptions = {}) {
-    this.#url = options.url ?? DEFAULT_REDIS_URL;
-    checkRedisUrl(this.#url);
-    this.#size = whole(options.size ?? DEFAULTS.historySize, "size");
-    this.#ttl = whole(options.ttl ?? DEFAULTS.historyTtl, "ttl");
-    this.#connectTimeout = whole(
-      options.connectTimeout ?? DEFAULTS.redisConnectTimeout,
-      "connectTimeout",
-    );
-    this.#batchSize = Math.max(1, whole(options.batchSize ?? 1000, "batchSize"));
-    this.#streams = new RedisStreams(() => this.#connected(this.#commands), {
-      prefix: options.prefix ?? "pushwire:",
+    const resolved = resolveRedisOptions(options);
+    this.#url = resolved.url;
+    this.#size = resolved.size;
+    this.#ttl = resolved.ttl;
+    this.#connectTimeout = resolved.connectTimeout;
+    this.#batchSize = resolved.batchSize;
+    this.#logger = resolved.logger;
+    this.#guard = new CommandGuard({
+      timeout: resolved.commandTimeout,
+      isReply: (error) => this.#isErrorReply(error),
+      logger: this.#logger,
+    });
+    this.#streams = new RedisStreams(() => this.#closed ? undefined : this.#commands, this.#guard, {
+      prefix: resolved.prefix,
       size: this.#size,
       ttl: this.#ttl,
       batchSize: this.#batchSize,
+    });
+    this.#watches = new WatchSet({
+      maxWatched: resolved.maxWatched,
+      grace: resolved.watchGrace,
+      release: (topic, watch) => this.#release(topic, watch),
     });
   }
 
@@ -207,10 +197,12 @@ export class RedisEngine implements Engine {
       url: this.#url,
       connectTimeout: this.#connectTimeout,
       closed: () => this.#closed,
+      lost: (role, error) => this.#lost(role, error),
       reconnected: (role) => this.#reconnected(role),
     });
     this.#commands = clients.commands;
     this.#subscriber = clients.subscriber;
+    this.#isErrorReply = clients.isErrorReply;
     try {
       await Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
     } catch (error) {
@@ -220,17 +212,26 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Publishes: one script assigns the id, appends to the topic's stream
-   * (trimmed to the window) and announces it to every node.
+   * Publishes: one script checks the idempotency key, assigns the id,
+   * appends to the topic's stream (trimmed to the window) and announces it
+   * to every node.
    *
    * @param topic A valid topic name.
    * @param payload The message.
-   * @returns The message with its id and Redis's time.
-   * @throws {Error} When Redis cannot be reached (nothing was published).
+   * @param options Its idempotency key.
+   * @returns The message with its id and Redis's time; for a key already
+   * used, the first message, `repeated`.
+   * @throws {TypeError} For an invalid idempotency key.
+   * @throws {EngineUnavailableError} When Redis cannot be reached (nothing was
+   * published) or did not answer within `commandTimeout` (`outcomeUnknown`:
+   * it may have been).
    */
-  async append(topic: string, payload: string): Promise<EngineMessage> {
-    const message = await this.#streams.publish(topic, payload);
-    this.#receive(message);
+  async append(topic: string, payload: string, options?: AppendOptions): Promise<AppendedMessage> {
+    const key = options?.idempotencyKey;
+    if (key !== undefined) validateIdempotencyKey(key);
+    const { message, fresh, repeated } = await this.#streams.publish(topic, payload, key);
+    if (repeated) return { ...message, repeated: true };
+    this.#receive(message, fresh);
     // The copy this node delivered, if Pub/Sub brought it first.
     const watch = this.#watches.get(topic);
     return watch?.sequencer.recent.findLast((m) =>
@@ -240,55 +241,64 @@ export class RedisEngine implements Engine {
 
   /**
    * Subscribes this node to a topic's channel, then reads its position: from
-   * then on every message of the topic is delivered.
+   * then on every message of the topic is delivered. A topic in its grace
+   * after `unwatch` is wanted again at once.
    *
    * @param topic A topic name.
-   * @throws {Error} When Redis cannot be reached.
+   * @throws {WatchLimitError} When `maxWatched` topics are wanted.
+   * @throws {EngineUnavailableError} When Redis cannot be reached or did not answer in time.
    */
   watch(topic: string): Promise<void> {
-    const existing = this.#watches.get(topic);
+    const existing = this.#watches.want(topic);
     if (existing !== undefined) return existing.ready;
     const watch: Watch = {
       ready: Promise.resolve(),
       sequencer: new Sequencer(topic, {
-        sink: (event) => this.#emit(event),
+        sink: (event) => {
+          // In its grace, a topic is kept in order but no longer delivered.
+          if (this.#watches.wants(topic)) this.#emit(event);
+        },
         schedule: (delay) => this.#schedule(topic, watch, delay),
       }, { size: this.#size }),
       timer: undefined,
       listener: (text) => {
-        const message = parseAnnouncement(topic, text);
-        if (message !== undefined) this.#receive(message);
+        const announced = parseAnnouncement(topic, text);
+        if (announced !== undefined) this.#receive(announced.message, announced.fresh);
       },
     };
-    this.#watches.set(topic, watch);
+    try {
+      this.#watches.add(topic, watch);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     watch.ready = this.#start(topic, watch);
     return watch.ready;
   }
 
   /**
-   * Unsubscribes this node from a topic's channel.
+   * Stops delivering a topic's messages. No local subscriber needs it any
+   * more: it stays subscribed (kept in order, not delivered) for
+   * `watchGrace`, then is released; cheap, and safe to call at once.
    *
    * @param topic A topic name.
    */
   unwatch(topic: string): void {
-    const watch = this.#watches.get(topic);
-    if (watch === undefined) return;
-    this.#watches.delete(topic);
-    clearTimeout(watch.timer);
-    this.#subscriber?.unsubscribe(this.#streams.channel(topic), watch.listener).catch(() => {});
+    this.#watches.unwatch(topic);
   }
 
   /**
-   * The topics this node watches.
+   * The topics this node watches (not those in their grace after `unwatch`).
    *
    * @returns The topic names.
    */
   watched(): IterableIterator<string> {
-    return this.#watches.keys();
+    return this.#watches.wanted();
   }
 
   /**
-   * The id of the last message of a watched topic delivered to the sink.
+   * The id of the last message of a watched topic delivered to the sink (in
+   * a grace after `unwatch`, put in order); for a topic with no message yet,
+   * the one its first message will follow.
    *
    * @param topic A watched topic, once `watch` resolved.
    * @returns The id.
@@ -310,81 +320,68 @@ export class RedisEngine implements Engine {
    * @param topic A topic name.
    * @param since The last id the client saw.
    * @returns The messages after it, or a gap and what the window holds.
-   * @throws {Error} When Redis cannot be reached.
+   * @throws {EngineUnavailableError} When Redis cannot be reached or did not answer in time.
    */
   async recover(topic: string, since: MessageId): Promise<EngineRecovery> {
     const watch = this.#watches.get(topic);
     // A watch's position answers for Redis only with Pub/Sub connected and
     // no catch-up read due (after a reconnect or a message from a new epoch,
     // the node may be behind until that read ends).
-    if (watch !== undefined && watch.sequencer.settled && this.#subscriber?.isReady === true) {
+    const live = () => this.#subscriber?.isReady === true && this.#watches.get(topic) === watch;
+    if (watch !== undefined && watch.sequencer.settled && live()) {
       const cutoff = this.#ttl === 0 ? -Infinity : Date.now() - this.#ttl;
       const recent = watch.sequencer.recover(since, { limit: this.#batchSize, cutoff });
       if (recent !== undefined) return recent;
     }
-    return readRecovery(since, await this.#streams.read(topic, since));
+    const read = await this.#streams.read(topic, since);
+    // A topic still without a message: a resume point from a node that
+    // learnt its place later is this node's too.
+    if (watch !== undefined && live()) watch.sequencer.advance(read);
+    return readRecovery(since, read);
   }
 
-  /** What this node holds: watched topics and their recent messages. */
+  /**
+   * Counts `bytes` for a message this node holds (in `stats()`), instead of
+   * its payload's length.
+   *
+   * @param message A message the sink got.
+   * @param bytes What this node keeps for it.
+   */
+  account(message: EngineMessage, bytes: number): void {
+    if (bytes >= 0) this.#sizes.set(message, bytes);
+  }
+
+  /** What this node holds: watched topics (idle ones too) and their recent messages. */
   stats(): HistoryStats {
     let messages = 0;
     let bytes = 0;
-    for (const { sequencer } of this.#watches.values()) {
+    for (const { sequencer } of this.#watches.watches()) {
       messages += sequencer.recent.length;
-      for (const message of sequencer.recent) bytes += message.payload.length;
+      for (const message of sequencer.recent) {
+        bytes += this.#sizes.get(message) ?? message.payload.length;
+      }
     }
     return { topics: this.#watches.size, messages, bytes };
   }
-
-  /** Connection state, reconnects, catch-up reads and gaps, for `GET /metrics`. */
+  /** Connection state, watches, reconnects, catch-up reads and gaps, for `GET /metrics`. */
   metrics(): Metric[] {
-    const up = this.#commands?.isReady === true && this.#subscriber?.isReady === true;
-    return [
-      {
-        name: "pushwire_redis_up",
-        help: "Whether both Redis connections (commands, Pub/Sub) are ready.",
-        type: "gauge",
-        samples: [{ value: up ? 1 : 0 }],
-      },
-      {
-        name: "pushwire_redis_reconnects_total",
-        help: "Times a Redis connection came back after it was lost.",
-        type: "counter",
-        samples: [{ value: this.#reconnects }],
-      },
-      {
-        name: "pushwire_redis_watched_topics",
-        help: "Topics this node receives from Redis (those its clients subscribe to).",
-        type: "gauge",
-        samples: [{ value: this.#watches.size }],
-      },
-      {
-        name: "pushwire_redis_holes_total",
-        help: "Messages that arrived ahead of their turn (a hole to fill from the stream).",
-        type: "counter",
-        samples: [{ value: this.#holes }],
-      },
-      {
-        name: "pushwire_redis_catchups_total",
-        help: "Reads of a topic's stream to fill a hole or catch up after a reconnect.",
-        type: "counter",
-        samples: [{ value: this.#catchUps }],
-      },
-      {
-        name: "pushwire_redis_gaps_total",
-        help:
-          "Gaps in live delivery, by reason: restart (Redis lost its data), expired or unknown (Redis lost its latest writes).",
-        type: "counter",
-        samples: this.#gaps.samples(),
-      },
-    ];
+    return redisMetrics({
+      up: this.#commands?.isReady === true && this.#subscriber?.isReady === true,
+      reconnects: this.#reconnects,
+      watched: this.#watches.size,
+      idle: this.#watches.idle,
+      holes: this.#holes,
+      catchUps: this.#catchUps,
+      timeouts: this.#guard.timeouts,
+      gaps: this.#gaps,
+    });
   }
 
   /** Stops delivering and closes both connections. */
   close(): Promise<void> {
     this.#closed = true;
     this.#sink = undefined;
-    for (const watch of this.#watches.values()) clearTimeout(watch.timer);
+    for (const watch of this.#watches.watches()) clearTimeout(watch.timer);
     this.#watches.clear();
     const clients = [this.#commands, this.#subscriber];
     this.#commands = undefined;
@@ -400,23 +397,46 @@ export class RedisEngine implements Engine {
     return Promise.resolve();
   }
 
+  /** Subscribes, then reads the position: from then on, nothing is missed. */
   async #start(topic: string, watch: Watch): Promise<void> {
+    const channel = this.#streams.channel(topic);
+    const call = { what: `watch topic "${topic}"`, write: false };
     try {
-      const subscriber = this.#connected(this.#subscriber);
-      await subscriber.subscribe(this.#streams.channel(topic), watch.listener);
+      const subscriber = this.#closed ? undefined : this.#subscriber;
+      await this.#guard.run(
+        subscriber,
+        call,
+        (client) => client.subscribe(channel, watch.listener),
+      );
       const read = await this.#streams.read(topic, undefined);
-      if (this.#watches.get(topic) !== watch) return;
+      if (this.#watches.get(topic) !== watch) {
+        throw new EngineUnavailableError(`Cannot ${call.what}: it was let go meanwhile`);
+      }
       watch.sequencer.start({ epoch: read.epoch, seq: read.last });
     } catch (error) {
-      if (this.#watches.get(topic) === watch) this.unwatch(topic);
+      if (this.#watches.get(topic) === watch) {
+        this.#watches.forget(topic, watch);
+        this.#release(topic, watch);
+      }
       throw error;
     }
   }
 
+  /** Lets a topic go: no more catch-up reads, and unsubscribes its channel. */
+  #release(topic: string, watch: Watch): void {
+    clearTimeout(watch.timer);
+    watch.timer = undefined;
+    const subscriber = this.#closed ? undefined : this.#subscriber;
+    subscriber?.unsubscribe(this.#streams.channel(topic), watch.listener).catch((error) => {
+      // Redis is away: the subscription ended with the connection anyway.
+      this.#logger.debug("redis-unsubscribe-failed", { topic, error });
+    });
+  }
+
   /** A message from Pub/Sub or from this node's own publish. */
-  #receive(message: EngineMessage): void {
+  #receive(message: EngineMessage, fresh: boolean): void {
     const watch = this.#watches.get(message.topic);
-    if (watch !== undefined && watch.sequencer.receive(message) === "hole") this.#holes++;
+    if (watch !== undefined && watch.sequencer.receive(message, fresh) === "hole") this.#holes++;
   }
 
   #emit(event: EngineEvent): void {
@@ -448,44 +468,29 @@ export class RedisEngine implements Engine {
         if (read.messages.length < this.#batchSize || !behind) break;
       }
       sequencer.endRead();
-    } catch {
+    } catch (error) {
       // Redis is away: try again with backoff (its return also triggers one).
+      this.#logger.warn("redis-catch-up-failed", { topic, error });
       sequencer.failRead();
     }
+  }
+
+  /** A connection failed: live delivery may lose messages until it is back. */
+  #lost(role: RedisRole, error: unknown): void {
+    this.#lostAt.set(role, Date.now());
+    this.#logger.warn("redis-connection-lost", { role, url: this.url, error });
+    if (role !== "subscriber") return;
+    for (const { sequencer } of this.#watches.watches()) sequencer.interrupt();
   }
 
   /** A connection came back: every watched topic catches up. */
   #reconnected(role: RedisRole): void {
     this.#reconnects++;
+    const lostAt = this.#lostAt.get(role);
+    this.#lostAt.delete(role);
+    const fields = lostAt === undefined ? { role } : { role, down: Date.now() - lostAt };
+    this.#logger.info("redis-connection-back", fields);
     if (role !== "subscriber") return;
-    for (const { sequencer } of this.#watches.values()) sequencer.recheck();
+    for (const { sequencer } of this.#watches.watches()) sequencer.recheck();
   }
-
-  #connected(client: RedisClient | undefined): RedisClient {
-    if (client === undefined || this.#closed) {
-      throw new Error("Cannot use the Redis engine: it is not open");
-    }
-    return client;
-  }
-}
-
-/** The state of one watched topic on this node. */
-interface Watch {
-  /** Resolves once the position is known. */
-  ready: Promise<void>;
-  /** Ordering, holes and catch-up reads. */
-  readonly sequencer: Sequencer;
-  /** The timer of a scheduled catch-up read. */
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** The Pub/Sub listener, to unsubscribe it. */
-  readonly listener: (message: string) => void;
-}
-
-function whole(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(
-      `Invalid Redis engine ${name}: ${value} is not a whole number of 0 or more`,
-    );
-  }
-  return value;
 }

@@ -27,9 +27,9 @@ export interface RedisClient {
    * Listens to the client's `error` or `ready` events.
    *
    * @param event The event.
-   * @param listener Called on each.
+   * @param listener Called on each (with the error, for `error`).
    */
-  on(event: "error" | "ready", listener: () => void): unknown;
+  on(event: "error" | "ready", listener: (error?: unknown) => void): unknown;
   /**
    * Sends a command.
    *
@@ -66,8 +66,23 @@ export interface RedisClientsOptions {
   connectTimeout: number;
   /** Whether the engine was closed: the clients then stop reconnecting. */
   closed: () => boolean;
+  /** Called once when a connection that was ready fails (it then reconnects). */
+  lost: (role: RedisRole, error: unknown) => void;
   /** Called each time a connection comes back after it was lost. */
   reconnected: (role: RedisRole) => void;
+}
+
+/** An engine's two clients, and how to tell Redis's answers from other errors. */
+export interface RedisClients {
+  /** Commands and scripts. */
+  readonly commands: RedisClient;
+  /** Pub/Sub. */
+  readonly subscriber: RedisClient;
+  /**
+   * Whether an error is Redis's own answer to a command (an error reply:
+   * the command ran, or was refused, and nothing more will come of it).
+   */
+  readonly isErrorReply: (error: unknown) => boolean;
 }
 
 /**
@@ -130,15 +145,14 @@ export function redactUrl(url: string): string {
  * @param options The URL, the timeout, and the engine's callbacks.
  * @returns The commands and Pub/Sub clients.
  */
-export async function createClients(
-  options: RedisClientsOptions,
-): Promise<Record<RedisRole, RedisClient>> {
+export async function createClients(options: RedisClientsOptions): Promise<RedisClients> {
   const started = Date.now();
-  const { createClient } = await import("redis");
-  const { url, connectTimeout, closed, reconnected } = options;
+  const { createClient, ErrorReply } = await import("redis");
+  const { url, connectTimeout, closed, lost, reconnected } = options;
   const where = redactUrl(url);
   const make = (role: RedisRole) => {
     let connected = false;
+    let up = false;
     const client: RedisClient = createClient({
       url,
       // Maintenance notifications read environment variables.
@@ -158,14 +172,23 @@ export async function createClients(
         },
       },
     });
-    // Errors are reported through reconnecting, failed calls and metrics;
-    // without a listener they would be thrown.
-    client.on("error", () => {});
+    // Errors are reported through `lost`, failed calls and metrics; without
+    // a listener they would be thrown.
+    client.on("error", (error) => {
+      if (!up || closed()) return;
+      up = false;
+      lost(role, error);
+    });
     client.on("ready", () => {
+      up = true;
       if (connected) reconnected(role);
       connected = true;
     });
     return client;
   };
-  return { commands: make("commands"), subscriber: make("subscriber") };
+  return {
+    commands: make("commands"),
+    subscriber: make("subscriber"),
+    isErrorReply: (error) => error instanceof ErrorReply,
+  };
 }

@@ -1,17 +1,20 @@
 /**
  * The Redis engine's Lua scripts, how they are called and how their answers
  * read. Two scripts do all the writing and reading of topics, each in one
- * step that runs alone: one publishes (epoch, seq, stream entry, expiry and
- * announcement at once), one reads a topic's window after an id. They are
- * sent by SHA-1 (`EVALSHA`), and in full (`EVAL`) when Redis does not know
- * them yet. See `redis_engine.ts` for the key layout.
+ * step that runs alone: one publishes (idempotency key, epoch, seq, stream
+ * entry, expiry and announcement at once), one reads a topic's window after
+ * an id (and pins the place of a topic with no stream). They are sent by
+ * SHA-1 (`EVALSHA`), and in full (`EVAL`) when Redis does not know them yet,
+ * each call under the engine's deadline. See {@linkcode RedisStreams} for
+ * the key layout.
  *
  * @module
  */
 
 import type { EngineMessage } from "../engine.ts";
 import { type MessageId, newEpoch } from "../history.ts";
-import type { StreamRead } from "./sequencer.ts";
+import type { CommandGuard, ReadyClient } from "./failure.ts";
+import type { StreamRead } from "./stream_read.ts";
 
 // Every script starts by reading the dataset's epoch, or making it.
 const EPOCH = `
@@ -25,34 +28,62 @@ local now = clock[1] .. string.format('%03d', math.floor(tonumber(clock[2]) / 10
 `;
 
 /**
- * KEYS: epoch, floor, stream. ARGV: candidate epoch, size, ttl (ms), channel,
- * payload. Returns { epoch, seq, time }.
+ * KEYS: epoch, floor, stream, pin, and the idempotency key if any. ARGV:
+ * candidate epoch, size, ttl (ms), channel, payload, mark ttl (ms). Returns
+ * { epoch, seq, time, flag }: flag `f` when the message is the first of its
+ * stream, empty otherwise; or, for an idempotency key already used,
+ * { epoch, seq, time, `r`, payload } of the first message.
  */
 const PUBLISH_SCRIPT = EPOCH + `
+if #KEYS > 4 then
+  local prior = redis.call('GET', KEYS[5])
+  if prior then
+    local space = string.find(prior, ' ', 1, true)
+    local seq = string.sub(prior, 1, space - 1)
+    local payload = ARGV[5]
+    local found = redis.call('XRANGE', KEYS[3], '0-' .. seq, '0-' .. seq)
+    if #found > 0 then
+      local fields = found[1][2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 'p' then payload = fields[i + 1] end
+      end
+    end
+    return { epoch, seq, string.sub(prior, space + 1), 'r', payload }
+  end
+end
 local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
 local id
+local flag = ''
 if redis.call('EXISTS', KEYS[3]) == 1 then
   id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-*', 't', now, 'p', ARGV[5])
 else
-  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. string.format('%d', floor + 1),
-    't', now, 'p', ARGV[5])
+  local base = tonumber(redis.call('GET', KEYS[4]) or floor)
+  redis.call('DEL', KEYS[4])
+  flag = 'f'
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. string.format('%d', base + 1),
+    't', now, 'p', ARGV[5], 'f', '1')
 end
 local seq = string.sub(id, 3)
 if tonumber(seq) > floor then redis.call('SET', KEYS[2], seq) end
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[3]) end
-redis.call('PUBLISH', ARGV[4], epoch .. ' ' .. seq .. ' ' .. now .. ' ' .. ARGV[5])
-return { epoch, seq, now }
+if #KEYS > 4 then redis.call('SET', KEYS[5], seq .. ' ' .. now, 'PX', ARGV[6]) end
+redis.call('PUBLISH', ARGV[4], epoch .. ' ' .. seq .. flag .. ' ' .. now .. ' ' .. ARGV[5])
+return { epoch, seq, now, flag }
 `;
 
 /**
- * KEYS: epoch, floor, stream. ARGV: candidate epoch, since epoch, since seq
- * (-1: the position only), size, ttl (ms), batch. Returns { epoch, last,
- * seq1, time1, payload1, seq2, … }: the window's messages after `since` (or
- * from its start when `since` is from another epoch or ahead of the topic),
- * at most `batch` of them, none older than the ttl.
+ * KEYS: epoch, floor, stream, pin. ARGV: candidate epoch, since epoch, since
+ * seq (-1: the position only), size, ttl (ms), batch, mark ttl (ms).
+ * Returns { epoch, last, state, seq1, time1, payload1, seq2, … }: the
+ * window's messages after `since` (or from its start when `since` is from
+ * another epoch or ahead of the topic), at most `batch` of them, none older
+ * than the ttl. `state` is `e` when the topic has no stream (`last` is then
+ * its pin, made from the floor if it had none, and kept for the mark ttl),
+ * `f` when the first message returned is the first its stream held.
  */
 const READ_SCRIPT = EPOCH + `
 local last
+local state = ''
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
   if #top > 0 then
@@ -64,11 +95,13 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
     end
   end
 else
-  last = tonumber(redis.call('GET', KEYS[2]) or '0')
+  last = tonumber(redis.call('GET', KEYS[4]) or redis.call('GET', KEYS[2]) or '0')
+  redis.call('SET', KEYS[4], string.format('%d', last), 'PX', ARGV[7])
+  state = 'e'
 end
-local reply = { epoch, string.format('%d', last) }
+local reply = { epoch, string.format('%d', last), state }
 local since = tonumber(ARGV[3])
-if since < 0 then return reply end
+if since < 0 or state == 'e' then return reply end
 local size = tonumber(ARGV[4])
 local start = last - size + 1
 if ARGV[2] == epoch and since <= last and since + 1 > start then start = since + 1 end
@@ -83,11 +116,14 @@ while count < batch and start <= last do
   if #entries == 0 then break end
   for _, entry in ipairs(entries) do
     local fields = entry[2]
-    local time, payload
+    local time, payload, first
     for i = 1, #fields, 2 do
-      if fields[i] == 't' then time = fields[i + 1] elseif fields[i] == 'p' then payload = fields[i + 1] end
+      if fields[i] == 't' then time = fields[i + 1]
+      elseif fields[i] == 'p' then payload = fields[i + 1]
+      elseif fields[i] == 'f' then first = true end
     end
     if count < batch and tonumber(time) > cutoff then
+      if count == 0 and first then reply[3] = 'f' end
       reply[#reply + 1] = string.sub(entry[1], 3)
       reply[#reply + 1] = time
       reply[#reply + 1] = payload
@@ -175,28 +211,60 @@ export interface RedisStreamsOptions {
   batchSize: number;
 }
 
+/** What the publish script answered. */
+export interface Published {
+  /** The message appended, or the first one for a repeated idempotency key. */
+  readonly message: EngineMessage;
+  /** It is the first its stream held (nothing of the topic lies between its floor and it). */
+  readonly fresh: boolean;
+  /** An earlier append with the same idempotency key made it: nothing was appended. */
+  readonly repeated: boolean;
+}
+
+/** A client the scripts can run on: sending, and whether it can send now. */
+export type StreamsClient = ScriptClient & ReadyClient;
+
+/**
+ * Milliseconds a topic's pin and its idempotency keys live without a window
+ * ttl (with one, they live as long as the ttl).
+ */
+const MARK_TTL_WITHOUT_WINDOW_TTL = 3_600_000;
+
 /**
  * The topics of one prefix in Redis, through the two scripts: publish, read,
- * and the channel each topic is announced on.
+ * and the channel each topic is announced on. Keys: `<prefix>epoch`,
+ * `<prefix>floor`, `<prefix>s:<topic>` (the stream), `<prefix>p:<topic>`
+ * (the pin of a topic with no stream: the seq its first message will come
+ * after, so that every node tells the same place for it) and
+ * `<prefix>i:<topic> <key>` (an idempotency key: the seq and time it made).
  */
 export class RedisStreams {
-  readonly #client: () => ScriptClient;
+  readonly #client: () => StreamsClient | undefined;
+  readonly #guard: CommandGuard;
   readonly #prefix: string;
   readonly #size: string;
   readonly #ttl: string;
+  readonly #markTtl: string;
   readonly #batchSize: string;
 
   /**
    * Binds the scripts to a client and a window.
    *
-   * @param client Gives the client to use, or throws when there is none.
+   * @param client Gives the client to use, or `undefined` when there is none.
+   * @param guard Runs each call under the engine's deadline.
    * @param options The prefix and the window.
    */
-  constructor(client: () => ScriptClient, options: RedisStreamsOptions) {
+  constructor(
+    client: () => StreamsClient | undefined,
+    guard: CommandGuard,
+    options: RedisStreamsOptions,
+  ) {
     this.#client = client;
+    this.#guard = guard;
     this.#prefix = options.prefix;
     this.#size = String(options.size);
     this.#ttl = String(options.ttl);
+    this.#markTtl = String(options.ttl > 0 ? options.ttl : MARK_TTL_WITHOUT_WINDOW_TTL);
     this.#batchSize = String(options.batchSize);
   }
 
@@ -212,47 +280,57 @@ export class RedisStreams {
 
   /**
    * Assigns the next id of `topic`, appends the message to its stream
-   * (trimmed to the window) and announces it on its channel.
+   * (trimmed to the window) and announces it on its channel; or, for an
+   * idempotency key already used for the topic, answers the first message.
    *
    * @param topic A topic name.
    * @param payload The message.
-   * @returns The message with its id and Redis's time.
-   * @throws {Error} When Redis cannot be reached (nothing was published).
+   * @param key Its idempotency key (already checked), if any.
+   * @returns The message with its id and Redis's time, and what it was.
+   * @throws {EngineUnavailableError} When Redis cannot be reached or did not
+   * answer in time (`outcomeUnknown` then says whether it may have been appended).
    */
-  async publish(topic: string, payload: string): Promise<EngineMessage> {
-    const reply = await this.#run(PUBLISH, topic, [
-      this.#size,
-      this.#ttl,
-      this.channel(topic),
-      payload,
-    ]) as string[];
+  async publish(topic: string, payload: string, key?: string): Promise<Published> {
+    const keys = this.#keys(topic);
+    if (key !== undefined) keys.push(`${this.#prefix}i:${topic} ${key}`);
+    const args = [this.#size, this.#ttl, this.channel(topic), payload, this.#markTtl];
+    const reply = await this.#run(`append to topic "${topic}"`, true, PUBLISH, keys, args);
+    const repeated = reply[3] === "r";
     return {
-      topic,
-      id: { epoch: String(reply[0]), seq: Number(reply[1]) },
-      time: Number(reply[2]),
-      payload,
+      message: {
+        topic,
+        id: { epoch: String(reply[0]), seq: Number(reply[1]) },
+        time: Number(reply[2]),
+        payload: repeated ? String(reply[4]) : payload,
+      },
+      fresh: reply[3] === "f",
+      repeated,
     };
   }
 
   /**
-   * Reads a topic's window after `since`, a batch at most.
+   * Reads a topic's window after `since`, a batch at most. A topic with no
+   * stream gets a pin (or its pin lives on), which is its `last`.
    *
    * @param topic A topic name.
    * @param since The last id seen, or `undefined` for the position only.
-   * @returns The epoch, the last seq, and the messages.
-   * @throws {Error} When Redis cannot be reached.
+   * @returns The epoch, the last seq, the messages, and whether the topic
+   * holds none or the first of them is its stream's first.
+   * @throws {EngineUnavailableError} When Redis cannot be reached or did not answer in time.
    */
   async read(topic: string, since: MessageId | undefined): Promise<StreamRead> {
-    const reply = await this.#run(READ, topic, [
+    const args = [
       since?.epoch ?? "",
       String(since?.seq ?? -1),
       this.#size,
       this.#ttl,
       this.#batchSize,
-    ]) as string[];
+      this.#markTtl,
+    ];
+    const reply = await this.#run(`read topic "${topic}"`, false, READ, this.#keys(topic), args);
     const messages: EngineMessage[] = [];
     const epoch = String(reply[0]);
-    for (let i = 2; i + 2 < reply.length; i += 3) {
+    for (let i = 3; i + 2 < reply.length; i += 3) {
       messages.push({
         topic,
         id: { epoch, seq: Number(reply[i]) },
@@ -260,39 +338,73 @@ export class RedisStreams {
         payload: String(reply[i + 2]),
       });
     }
-    return { epoch, last: Number(reply[1]), messages };
+    const state = reply[2];
+    return { epoch, last: Number(reply[1]), messages, empty: state === "e", fresh: state === "f" };
   }
 
-  #run(script: Script, topic: string, args: string[]): Promise<unknown> {
-    const client = this.#client();
-    const keys = [`${this.#prefix}epoch`, `${this.#prefix}floor`, `${this.#prefix}s:${topic}`];
-    return script.run(client, keys, [newEpoch(), ...args]);
+  #keys(topic: string): string[] {
+    const prefix = this.#prefix;
+    return [`${prefix}epoch`, `${prefix}floor`, `${prefix}s:${topic}`, `${prefix}p:${topic}`];
   }
+
+  #run(
+    what: string,
+    write: boolean,
+    script: Script,
+    keys: string[],
+    args: string[],
+  ): Promise<unknown[]> {
+    return this.#guard.run(
+      this.#client(),
+      { what, write },
+      (client) => script.run(client, keys, [newEpoch(), ...args]) as Promise<unknown[]>,
+    );
+  }
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/** An announcement of the publish script, read. */
+export interface Announcement {
+  /** The message. */
+  readonly message: EngineMessage;
+  /** It is the first its stream held. */
+  readonly fresh: boolean;
 }
 
 /**
  * Reads an announcement of the publish script, `<epoch> <seq> <time>
- * <payload>`.
+ * <payload>`, where `<seq>` ends with `f` for the first message of its
+ * stream (which earlier nodes read as malformed, and fetch from the stream).
  *
  * @example
  * ```ts
  * import { parseAnnouncement } from "./scripts.ts";
  *
- * console.log(parseAnnouncement("news", "e1 7 1700000000000 hi there")?.payload); // "hi there"
+ * console.log(parseAnnouncement("news", "e1 7 1700000000000 hi there")?.message.payload);
+ * // "hi there"
+ * console.log(parseAnnouncement("news", "e1 8f 1700000000000 first")?.fresh); // true
  * console.log(parseAnnouncement("news", "garbage")); // undefined
  * ```
  *
  * @param topic The topic of the channel it came on.
  * @param text The announcement.
- * @returns The message, or `undefined` when malformed.
+ * @returns The message and whether it is fresh, or `undefined` when malformed.
  */
-export function parseAnnouncement(topic: string, text: string): EngineMessage | undefined {
+export function parseAnnouncement(topic: string, text: string): Announcement | undefined {
   const a = text.indexOf(" ");
   const b = text.indexOf(" ", a + 1);
   const c = text.indexOf(" ", b + 1);
   if (a <= 0 || b <= a || c <= b) return undefined;
-  const seq = Number(text.slice(a + 1, b));
+  const fresh = text[b - 1] === "f";
+  const digits = text.slice(a + 1, fresh ? b - 1 : b);
+  const seq = Number(digits);
   const time = Number(text.slice(b + 1, c));
-  if (!Number.isSafeInteger(seq) || !Number.isFinite(time)) return undefined;
-  return { topic, id: { epoch: text.slice(0, a), seq }, time, payload: text.slice(c + 1) };
+  if (!DIGITS.test(digits) || !Number.isSafeInteger(seq) || !Number.isFinite(time)) {
+    return undefined;
+  }
+  return {
+    message: { topic, id: { epoch: text.slice(0, a), seq }, time, payload: text.slice(c + 1) },
+    fresh,
+  };
 }

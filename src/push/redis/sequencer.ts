@@ -12,6 +12,16 @@
  * between {@linkcode Sequencer.beginRead} and {@linkcode Sequencer.endRead}
  * (or {@linkcode Sequencer.failRead}).
  *
+ * A topic's seqs go up by one within one stream, but a topic's first
+ * message comes one above a floor (see `redis_engine.ts`), which may have
+ * moved since the node learnt the topic's place. Such a message is marked
+ * *fresh* (the first its stream ever held), and while live delivery is
+ * *continuous* (no Pub/Sub connection lost since the position was read) a
+ * fresh message past the position is next: nothing of the topic can lie
+ * between. Likewise a read that finds the topic holding nothing moves the
+ * position up without a gap. After a lost connection both wait for a read
+ * made once it is back.
+ *
  * @module
  */
 
@@ -20,45 +30,9 @@ import type { EngineMessage, EngineRecovery, EngineSink } from "../engine.ts";
 import { classifyGap, type GapReason } from "../gap.ts";
 import type { MessageId } from "../history.ts";
 import { backoff } from "./backoff.ts";
+import type { StreamRead } from "./stream_read.ts";
 
-/** What a read of a topic's stream answered. */
-export interface StreamRead {
-  /** The epoch of the dataset. */
-  readonly epoch: string;
-  /** The seq of the topic's last message. */
-  readonly last: number;
-  /** The window's messages after the id asked for (or from its start), a batch at most. */
-  readonly messages: EngineMessage[];
-}
-
-/**
- * What a read of the stream after `since` means for a reader that saw
- * `since` last: the messages after it (`complete`), or a gap, its reason,
- * and what the window holds.
- *
- * @example
- * ```ts
- * import { readRecovery } from "./sequencer.ts";
- *
- * const read = { epoch: "e2", last: 1, messages: [] };
- * const recovery = readRecovery({ epoch: "e1", seq: 4 }, read);
- * console.log(recovery.kind === "gap" && recovery.reason); // "restart"
- * ```
- *
- * @param since The last id the reader saw, as the read was asked for.
- * @param read What the read answered.
- * @returns The recovery, with the topic's last id.
- */
-export function readRecovery(since: MessageId, read: StreamRead): EngineRecovery {
-  const { messages } = read;
-  const last = { epoch: read.epoch, seq: read.last };
-  const verdict = classifyGap(since, {
-    epoch: read.epoch,
-    last: read.last,
-    first: messages[0]?.id.seq,
-  });
-  return { ...verdict, messages, last };
-}
+export { readRecovery, type StreamRead } from "./stream_read.ts";
 
 /**
  * Where a sequencer's catch-up read stands:
@@ -73,8 +47,8 @@ export type CatchUp = "idle" | "due" | "reading" | "again";
 /**
  * What a message did on arrival (see {@linkcode Sequencer.receive}):
  *
- * - `delivered`: it was next, and went out with any held messages it
- *   unblocked;
+ * - `delivered`: it was next (or fresh, past the position, with delivery
+ *   continuous), and went out with any held messages it unblocked;
  * - `duplicate`: at or before the position, dropped;
  * - `hole`: ahead of its turn, held, a read scheduled in case Pub/Sub does
  *   not fill the hole;
@@ -141,10 +115,17 @@ export interface RecentOptions {
   cutoff?: number;
 }
 
+/** A message held ahead of its turn, and whether it is fresh. */
+interface Held {
+  readonly message: EngineMessage;
+  readonly fresh: boolean;
+}
+
 /**
  * One watched topic's delivery on one node: its position (epoch and last
  * seq delivered), messages held ahead of their turn, the recent messages,
- * and the state of its catch-up read.
+ * the state of its catch-up read, and whether live delivery has been
+ * continuous since the position was read.
  *
  * @example A hole filled by Pub/Sub before any read
  * ```ts
@@ -181,10 +162,15 @@ export class Sequencer {
   #known = false;
   #epoch = "";
   #last = 0;
-  readonly #held = new Map<number, EngineMessage>();
+  readonly #held = new Map<number, Held>();
   #recent: EngineMessage[] = [];
   #catchUp: CatchUp = "idle";
   #failures = 0;
+  // Live delivery lost nothing since the position was read.
+  #continuous = true;
+  // A read that begins now makes delivery continuous again once it ends.
+  #restoring = false;
+  #readRestores = false;
 
   /**
    * Makes a sequencer whose position is not known yet: messages are held
@@ -232,6 +218,14 @@ export class Sequencer {
     return this.#held.size;
   }
 
+  /**
+   * Whether live delivery has lost nothing since the position was read (no
+   * Pub/Sub connection lost since, or a read made after it came back).
+   */
+  get continuous(): boolean {
+    return this.#continuous;
+  }
+
   /** The last messages delivered, oldest first, at most `size`. */
   get recent(): readonly EngineMessage[] {
     return this.#recent;
@@ -254,11 +248,12 @@ export class Sequencer {
    * A message from Pub/Sub or from this node's own publish.
    *
    * @param message A message of this topic.
+   * @param fresh Whether it is the first its stream ever held.
    * @returns What it did.
    */
-  receive(message: EngineMessage): Arrival {
+  receive(message: EngineMessage, fresh = false): Arrival {
     if (!this.#known) {
-      this.#hold(message);
+      this.#hold(message, fresh);
       return "early";
     }
     if (message.id.epoch !== this.#epoch) {
@@ -268,19 +263,48 @@ export class Sequencer {
     }
     const seq = message.id.seq;
     if (seq <= this.#last) return "duplicate";
-    if (seq === this.#last + 1) {
+    if (seq === this.#last + 1 || (fresh && this.#continuous && this.#lowestHeld() > seq)) {
       this.#deliver(message);
       this.#drain();
       return "delivered";
     }
-    this.#hold(message);
+    this.#hold(message, fresh);
     this.#request(this.#holeWait);
     return "hole";
   }
 
+  /**
+   * The Pub/Sub connection was lost: live delivery may lose messages until
+   * a read made after it comes back ({@linkcode Sequencer.recheck}).
+   */
+  interrupt(): void {
+    this.#continuous = false;
+    this.#restoring = false;
+    this.#readRestores = false;
+  }
+
   /** Live delivery may have lost messages (Pub/Sub came back): read at once. */
   recheck(): void {
+    this.interrupt();
+    this.#restoring = true;
     if (this.#known) this.#request(0);
+  }
+
+  /**
+   * A read of the stream made for a reader (not a catch-up) found the topic
+   * holding nothing, at a place past the position: with delivery settled and
+   * continuous, nothing of the topic lies between, so the position moves
+   * there without a gap (a later resume point from another node is then
+   * this node's too).
+   *
+   * @param read The read's answer.
+   * @returns Whether the position moved.
+   */
+  advance(read: StreamRead): boolean {
+    if (read.empty !== true || !this.settled || !this.#continuous) return false;
+    if (read.epoch !== this.#epoch || read.last <= this.#last) return false;
+    this.#jump(read.last);
+    return true;
   }
 
   /**
@@ -292,6 +316,8 @@ export class Sequencer {
     this.#catchUp = "idle";
     if (!this.#known) return false;
     this.#catchUp = "reading";
+    this.#readRestores = this.#restoring;
+    this.#restoring = false;
     return true;
   }
 
@@ -307,6 +333,12 @@ export class Sequencer {
    */
   applyRead(since: MessageId, read: StreamRead): boolean {
     const first = read.messages[0];
+    const same = read.epoch === this.#epoch;
+    if (this.#continuous && same && (read.empty === true || read.fresh === true)) {
+      // Nothing of the topic lies between the position and the read's start.
+      const start = first === undefined ? read.last : first.id.seq - 1;
+      if (start > this.#last) this.#jump(start);
+    }
     // Pub/Sub may have delivered past what the read saw: the store is behind
     // this node only when it is behind what was asked for.
     const last = read.last < since.seq ? read.last : Math.max(read.last, this.#last);
@@ -322,9 +354,15 @@ export class Sequencer {
     return this.#last < read.last;
   }
 
-  /** The read ended: delivers what it unblocked; reads again if asked meanwhile. */
+  /**
+   * The read ended: delivers what it unblocked; reads again if asked
+   * meanwhile. A read begun after Pub/Sub came back makes delivery
+   * continuous again.
+   */
   endRead(): void {
     const again = this.#catchUp === "again";
+    if (this.#readRestores) this.#continuous = true;
+    this.#readRestores = false;
     this.#failures = 0;
     this.#catchUp = "idle";
     this.#drain();
@@ -333,6 +371,8 @@ export class Sequencer {
 
   /** The read failed (the store is away): reads again after a backoff. */
   failRead(): void {
+    if (this.#readRestores) this.#restoring = true;
+    this.#readRestores = false;
     this.#catchUp = "idle";
     this.#request(this.#retryDelay(++this.#failures));
   }
@@ -368,30 +408,52 @@ export class Sequencer {
     this.#hooks.schedule(delay);
   }
 
-  #hold(message: EngineMessage): void {
+  #hold(message: EngineMessage, fresh: boolean): void {
     if (this.#held.size >= this.#maxHeld) {
       // Too far behind: the stream has them all.
       this.#held.clear();
       this.#request(0);
     }
-    this.#held.set(message.id.seq, message);
+    this.#held.set(message.id.seq, { message, fresh });
   }
 
   /** Delivers held messages that are next; drops those already delivered. */
   #drain(): void {
-    for (const [seq, message] of this.#held) {
+    for (const [seq, { message }] of this.#held) {
       if (message.id.epoch !== this.#epoch || seq <= this.#last) this.#held.delete(seq);
     }
-    let next = this.#held.get(this.#last + 1);
+    let next = this.#nextHeld();
     while (next !== undefined) {
       this.#held.delete(next.id.seq);
       this.#deliver(next);
-      next = this.#held.get(this.#last + 1);
+      next = this.#nextHeld();
     }
     if (this.#held.size > 0) this.#request(this.#holeWait);
   }
 
+  /** The held message that is next: the one after the position, or a fresh lowest one. */
+  #nextHeld(): EngineMessage | undefined {
+    const next = this.#held.get(this.#last + 1);
+    if (next !== undefined || !this.#continuous) return next?.message;
+    const lowest = this.#held.get(this.#lowestHeld());
+    return lowest?.fresh === true ? lowest.message : undefined;
+  }
+
+  /** The lowest seq held, or `Infinity`. */
+  #lowestHeld(): number {
+    let lowest = Infinity;
+    for (const seq of this.#held.keys()) lowest = Math.min(lowest, seq);
+    return lowest;
+  }
+
+  /** Moves the position past seqs the topic never used (no message, no gap). */
+  #jump(to: number): void {
+    this.#last = to;
+    this.#recent = []; // the recent messages must stay consecutive
+  }
+
   #deliver(message: EngineMessage): void {
+    if (message.id.seq !== this.#last + 1) this.#jump(message.id.seq - 1);
     this.#last = message.id.seq;
     if (this.#size > 0) {
       this.#recent.push(message);

@@ -1,0 +1,256 @@
+/**
+ * Resume and live delivery of the Redis engine around topics that have no
+ * message yet, against a real redis-server (see tests/_redis.ts), with two
+ * `RedisEngine`s as two nodes: where a quiet topic stands, its first
+ * message, a resume on a node that watched it earlier, and a subscriber
+ * without `since` joining while messages flow.
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import type { EngineEvent } from "../src/push/engine.ts";
+import { planReplay } from "../src/push/replay.ts";
+import { RedisEngine, type RedisEngineOptions } from "../src/push/redis_engine.ts";
+import { servePush } from "../src/app/serve_push.ts";
+import { redisTest } from "./_redis.ts";
+import { TestClient, until } from "./_server.ts";
+
+/** An open engine and its events for one topic, as `seq` or `gap:<reason>`. */
+async function node(url: string, options: RedisEngineOptions = {}) {
+  const engine = new RedisEngine({ url, ...options });
+  const events: EngineEvent[] = [];
+  engine.listen((event) => events.push(event));
+  await engine.open();
+  const log = (topic: string) =>
+    events.flatMap((event) =>
+      event.type === "message"
+        ? event.message.topic === topic ? [String(event.message.id.seq)] : []
+        : event.topic === topic
+        ? [`gap:${event.reason}`]
+        : []
+    );
+  return { engine, log };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const budget = { bytes: 1 << 20, sizeOf: () => 1 };
+
+redisTest(
+  "a quiet topic's position is one before its first message, though other topics moved the floor",
+  async (redis) => {
+    const a = await node(redis.url);
+    try {
+      await a.engine.watch("quiet");
+      const before = a.engine.position("quiet");
+      for (let i = 0; i < 3; i++) await a.engine.append("other", `o${i}`);
+      const first = await a.engine.append("quiet", "first");
+      assertEquals(first.id.seq, before.seq + 1);
+      await until(() => a.log("quiet").length > 0, 2000, "the first message");
+      await pause(100);
+      assertEquals(a.log("quiet"), [String(first.id.seq)]);
+      // A client told `before` that resumes later missed nothing.
+      const recovery = await a.engine.recover("quiet", before);
+      assertEquals(recovery.kind, "complete");
+      assertEquals(recovery.messages.map((m) => m.payload), ["first"]);
+    } finally {
+      await a.engine.close();
+    }
+  },
+);
+
+redisTest(
+  "a watched topic quiet for longer than the ttl gets its first message without a gap",
+  async (redis) => {
+    const a = await node(redis.url, { ttl: 200 });
+    const b = await node(redis.url, { ttl: 200 });
+    try {
+      await a.engine.watch("quiet");
+      const before = a.engine.position("quiet");
+      await pause(400); // what held the topic's place has expired
+      for (let i = 0; i < 3; i++) await b.engine.append("other", `o${i}`);
+      const first = await b.engine.append("quiet", "first");
+      assert(first.id.seq > before.seq);
+      await until(() => a.log("quiet").length > 0, 2000, "the first message");
+      await pause(100);
+      assertEquals(a.log("quiet"), [String(first.id.seq)]);
+      assertEquals(a.engine.position("quiet"), first.id);
+    } finally {
+      await a.engine.close();
+      await b.engine.close();
+    }
+  },
+);
+
+redisTest(
+  "a never-published topic resumed on a node that watched it earlier: no gap, joins at once",
+  async (redis) => {
+    const a = await node(redis.url);
+    const b = await node(redis.url);
+    try {
+      await b.engine.watch("t");
+      for (let i = 0; i < 3; i++) await a.engine.append("other", `o${i}`);
+      await a.engine.watch("t");
+      const since = a.engine.position("t"); // what a client of `a` was told
+      const recovery = await b.engine.recover("t", since);
+      assertEquals(recovery.kind, "complete");
+      const step = planReplay(recovery, since, b.engine.position("t"), budget);
+      assertEquals(step.next, "join");
+    } finally {
+      await a.engine.close();
+      await b.engine.close();
+    }
+  },
+);
+
+redisTest(
+  "a node whose quiet topic's place expired catches up with a later resume point at once",
+  async (redis) => {
+    const a = await node(redis.url, { ttl: 200 });
+    const b = await node(redis.url, { ttl: 200 });
+    try {
+      await b.engine.watch("t");
+      await pause(400);
+      for (let i = 0; i < 3; i++) await a.engine.append("other", `o${i}`);
+      await a.engine.watch("t");
+      const since = a.engine.position("t");
+      assert(since.seq > b.engine.position("t").seq, "the nodes disagree before the resume");
+      const recovery = await b.engine.recover("t", since);
+      assertEquals(recovery.kind, "complete");
+      assertEquals(b.engine.position("t"), since);
+      assertEquals(planReplay(recovery, since, b.engine.position("t"), budget).next, "join");
+      const first = await a.engine.append("t", "first");
+      await until(() => b.log("t").length > 0, 2000, "the first message");
+      await pause(100);
+      assertEquals(b.log("t"), [String(first.id.seq)]);
+    } finally {
+      await a.engine.close();
+      await b.engine.close();
+    }
+  },
+);
+
+redisTest(
+  "a resume on another node of a never-published topic: subscribed at once, no gap",
+  async (redis) => {
+    const pushA = servePush({
+      port: 0,
+      hostname: "127.0.0.1",
+      engine: new RedisEngine({ url: redis.url }),
+    });
+    const pushB = servePush({
+      port: 0,
+      hostname: "127.0.0.1",
+      engine: new RedisEngine({ url: redis.url }),
+    });
+    const other = await node(redis.url);
+    const clients: TestClient[] = [];
+    try {
+      await Promise.all([pushA.ready, pushB.ready]);
+      const events = (client: TestClient) =>
+        client.messages.map((m) => JSON.parse(String(m)) as Record<string, string>);
+      const subscribed = (client: TestClient) =>
+        events(client).find((e) => e.type === "subscribed");
+      // B watches the topic first; then other topics move the floor.
+      const onB = new TestClient(pushB.server.addr.port, "/?topic=t");
+      clients.push(onB);
+      await until(() => subscribed(onB) !== undefined, 5000, "subscribed on B");
+      for (let i = 0; i < 3; i++) await other.engine.append("other", `o${i}`);
+      const onA = new TestClient(pushA.server.addr.port, "/?topic=t");
+      clients.push(onA);
+      await until(() => subscribed(onA) !== undefined, 5000, "subscribed on A");
+      const last = subscribed(onA)!.last!;
+      const resumed = new TestClient(pushB.server.addr.port, `/?topic=t&since=${last}`);
+      clients.push(resumed);
+      await until(() => subscribed(resumed) !== undefined, 2000, "subscribed after the resume");
+      assertEquals(events(resumed).map((e) => e.type), ["subscribed"]);
+      assertEquals(subscribed(resumed)!.last, last);
+    } finally {
+      for (const client of clients) await client.close();
+      await other.engine.close();
+      await pushA.server.shutdown();
+      await pushB.server.shutdown();
+    }
+  },
+);
+
+redisTest(
+  "watch() resolves with position() at the last message the sink got, while messages flow",
+  async (redis) => {
+    const a = await node(redis.url);
+    const b = await node(redis.url);
+    let publishing = true;
+    const publishers = [a.engine, b.engine, b.engine].map(async (engine) => {
+      while (publishing) await engine.append("hot", "x");
+    });
+    try {
+      let checked = 0;
+      for (let i = 0; i < 200; i++) {
+        await a.engine.watch("hot"); // the first starts the watch, the others find it
+        const delivered = a.log("hot").filter((line) => !line.startsWith("gap"));
+        const position = a.engine.position("hot");
+        if (delivered.length > 0) {
+          assertEquals(position.seq, Number(delivered.at(-1)), `watch ${i}`);
+          checked++;
+        }
+        await pause(1);
+      }
+      assert(checked > 100, `${checked} checks`);
+      assertEquals(a.log("hot").filter((line) => line.startsWith("gap")), []);
+    } finally {
+      publishing = false;
+      await Promise.all(publishers);
+      await a.engine.close();
+      await b.engine.close();
+    }
+  },
+);
+
+redisTest(
+  "subscribers without since get `subscribed` before any publication, while messages flow",
+  async (redis) => {
+    const push = servePush({
+      port: 0,
+      hostname: "127.0.0.1",
+      engine: new RedisEngine({ url: redis.url }),
+    });
+    const other = await node(redis.url);
+    let publishing = true;
+    const publishers: Promise<void>[] = [];
+    try {
+      await push.ready;
+      // Two nodes publish at once: this node's own answers overtake Pub/Sub,
+      // so its delivery often waits on a read of the stream.
+      for (const engine of [other.engine, push.hub.engine]) {
+        for (let p = 0; p < 3; p++) {
+          publishers.push((async () => {
+            while (publishing) await engine.append("hot", `"data":"x"`).catch(() => {});
+          })());
+        }
+      }
+      for (let round = 0; round < 10; round++) {
+        const clients = Array.from(
+          { length: 10 },
+          () => new TestClient(push.server.addr.port, "/?topic=hot"),
+        );
+        await Promise.all(
+          clients.map((client) => until(() => client.messages.length >= 3, 5000, "a few events")),
+        );
+        for (const client of clients) {
+          const events = client.messages.map((m) =>
+            JSON.parse(String(m)) as Record<string, string>
+          );
+          await client.close();
+          assertEquals(events[0]!.type, "subscribed", `round ${round}: ${events[0]!.type} first`);
+          const last = Number(events[0]!.last!.split(":")[1]);
+          for (const event of events.slice(1)) {
+            if (event.type === "publication") assert(Number(event.id!.split(":")[1]) > last);
+          }
+        }
+      }
+    } finally {
+      publishing = false;
+      await Promise.all(publishers);
+      await other.engine.close();
+      await push.server.shutdown();
+    }
+  },
+);
