@@ -2,23 +2,33 @@
  * `pushwire`: a WebSocket push server with its demo page. Clients subscribe
  * to topics (`ws://host:8080/?topic=news`) and resume after a disconnect
  * without losing or doubling a message; publishers `POST /publish?topic=news`;
- * clients that name no topic chat on the page at `/`, and every line typed
- * on stdin goes to them as a server message. `GET /metrics` serves
- * Prometheus metrics, `GET /healthz` a health check. Ctrl-C (or SIGTERM)
- * shuts it down gracefully: clients are closed with 1001 (going away) and
- * reconnect by themselves.
+ * clients that name no topic chat on the page at `/`, and every line piped
+ * to stdin goes to them as a server message. `GET /metrics` serves
+ * Prometheus metrics (to loopback clients, or with `--metrics-token`),
+ * `GET /healthz` a health check. Ctrl-C (or SIGTERM) shuts it down
+ * gracefully: clients are closed with 1001 (going away) and reconnect by
+ * themselves. It logs JSON lines on stderr (`--log-level`) and prints its
+ * URL on stdout.
  *
  * Network permission is all it needs, with `--redis` too; reading the
  * token from the environment needs `--allow-env=PUSHWIRE_TOKEN` (without it
- * the variable is not read), TLS needs read access to the two files:
+ * the variable is not read), TLS and token files need read access to them:
  *
  * ```sh
  * deno run -N jsr:@pushwire/pushwire/server --port 8080
  * echo "maintenance at noon" | deno run -N jsr:@pushwire/pushwire/server
  * PUSHWIRE_TOKEN=s3cret deno run -N --allow-env=PUSHWIRE_TOKEN jsr:@pushwire/pushwire/server
+ * deno run -N -R=token.txt jsr:@pushwire/pushwire/server --publish-token-file token.txt
  * deno run -N -R=cert.pem,key.pem jsr:@pushwire/pushwire/server --cert cert.pem --key key.pem
  * deno run -N jsr:@pushwire/pushwire/server --port 8081 --redis redis://127.0.0.1:6379/0
  * ```
+ *
+ * Started in the background from an interactive shell (`&`), it keeps
+ * running: it reads stdin from a terminal only when it can tell that it is
+ * in the foreground (in Deno that takes `-A`, to read `/proc/self/stat`),
+ * since a background job that reads its terminal is stopped by the kernel
+ * (SIGTTIN), and handling that signal instead makes the read retry in a
+ * busy loop. `--stdin on` reads a terminal regardless.
  *
  * From a checkout of the repository (also where jsr.io cannot be reached),
  * the tasks run it: `deno task start [options]`, and with more permissions
@@ -31,10 +41,25 @@
  *   --port <n>            TCP port, 0 picks a free one (default 8080)
  *   --hostname <addr>     address to listen on (default 0.0.0.0)
  *   --publish-token <t>   bearer token for POST /publish (default: $PUSHWIRE_TOKEN
- *                         when readable; without a token, loopback clients only)
+ *                         when readable; without a token, loopback clients only,
+ *                         and no web page of another site)
+ *   --publish-token-file <file>
+ *                         read the publish token from a file, once at start
+ *                         (needs -R=<file>); keeps it out of the process list
+ *   --metrics-token <t>   bearer token for GET /metrics (default: none, and
+ *                         /metrics answers loopback clients only)
+ *   --metrics-token-file <file>
+ *                         read the metrics token from a file (needs -R=<file>)
  *   --history <n>         messages kept per topic for resume (default 100)
  *   --history-ttl <s>     seconds a message is kept, 0 for no limit (default 3600)
  *   --max-body <bytes>    largest POST /publish body (default 65536)
+ *   --max-pending-handshakes <n>
+ *                         connections not yet a socket or answered; past it new
+ *                         ones are closed at once (default 2048)
+ *   --max-connections-per-address <n>
+ *                         sockets and handshakes per client address; past it
+ *                         429 (default 1024; 0 turns it off: do so behind a
+ *                         reverse proxy, where every client has its address)
  *   --origin <origin>     browser origin allowed to connect, repeatable
  *                         (default: any)
  *   --cert <file>         TLS certificate chain (PEM), with --key
@@ -45,6 +70,12 @@
  *                         process only)
  *   --redis-timeout <s>   seconds to keep trying to reach Redis at start
  *                         (default 10)
+ *   --log-level <level>   debug, info, warn, error or silent: JSON lines on
+ *                         stderr (default info)
+ *   --stdin <mode>        auto: read lines from a pipe or file, and from a
+ *                         terminal only when sure to be in the foreground (a
+ *                         background job reading it would be stopped); on:
+ *                         read a terminal too; off: never (default auto)
  *   -h, --help            show this help
  *   -V, --version         show the version
  * ```
@@ -55,165 +86,23 @@
  * @module
  */
 
-import { parseArgs } from "@std/cli";
-import { DEFAULTS } from "./defaults.ts";
-import { normalizeOrigins } from "./server/access.ts";
 import { type PushServer, servePush, type ServePushOptions } from "./app/serve_push.ts";
+import {
+  checkToken,
+  type Command,
+  parseCommand,
+  type ServeCommand,
+  type TokenSource,
+  USAGE,
+} from "./cli_command.ts";
 import type { RedisEngine } from "./push/redis_engine.ts";
+import { Logger } from "./server/log.ts";
 import { VERSION } from "./version.ts";
-
-const USAGE = `Usage: pushwire [--port 8080] [--hostname 0.0.0.0] [options]
-
-A WebSocket push server. Clients subscribe to topics (ws://host:port/?topic=news)
-and resume after a disconnect (&since=<last id>); publishers POST to
-/publish?topic=news. Clients that name no topic chat on the page at /, and lines
-typed on stdin go to them. GET /metrics and /healthz for monitoring. Ctrl-C stops it.
-
-Options:
-  --port <n>            TCP port, 0 picks a free one (default 8080)
-  --hostname <addr>     address to listen on (default 0.0.0.0)
-  --publish-token <t>   bearer token for POST /publish (default: $PUSHWIRE_TOKEN
-                        when readable; without a token, loopback clients only)
-  --history <n>         messages kept per topic for resume (default 100)
-  --history-ttl <s>     seconds a message is kept, 0 for no limit (default 3600)
-  --max-body <bytes>    largest POST /publish body (default 65536)
-  --origin <origin>     browser origin allowed to connect, repeatable
-                        (default: any)
-  --cert <file>         TLS certificate chain (PEM), with --key
-  --key <file>          TLS private key (PEM)
-  --no-deflate          turn permessage-deflate compression off (default on)
-  --redis <url>         share topics, ids and history with other nodes through
-                        Redis, e.g. redis://127.0.0.1:6379/0 (default: this
-                        process only)
-  --redis-timeout <s>   seconds to keep trying to reach Redis at start
-                        (default 10)
-  -h, --help            show this help
-  -V, --version         show the version
-
-Permissions: -N (network) always, --redis included; --allow-env=PUSHWIRE_TOKEN
-to read the token from the environment; -R=<cert>,<key> for TLS.
-`;
 
 const TOKEN_VARIABLE = "PUSHWIRE_TOKEN";
 
-type ServeCommand = {
-  kind: "serve";
-  port: number;
-  hostname: string;
-  token: string | undefined;
-  history: number;
-  historyTtlSeconds: number;
-  maxBody: number;
-  origins: string[] | undefined;
-  deflate: boolean;
-  tls: { cert: string; key: string } | undefined;
-  redis: string | undefined;
-  redisTimeoutSeconds: number;
-};
-
-type Command =
-  | { kind: "help" }
-  | { kind: "version" }
-  | ServeCommand;
-
-/** Reads the command line; throws a `TypeError` or `RangeError` to show the user. */
-function parseCommand(args: string[]): Command {
-  const flags = parseFlags(args);
-  if (flags.help) return { kind: "help" };
-  if (flags.version) return { kind: "version" };
-  return serveCommand(flags);
-}
-
-/** The flags as `parseArgs` reads them; an unknown flag or argument throws. */
-function parseFlags(args: string[]) {
-  const unknown: string[] = [];
-  const flags = parseArgs(args, {
-    string: [
-      "port",
-      "hostname",
-      "publish-token",
-      "history",
-      "history-ttl",
-      "max-body",
-      "origin",
-      "cert",
-      "key",
-      "redis",
-      "redis-timeout",
-    ],
-    boolean: ["help", "version", "deflate"],
-    negatable: ["deflate"],
-    collect: ["origin"],
-    alias: { h: "help", V: "version" },
-    default: {
-      port: String(DEFAULTS.port),
-      hostname: DEFAULTS.hostname,
-      history: String(DEFAULTS.historySize),
-      "history-ttl": String(DEFAULTS.historyTtl / 1000),
-      "redis-timeout": String(DEFAULTS.redisConnectTimeout / 1000),
-      deflate: true,
-    },
-    unknown: (arg: string) => {
-      unknown.push(arg);
-      return false;
-    },
-  });
-  if (unknown.length > 0) {
-    const [arg] = unknown;
-    throw new TypeError(`Unknown ${arg!.startsWith("-") ? "option" : "argument"}: ${arg}`);
-  }
-  return flags;
-}
-
-/** The serve command from its flags, each checked. */
-function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
-  const port = integer(flags.port, "--port", 0, 65535);
-  const hostname = String(flags.hostname);
-  if (hostname === "") throw new TypeError("Invalid --hostname: it must not be empty");
-  const token = flags["publish-token"];
-  if (token !== undefined && !/^[\x21-\x7e]+$/.test(String(token))) {
-    throw new TypeError("Invalid --publish-token: use visible ASCII characters, no spaces");
-  }
-  const origins = (flags.origin as unknown[]).map(String);
-  normalizeOrigins(origins);
-  const cert = flags.cert;
-  const key = flags.key;
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new TypeError("--cert and --key go together");
-  }
-  const redis = flags.redis === undefined ? undefined : String(flags.redis);
-  if (redis !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redis)) {
-    throw new TypeError("Invalid --redis: use redis://host:port/db (or rediss:// for TLS)");
-  }
-  return {
-    kind: "serve",
-    port,
-    hostname,
-    token: token === undefined ? undefined : String(token),
-    history: integer(flags.history, "--history", 0, 1_000_000),
-    historyTtlSeconds: integer(flags["history-ttl"], "--history-ttl", 0, 365 * 24 * 3600),
-    maxBody: flags["max-body"] === undefined
-      ? DEFAULTS.maxBodyBytes
-      : integer(flags["max-body"], "--max-body", 1, 64 * 1024 * 1024),
-    origins: origins.length === 0 ? undefined : origins,
-    deflate: flags.deflate !== false,
-    tls: cert === undefined || key === undefined
-      ? undefined
-      : { cert: String(cert), key: String(key) },
-    redis,
-    redisTimeoutSeconds: integer(flags["redis-timeout"], "--redis-timeout", 0, 3600),
-  };
-}
-
-/** A whole number from `min` to `max`, from a flag's text. */
-function integer(value: unknown, flag: string, min: number, max: number): number {
-  const text = String(value);
-  if (text === "") throw new TypeError(`Missing value for ${flag}`);
-  if (!/^\d{1,16}$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new RangeError(`Invalid ${flag}: "${text}" is not an integer from ${min} to ${max}`);
-  }
-  return Number(text);
-}
+/** A failure to start that the user must fix: its message is shown as is. */
+class StartError extends Error {}
 
 /** The token from the environment, when the permission to read it was granted. */
 function tokenFromEnvironment(): string | undefined {
@@ -244,32 +133,53 @@ async function* stdinLines(): AsyncGenerator<string> {
   if (rest !== "") yield rest;
 }
 
-/** The server's options from the command, reading the TLS files. */
-async function serveOptions(command: ServeCommand): Promise<ServePushOptions> {
+/** A file's text, read at start; a clear error (with the permission to add) otherwise. */
+async function readStartFile(flag: string, path: string, permission: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    const hint = error instanceof Deno.errors.NotCapable ? ` (run with -R=${permission})` : "";
+    throw new StartError(`cannot read ${flag} ${path}: ${(error as Error).message}${hint}`);
+  }
+}
+
+/** A token from the command line, or read once from its file (one line, trimmed). */
+async function readToken(source: TokenSource, flag: string): Promise<string> {
+  if (source.kind === "value") return source.value;
+  const token = (await readStartFile(`${flag}-file`, source.path, source.path)).trim();
+  try {
+    checkToken(token, `${flag}-file ${source.path}`);
+  } catch (error) {
+    throw new StartError((error as Error).message + (token === "" ? " (the file is empty)" : ""));
+  }
+  return token;
+}
+
+/** The server's options from the command, reading the token and TLS files. */
+async function serveOptions(command: ServeCommand, logger: Logger): Promise<ServePushOptions> {
   const options: ServePushOptions = {
     port: command.port,
     hostname: command.hostname,
     historySize: command.history,
     historyTtl: command.historyTtlSeconds * 1000,
     maxBodyBytes: command.maxBody,
+    maxPendingHandshakes: command.maxPendingHandshakes,
+    maxConnectionsPerAddress: command.maxConnectionsPerAddress,
     perMessageDeflate: command.deflate,
+    logger,
   };
-  const token = command.token ?? tokenFromEnvironment();
+  const token = command.token === undefined
+    ? tokenFromEnvironment()
+    : await readToken(command.token, "--publish-token");
   if (token !== undefined) options.publishToken = token;
+  if (command.metricsToken !== undefined) {
+    options.metricsToken = await readToken(command.metricsToken, "--metrics-token");
+  }
   if (command.origins !== undefined) options.origins = command.origins;
   if (command.tls !== undefined) {
-    const read = async (flag: string, path: string) => {
-      try {
-        return await Deno.readTextFile(path);
-      } catch (error) {
-        const hint = error instanceof Deno.errors.NotCapable
-          ? ` (run with -R=${command.tls!.cert},${command.tls!.key})`
-          : "";
-        throw new Error(`cannot read ${flag} ${path}: ${(error as Error).message}${hint}`);
-      }
-    };
-    options.cert = await read("--cert", command.tls.cert);
-    options.key = await read("--key", command.tls.key);
+    const both = `${command.tls.cert},${command.tls.key}`;
+    options.cert = await readStartFile("--cert", command.tls.cert, both);
+    options.key = await readStartFile("--key", command.tls.key, both);
   }
   return options;
 }
@@ -289,6 +199,11 @@ async function openRedis(command: ServeCommand): Promise<RedisEngine | undefined
   return redis;
 }
 
+/** A Redis URL without its password, for a log line. */
+function redactUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)[^@/]*@/, "$1***@");
+}
+
 async function main(args: string[]): Promise<number> {
   let command: Command;
   try {
@@ -305,50 +220,123 @@ async function main(args: string[]): Promise<number> {
     console.log(`pushwire ${VERSION}`);
     return 0;
   }
+  const logger = new Logger({ level: command.logLevel, write: (line) => console.error(line) });
+  let options: ServePushOptions;
+  try {
+    options = await serveOptions(command, logger);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  }
+  const push = await start(command, options);
+  if (push === undefined) return 1;
+  const { server } = push;
+  const stop = (signal: Deno.Signal) => {
+    logger.info("signal", { signal });
+    server.shutdown().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  const engine = push.hub.engine.shared ? "redis" : "memory";
+  const shared = command.redis === undefined
+    ? ""
+    : ` (topics shared through Redis at ${redactUrl(command.redis)})`;
+  const url = displayUrl(server.addr, server.secure);
+  console.log(`pushwire listening on ${url}${shared}`);
+  logger.info("started", {
+    version: VERSION,
+    url,
+    engine,
+    ...(command.redis === undefined ? {} : { redis: redactUrl(command.redis) }),
+  });
+  await pushStdin(push, command.stdin, logger);
+  await server.finished;
+  return 0;
+}
 
+/** Opens the engine and starts the server; `undefined` (the error printed) when either fails. */
+async function start(
+  command: ServeCommand,
+  options: ServePushOptions,
+): Promise<PushServer | undefined> {
   let engine: RedisEngine | undefined;
   try {
     engine = await openRedis(command);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
-    return 1;
+    return undefined;
   }
   let push: PushServer;
   try {
-    const options = await serveOptions(command);
     push = servePush(engine === undefined ? options : { ...options, engine });
   } catch (error) {
-    const message = error instanceof Error && error.message.startsWith("cannot read")
-      ? error.message
-      : `cannot listen on ${command.hostname}:${command.port}: ${error}`;
-    console.error(`error: ${message}`);
+    console.error(`error: cannot listen on ${command.hostname}:${command.port}: ${error}`);
     await engine?.close();
-    return 1;
+    return undefined;
   }
-  const { server } = push;
   try {
     await push.ready;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
-    await server.shutdown();
-    return 1;
+    await push.server.shutdown();
+    return undefined;
   }
-  const stop = () => server.shutdown().then(() => Deno.exit(0));
-  Deno.addSignalListener("SIGINT", stop);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  const shared = engine === undefined ? "" : ` (topics shared through Redis at ${engine.url})`;
-  console.log(`pushwire listening on ${displayUrl(server.addr, server.secure)}${shared}`);
-
-  await pushStdin(push);
-  await server.finished;
-  return 0;
+  return push;
 }
 
-/** Pushes each line of stdin to the chat room; stdin ending (a pipe, /dev/null) leaves the server running. */
-async function pushStdin(push: PushServer): Promise<void> {
-  for await (const line of stdinLines()) {
-    const text = line.replace(/\r$/, "");
-    if (text !== "") push.push(text);
+/**
+ * Whether this process has the terminal (its process group is the
+ * terminal's foreground group): `undefined` when it cannot tell. Only Linux
+ * tells, through `/proc/self/stat`, which Deno lets a program read only with
+ * `-A`; the permission is queried first, so that no prompt reads the
+ * terminal.
+ */
+function inForeground(): boolean | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  for (const name of ["read", "run", "ffi"] as const) {
+    if (Deno.permissions.querySync({ name }).state !== "granted") return undefined;
+  }
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    // After "pid (comm) ": state ppid pgrp session tty_nr tpgid …
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[2]) === Number(fields[5]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why stdin is not read (`undefined`: it is), by `--stdin`. */
+function stdinSkipped(mode: ServeCommand["stdin"]): string | undefined {
+  if (mode === "off") return "--stdin off";
+  if (mode === "on" || !Deno.stdin.isTerminal()) return undefined;
+  const foreground = inForeground();
+  if (foreground === true) return undefined;
+  return foreground === false
+    ? "stdin is a terminal and this process runs in the background"
+    : "stdin is a terminal, and whether this process runs in the foreground is unknown";
+}
+
+/**
+ * Pushes each line of stdin to the chat room; stdin ending (a pipe,
+ * /dev/null), failing or not being read leaves the server running.
+ */
+async function pushStdin(push: PushServer, mode: ServeCommand["stdin"], log: Logger) {
+  const skipped = stdinSkipped(mode);
+  if (skipped !== undefined) {
+    log.info("stdin-ignored", {
+      reason: skipped,
+      hint: "pipe lines in, or start with --stdin on in the foreground, to send them to the chat",
+    });
+    return;
+  }
+  try {
+    for await (const line of stdinLines()) {
+      const text = line.replace(/\r$/, "");
+      if (text !== "") push.push(text);
+    }
+  } catch (error) {
+    log.warn("stdin-failed", { error });
   }
 }
 
