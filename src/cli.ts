@@ -184,8 +184,8 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
   return options;
 }
 
-/** The Redis engine of `--redis`, open; `undefined` without the flag. */
-async function openRedis(command: ServeCommand): Promise<RedisEngine | undefined> {
+/** The Redis engine of `--redis`, open, logging to `logger`; `undefined` without the flag. */
+async function openRedis(command: ServeCommand, logger: Logger): Promise<RedisEngine | undefined> {
   if (command.redis === undefined) return undefined;
   // Loaded only with --redis: without it, no npm package is read.
   const { RedisEngine } = await import("./push/redis_engine.ts");
@@ -194,6 +194,7 @@ async function openRedis(command: ServeCommand): Promise<RedisEngine | undefined
     size: command.history,
     ttl: command.historyTtlSeconds * 1000,
     connectTimeout: command.redisTimeoutSeconds * 1000,
+    logger,
   });
   await redis.open();
   return redis;
@@ -228,7 +229,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`error: ${(error as Error).message}`);
     return 1;
   }
-  const push = await start(command, options);
+  const push = await start(command, options, logger);
   if (push === undefined) return 1;
   const { server } = push;
   const stop = (signal: Deno.Signal) => {
@@ -258,10 +259,11 @@ async function main(args: string[]): Promise<number> {
 async function start(
   command: ServeCommand,
   options: ServePushOptions,
+  logger: Logger,
 ): Promise<PushServer | undefined> {
   let engine: RedisEngine | undefined;
   try {
-    engine = await openRedis(command);
+    engine = await openRedis(command, logger);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return undefined;
