@@ -7,9 +7,10 @@
  * This entry holds what an application needs: {@linkcode serve} for a
  * WebSocket server of your own, {@linkcode servePush} for the push server
  * (topics, `POST /publish`, resume, the chat room), {@linkcode serveChat} for
- * the chat room alone, and their sockets, options, events and engines. The
+ * the chat room alone, and their sockets, options, engines and logger. The
  * frame codec and the handshake are in `jsr:@pushwire/pushwire/protocol`;
- * the CLI is `jsr:@pushwire/pushwire/server`.
+ * the engine interface, ids and the events a push client receives in
+ * `jsr:@pushwire/pushwire/push`; the CLI is `jsr:@pushwire/pushwire/server`.
  *
  * @example A chat room: every message goes to every client
  * ```ts ignore
@@ -56,30 +57,21 @@ export { type BroadcastOptions, Registry } from "./src/server/registry.ts";
 export { type Subscriber, TopicIndex } from "./src/server/topics.ts";
 export type { HttpRequest, HttpResponse, HttpRoute, HttpRoutes } from "./src/server/routes.ts";
 export type { Metric, Metrics, MetricsCollector } from "./src/server/metrics.ts";
+export { Logger, type LoggerOptions, type LogLevel, type LogThreshold } from "./src/server/log.ts";
 export type { Message } from "./src/protocol/message.ts";
 export { CLOSE_CODE, type CloseCode } from "./src/protocol/close_code.ts";
 export { HttpError, ProtocolError } from "./src/protocol/errors.ts";
 export type { UpgradeRequest } from "./src/protocol/handshake.ts";
 export { type PushServer, servePush, type ServePushOptions } from "./src/app/serve_push.ts";
 export { PushHub, type PushHubOptions } from "./src/push/hub.ts";
-export type {
-  ErrorEvent,
-  GapEvent,
-  PublicationEvent,
-  PushEvent,
-  SubscribedEvent,
-  UnsubscribedEvent,
-} from "./src/push/events.ts";
 export type { Publication, PublishResult } from "./src/push/publish.ts";
-export type { GapReason, HistoryStats, MessageId } from "./src/push/history.ts";
+export type { GapReason, MessageId } from "./src/push/history.ts";
 export {
   type Engine,
-  type EngineEvent,
-  type EngineMessage,
-  type EngineRecovery,
-  type EngineSink,
+  EngineUnavailableError,
   MemoryEngine,
   type MemoryEngineOptions,
+  WatchLimitError,
 } from "./src/push/engine.ts";
 export { RedisEngine, type RedisEngineOptions } from "./src/push/redis_engine.ts";
 export { Room } from "./src/chat/room.ts";

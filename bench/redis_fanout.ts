@@ -66,6 +66,8 @@ class Node {
         "127.0.0.1",
         "--history",
         "1000",
+        "--max-connections-per-address",
+        "0",
         ...extra,
       ],
       stdin: "null",

@@ -22,11 +22,14 @@ function flag(name: string): string | undefined {
   return at === -1 ? undefined : Deno.args[at + 1];
 }
 
-// The peers cap nothing; the connection cap (10 000 by default) is lifted to match.
+// The peers cap nothing; the connection caps are lifted to match (every client of the
+// bench comes from one address, 127.0.0.1).
 const server = serve({
   port,
   hostname: "127.0.0.1",
   maxConnections: 1_000_000,
+  maxPendingHandshakes: 1_000_000,
+  maxConnectionsPerAddress: 0,
   ...(Deno.args.includes("--deflate") ? { perMessageDeflate: true } : {}),
 });
 console.log(`listening on 127.0.0.1:${server.addr.port}`);

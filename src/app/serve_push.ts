@@ -11,6 +11,8 @@ import { CHAT_PAGE } from "../chat/page.ts";
 import { Room } from "../chat/room.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
+import { EngineUnavailableError } from "../push/engine.ts";
+import { SILENT } from "../server/log.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { ServeOptions } from "../server/options.ts";
@@ -112,6 +114,7 @@ export interface PushServer {
  */
 export function servePush(options: ServePushOptions = {}): PushServer {
   const room = new Room();
+  const logger = options.logger ?? SILENT;
   const hub = new PushHub({
     ...options,
     subscribers: (topic) => server.topics.subscribers(topic),
@@ -135,13 +138,10 @@ export function servePush(options: ServePushOptions = {}): PushServer {
     routes: {
       "/publish": publishRoute({
         ...(options.publishToken === undefined ? {} : { token: options.publishToken }),
+        ...(options.origins === undefined ? {} : { origins: [...options.origins] }),
         maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-        publish: (topic, publication) =>
-          hub.publish(topic, publication).catch((error) => {
-            throw new HttpError(503, `Cannot publish: ${(error as Error).message}`, {
-              "Retry-After": "1",
-            });
-          }),
+        publish: (topic, publication, context) =>
+          hub.publish(topic, publication, context).catch(publishRefusal),
       }),
       ...options.routes,
     },
@@ -160,8 +160,28 @@ export function servePush(options: ServePushOptions = {}): PushServer {
     publish: (topic, publication) => hub.publish(topic, publication),
     push: (text) => {
       if (!shared) return room.say("server", text);
-      session.chat("server", text).catch(() => {});
+      session.chat("server", text).catch((error) => logger.warn("push-failed", { error }));
       return 0;
     },
   };
+}
+
+/**
+ * The answer to a publish the hub refused: 400 for a bad topic or key, and
+ * 503 (retry in a second) when the engine is away, saying whether the
+ * message may have been published all the same (retry with the same
+ * `Idempotency-Key` to publish it once).
+ */
+function publishRefusal(error: unknown): never {
+  if (error instanceof TypeError) throw new HttpError(400, error.message);
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof EngineUnavailableError && error.outcomeUnknown) {
+    throw new HttpError(
+      503,
+      `Outcome unknown: the message may have been published (${message}); ` +
+        "retry with the same Idempotency-Key to publish it once",
+      { "Retry-After": "1" },
+    );
+  }
+  throw new HttpError(503, `Cannot publish: ${message}`, { "Retry-After": "1" });
 }

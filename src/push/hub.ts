@@ -14,7 +14,15 @@ import { LabeledCounter, type Metric } from "../server/metrics.ts";
 import { fanoutMetrics } from "../server/server_metrics.ts";
 import type { Socket } from "../server/socket.ts";
 import { validateTopic } from "../server/topics.ts";
-import { type Engine, type EngineEvent, type EngineMessage, MemoryEngine } from "./engine.ts";
+import {
+  type AppendedMessage,
+  type AppendOptions,
+  type Engine,
+  type EngineEvent,
+  type EngineMessage,
+  MemoryEngine,
+  WatchLimitError,
+} from "./engine.ts";
 import { type GapEvent, publicationJson, publicationPayload, sendEvent } from "./events.ts";
 import { formatId, type MessageId } from "./history.ts";
 import type { Publication, PublishResult } from "./publish.ts";
@@ -178,18 +186,26 @@ export class PushHub {
    *
    * @param topic A topic name.
    * @param publication The message.
+   * @param options An idempotency key: a publish with a key already used
+   * for the topic, while its message is still held, answers that message's
+   * id with `repeated: true` and publishes nothing.
    * @returns Its id, topic, and how many sockets of this node it was queued
    * for by the time the engine answered (with a shared engine, it may reach
    * them a moment later: then 0).
-   * @throws {TypeError} For an invalid topic name.
-   * @throws {Error} When the engine cannot publish (Redis unreachable).
+   * @throws {TypeError} For an invalid topic name or idempotency key.
+   * @throws {EngineUnavailableError} When the engine cannot publish (Redis
+   * unreachable or not answering; see its `outcomeUnknown`).
    */
-  publish(topic: string, publication: Publication): Promise<PublishResult> {
+  publish(
+    topic: string,
+    publication: Publication,
+    options: AppendOptions = {},
+  ): Promise<PublishResult> {
     validateTopic(topic);
     const payload = publicationPayload(publication);
-    const now = this.engine.appendNow?.(topic, payload);
+    const now = this.engine.appendNow?.(topic, payload, options);
     if (now !== undefined) return Promise.resolve(this.#result(now));
-    return this.engine.append(topic, payload).then((message) => this.#result(message));
+    return this.engine.append(topic, payload, options).then((message) => this.#result(message));
   }
 
   /**
@@ -334,12 +350,14 @@ export class PushHub {
     this.#deliveries += delivered;
   }
 
-  #result(message: EngineMessage): PublishResult {
-    return {
+  #result(message: AppendedMessage): PublishResult {
+    const result: PublishResult = {
       id: formatId(message.id),
       topic: message.topic,
-      delivered: this.#delivered.get(message) ?? 0,
+      delivered: message.repeated === true ? 0 : this.#delivered.get(message) ?? 0,
     };
+    if (message.repeated === true) result.repeated = true;
+    return result;
   }
 
   #prepare(message: EngineMessage): PreparedMessage {
@@ -367,7 +385,13 @@ export class PushHub {
     let outcome: string | undefined;
     try {
       if (this.engine.shared) await this.engine.watch(topic);
-      let cursor = since ?? this.engine.position(topic);
+      if (since === undefined) {
+        // Nothing to replay: join where this node's delivery stands, in the
+        // same step as the watch, so no publication can come before it.
+        if (active()) this.#joinLive(socket, topic);
+        return;
+      }
+      let cursor = since;
       let gapSentFor: string | undefined;
       while (active()) {
         // The socket's replay budget is shared by all its topics: a part
@@ -384,7 +408,7 @@ export class PushHub {
           await pause(EPOCH_POLL_MS);
           continue;
         }
-        if (since !== undefined && step.gap !== undefined) {
+        if (step.gap !== undefined) {
           outcome ??= step.gap;
           if (gapSentFor !== formatId(cursor)) {
             gapSentFor = formatId(cursor);
@@ -395,22 +419,26 @@ export class PushHub {
         for (const message of step.messages) socket.sendPrepared(this.#prepare(message));
         this.#replayed += step.messages.length;
         cursor = step.cursor;
-        if (step.next === "join") {
-          this.#resuming.get(socket)?.delete(topic);
-          socket.subscribe(topic);
-          this.#sendSubscribed(socket, topic);
-          return;
-        }
+        if (step.next === "join") return this.#joinLive(socket, topic);
         if (step.next === "drain") await drained(socket, this.#replayChunkBytes / 2);
         else if (step.next === "behind") await pause(DRAIN_POLL_MS);
       }
-    } catch {
-      if (socket.state === "open") {
+    } catch (error) {
+      if (error instanceof WatchLimitError) {
+        sendEvent(socket, { type: "error", message: error.message });
+      } else if (socket.state === "open") {
         socket.close(CLOSE_CODE.TryAgainLater, "topics unavailable, try again");
       }
     } finally {
       if (since !== undefined && outcome !== undefined) this.#resumes.add(outcome);
     }
+  }
+
+  /** The socket joins the live stream of a topic, and is told so. */
+  #joinLive(socket: Socket, topic: string): void {
+    this.#resuming.get(socket)?.delete(topic);
+    socket.subscribe(topic);
+    this.#sendSubscribed(socket, topic);
   }
 
   #sendSubscribed(socket: Socket, topic: string): void {

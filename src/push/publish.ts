@@ -28,6 +28,7 @@
  * @module
  */
 
+import { validateIdempotencyKey } from "./idempotency.ts";
 import {
   bearerToken,
   isCrossSite,
@@ -71,6 +72,11 @@ export interface PublishResult {
   topic: string;
   /** How many sockets it was queued for. */
   delivered: number;
+  /**
+   * `true` when an `Idempotency-Key` already published this message: the id
+   * is the first publish's, and nothing was published again.
+   */
+  repeated?: boolean;
 }
 
 /** Options for {@linkcode publishRoute}. */
@@ -116,8 +122,6 @@ export interface PublishContext {
    */
   idempotencyKey?: string;
 }
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -252,7 +256,9 @@ async function checkPublisher(
 function contextOf(headers: ReadonlyMap<string, string>): PublishContext {
   const key = headers.get("idempotency-key");
   if (key === undefined) return {};
-  if (!IDEMPOTENCY_KEY.test(key)) {
+  try {
+    validateIdempotencyKey(key);
+  } catch {
     throw new HttpError(400, "Idempotency-Key must be 1 to 128 visible ASCII characters");
   }
   return { idempotencyKey: key };
