@@ -203,7 +203,12 @@ export class PushHub {
   ): Promise<PublishResult> {
     validateTopic(topic);
     const payload = publicationPayload(publication);
-    const now = this.engine.appendNow?.(topic, payload, options);
+    let now: AppendedMessage | undefined;
+    try {
+      now = this.engine.appendNow?.(topic, payload, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (now !== undefined) return Promise.resolve(this.#result(now));
     return this.engine.append(topic, payload, options).then((message) => this.#result(message));
   }
