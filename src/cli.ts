@@ -52,6 +52,8 @@
  *                         read the metrics token from a file (needs -R=<file>)
  *   --history <n>         messages kept per topic for resume (default 100)
  *   --history-ttl <s>     seconds a message is kept, 0 for no limit (default 3600)
+ *   --history-bytes <n>   bytes of history kept over all topics, 0 for no limit;
+ *                         past it the oldest messages go first (default 67108864)
  *   --max-body <bytes>    largest POST /publish body (default 65536)
  *   --max-pending-handshakes <n>
  *                         connections not yet a socket or answered; past it new
@@ -162,6 +164,7 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
     hostname: command.hostname,
     historySize: command.history,
     historyTtl: command.historyTtlSeconds * 1000,
+    historyBytes: command.historyBytes,
     maxBodyBytes: command.maxBody,
     maxPendingHandshakes: command.maxPendingHandshakes,
     maxConnectionsPerAddress: command.maxConnectionsPerAddress,

@@ -34,6 +34,8 @@ Options:
                         read the metrics token from a file (needs -R=<file>)
   --history <n>         messages kept per topic for resume (default 100)
   --history-ttl <s>     seconds a message is kept, 0 for no limit (default 3600)
+  --history-bytes <n>   bytes of history kept over all topics, 0 for no limit;
+                        past it the oldest messages go first (default 67108864)
   --max-body <bytes>    largest POST /publish body (default 65536)
   --max-pending-handshakes <n>
                         connections not yet a socket or answered; past it new
@@ -100,6 +102,8 @@ export interface ServeCommand {
   history: number;
   /** `--history-ttl`. */
   historyTtlSeconds: number;
+  /** `--history-bytes`. */
+  historyBytes: number;
   /** `--max-body`. */
   maxBody: number;
   /** `--max-pending-handshakes`. */
@@ -174,6 +178,7 @@ function parseFlags(args: string[]) {
       "metrics-token-file",
       "history",
       "history-ttl",
+      "history-bytes",
       "max-body",
       "max-pending-handshakes",
       "max-connections-per-address",
@@ -194,6 +199,7 @@ function parseFlags(args: string[]) {
       hostname: DEFAULTS.hostname,
       history: String(DEFAULTS.historySize),
       "history-ttl": String(DEFAULTS.historyTtl / 1000),
+      "history-bytes": String(DEFAULTS.historyBytes),
       "redis-timeout": String(DEFAULTS.redisConnectTimeout / 1000),
       "max-pending-handshakes": String(DEFAULTS.maxPendingHandshakes),
       "max-connections-per-address": String(DEFAULTS.maxConnectionsPerAddress),
@@ -241,6 +247,7 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
     ),
     history: integer(flags.history, "--history", 0, 1_000_000),
     historyTtlSeconds: integer(flags["history-ttl"], "--history-ttl", 0, 365 * 24 * 3600),
+    historyBytes: integer(flags["history-bytes"], "--history-bytes", 0, 2 ** 40),
     maxBody: flags["max-body"] === undefined
       ? DEFAULTS.maxBodyBytes
       : integer(flags["max-body"], "--max-body", 1, 64 * 1024 * 1024),

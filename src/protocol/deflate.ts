@@ -236,6 +236,18 @@ export class PreparedMessage {
   }
 
   /**
+   * The bytes this message holds: its payload and every frame made from it
+   * so far (the plain one, and one per compression parameter set).
+   */
+  get byteLength(): number {
+    let bytes = this.#payload.length + (this.#plain?.length ?? 0);
+    for (const frame of this.#compressed.values()) {
+      if (frame !== this.#plain) bytes += frame.length;
+    }
+    return bytes;
+  }
+
+  /**
    * The frame for a socket.
    *
    * @param deflater The socket's deflater, or `undefined` for a socket

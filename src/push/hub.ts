@@ -58,6 +58,14 @@ export interface PushHubOptions {
    */
   historyTopics?: number;
   /**
+   * Bytes of history kept over every topic (the payloads and the frames
+   * prepared from them); past it the oldest messages of the least recently
+   * published topics go first. `0` for no bound.
+   *
+   * @default {67108864}
+   */
+  historyBytes?: number;
+  /**
    * The most topics one socket may subscribe to.
    *
    * @default {100}
@@ -171,6 +179,7 @@ export class PushHub {
       size: options.historySize ?? DEFAULTS.historySize,
       ttl: options.historyTtl ?? DEFAULTS.historyTtl,
       maxTopics: options.historyTopics ?? DEFAULTS.historyTopics,
+      maxBytes: options.historyBytes ?? DEFAULTS.historyBytes,
     });
     this.#maxSubscriptions = options.maxSubscriptions ?? DEFAULTS.maxSubscriptions;
     this.#replayChunkBytes = Math.max(1, options.replayChunkBytes ?? DEFAULTS.replayChunkBytes);
@@ -298,7 +307,11 @@ export class PushHub {
       ...fanoutMetrics("publish", this.#published, this.#deliveries),
       gauge("pushwire_history_topics", "Topics with a history window.", stats.topics),
       gauge("pushwire_history_messages", "Messages held in history windows.", stats.messages),
-      gauge("pushwire_history_bytes", "Payload bytes held in history windows.", stats.bytes),
+      gauge(
+        "pushwire_history_bytes",
+        "Bytes held for history: payloads and the frames prepared from them.",
+        stats.bytes,
+      ),
       {
         name: "pushwire_resumes_total",
         help: "Subscriptions that resumed from an id, by outcome (complete or the gap reason).",
@@ -351,6 +364,7 @@ export class PushHub {
       if (socket.sendPrepared(prepared)) delivered++;
     }
     this.#delivered.set(message, delivered);
+    this.engine.account?.(message, message.payload.length + prepared.byteLength);
     this.#published++;
     this.#deliveries += delivered;
   }
@@ -421,8 +435,7 @@ export class PushHub {
           }
         }
         outcome ??= "complete";
-        for (const message of step.messages) socket.sendPrepared(this.#prepare(message));
-        this.#replayed += step.messages.length;
+        this.#replay(socket, step.messages);
         cursor = step.cursor;
         if (step.next === "join") return this.#joinLive(socket, topic);
         if (step.next === "drain") await drained(socket, this.#replayChunkBytes / 2);
@@ -437,6 +450,19 @@ export class PushHub {
     } finally {
       if (since !== undefined && outcome !== undefined) this.#resumes.add(outcome);
     }
+  }
+
+  /** Sends replayed messages; a frame compressed for them anew is accounted as kept. */
+  #replay(socket: Socket, messages: readonly EngineMessage[]): void {
+    for (const message of messages) {
+      const prepared = this.#prepare(message);
+      const before = prepared.byteLength;
+      socket.sendPrepared(prepared);
+      if (prepared.byteLength !== before) {
+        this.engine.account?.(message, message.payload.length + prepared.byteLength);
+      }
+    }
+    this.#replayed += messages.length;
   }
 
   /** The socket joins the live stream of a topic, and is told so. */
