@@ -101,3 +101,20 @@ export const DEFAULTS = {
    */
   redisWatchGrace: 5000,
 } as const;
+
+/**
+ * The message rate of `servePush` and `serveChat` per socket, unless their
+ * options say otherwise: past it a client's messages (chat, control) are
+ * dropped, and it is told so at most once a second with an `error` event.
+ * Plain `serve()` has no rate limit unless given one.
+ */
+export const CLIENT_RATE = {
+  maxMessagesPerSecond: DEFAULTS.maxMessagesPerSecond,
+  messageBurst: DEFAULTS.messageBurst,
+  messageRateAction: "drop",
+  messageRateNotice: JSON.stringify({
+    type: "error",
+    message: `Too many messages: some were dropped (at most ${DEFAULTS.maxMessagesPerSecond} ` +
+      `a second, ${DEFAULTS.messageBurst} at once)`,
+  }),
+} as const;

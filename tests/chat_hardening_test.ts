@@ -81,3 +81,27 @@ for (
     }
   });
 }
+
+Deno.test("a chat flood past the message rate: the burst goes through, the rest is dropped with one notice", async () => {
+  const server = servePush({ port: 0, hostname: "127.0.0.1" }).server;
+  try {
+    const [a, b] = await TestClient.open(server.addr.port, 2);
+    await until(() => parse(b!).filter((e) => e.type === "join").length >= 1, 5000, "joins");
+    for (let i = 0; i < 300; i++) a!.ws.send(`line ${i}`);
+    await until(() => parse(a!).some((e) => e.type === "error"), 5000, "the notice");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lines = parse(b!).filter((e) => e.type === "message").map((e) => e.text);
+    assert(lines.length >= 100 && lines.length <= 110, `${lines.length} lines relayed`);
+    assertEquals(lines.slice(0, 100), Array.from({ length: 100 }, (_, i) => `line ${i}`));
+    const notices = parse(a!).filter((e) => e.type === "error");
+    assertEquals(notices.length, 1);
+    assertEquals(
+      notices[0]!.message,
+      "Too many messages: some were dropped (at most 10 a second, 100 at once)",
+    );
+    for (const client of [a!, b!]) client.ws.close();
+    await Promise.all([a!.closed, b!.closed]);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -9,7 +9,7 @@
 
 import { CHAT_PAGE } from "../chat/page.ts";
 import { Room } from "../chat/room.ts";
-import { DEFAULTS } from "../defaults.ts";
+import { CLIENT_RATE, DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { EngineUnavailableError } from "../push/engine.ts";
 import { SILENT } from "../server/log.ts";
@@ -134,6 +134,7 @@ export function servePush(options: ServePushOptions = {}): PushServer {
   };
   const server: Server = serve({
     page: CHAT_PAGE,
+    ...CLIENT_RATE,
     ...options,
     routes: {
       "/publish": publishRoute({
