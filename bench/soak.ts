@@ -178,9 +178,7 @@ function sampleEvery(
 function describe(sample: Sample): string {
   return `t=${String(sample.seconds).padStart(5)} s  rss=${
     (sample.rssBytes / MiB).toFixed(1).padStart(7)
-  } MiB  sockets=${
-    String(sample.sockets).padStart(5)
-  }  handshakes=${sample.handshakes}`;
+  } MiB  sockets=${String(sample.sockets).padStart(5)}  handshakes=${sample.handshakes}`;
 }
 
 /** Whether memory plateaued and the sockets are gone once the load stopped. */
@@ -200,17 +198,13 @@ function judge(samples: Sample[], after: Sample, tolerance: number) {
     lines.push(
       `plateau: ${plateau ? "yes" : "NO"} (highest RSS of the last third ${
         (last / MiB).toFixed(1)
-      } MiB, of the middle third ${
-        (middle / MiB).toFixed(1)
-      } MiB, tolerance ${tolerance}×)`,
+      } MiB, of the middle third ${(middle / MiB).toFixed(1)} MiB, tolerance ${tolerance}×)`,
     );
   }
   const drained = after.sockets === 0 && after.handshakes <= 1;
   ok &&= drained;
   lines.push(
-    `sockets after the load: ${
-      drained ? "none" : "LEFT OPEN"
-    } (${after.sockets})`,
+    `sockets after the load: ${drained ? "none" : "LEFT OPEN"} (${after.sockets})`,
   );
   return { ok, lines };
 }

@@ -116,12 +116,8 @@ async function publisher(
   const interval = 1000 / Math.max(1, load.publishRate);
   while (live()) {
     const started = Date.now();
-    const topic = Math.random() < 0.2
-      ? BUSY
-      : `t${Math.floor(Math.random() * load.topics)}`;
-    const size = topic === BUSY
-      ? 8 * 1024
-      : 100 + Math.floor(Math.random() * 1900);
+    const topic = Math.random() < 0.2 ? BUSY : `t${Math.floor(Math.random() * load.topics)}`;
+    const size = topic === BUSY ? 8 * 1024 : 100 + Math.floor(Math.random() * 1900);
     try {
       const response = await fetch(
         `http://127.0.0.1:${port}/publish?topic=${topic}`,
