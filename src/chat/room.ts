@@ -125,7 +125,9 @@ export interface ChatError {
  * import type { ChatEvent } from "./room.ts";
  *
  * function describe(event: ChatEvent): string {
- *   return event.type === "message" ? `${event.from}: ${event.text}` : `${event.type} ${event.id}`;
+ *   if (event.type === "error") return `refused: ${event.message}`;
+ *   if (event.type !== "message") return `${event.type} ${event.id}`;
+ *   return "text" in event ? `${event.from}: ${event.text}` : `${event.from}: binary`;
  * }
  * console.log(describe({ type: "leave", id: "3", time: 0, peers: 1 }));
  * ```
