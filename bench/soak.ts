@@ -45,6 +45,8 @@ const HELP = `Usage: deno task std run -A bench/soak.ts [options]
   --ping-floods <n>    ping flooders (default 2)
   --fragment-floods <n> fragment flooders (default 2)
   --tolerance <x>      allowed RSS growth, last third over middle third (default 1.25)
+  --history-bytes <n>  the server's --history-bytes (default: its own, 64 MiB); a
+                       short run needs a small one for the history to fill up
   --json               print the readings as JSON at the end
 `;
 
@@ -61,6 +63,7 @@ async function main(): Promise<number> {
       "ping-floods",
       "fragment-floods",
       "tolerance",
+      "history-bytes",
     ],
     boolean: ["json", "help"],
   });
@@ -84,7 +87,10 @@ async function main(): Promise<number> {
     pingFlooders: num(flags["ping-floods"], 2),
     fragmentFlooders: num(flags["fragment-floods"], 2),
   };
-  const server = await startServer();
+  const extra = flags["history-bytes"] === undefined
+    ? []
+    : ["--history-bytes", String(flags["history-bytes"])];
+  const server = await startServer(extra);
   console.log(
     `soak: ${seconds} s against pid ${server.pid} on port ${server.port}`,
   );
@@ -112,7 +118,7 @@ interface Running {
   port: number;
 }
 
-async function startServer(): Promise<Running> {
+async function startServer(extra: string[]): Promise<Running> {
   const process = new Deno.Command(Deno.execPath(), {
     args: denoRunArgs(CLI, [
       "--port",
@@ -121,6 +127,9 @@ async function startServer(): Promise<Running> {
       "127.0.0.1",
       "--history",
       "200",
+      "--log-level",
+      "silent",
+      ...extra,
     ]),
     stdin: "null",
     stdout: "piped",

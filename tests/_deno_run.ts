@@ -9,7 +9,8 @@
 const STD_FALLBACK = new URL("../.ci/std/", import.meta.url);
 
 /**
- * `run -N [permissions] [--import-map=…] <script> [args]`.
+ * `run -N [permissions] [--import-map=…] <script> [args]` (without `-N` when
+ * the permissions hold `-A`).
  *
  * @param script The script to run.
  * @param args Its arguments.
@@ -19,5 +20,7 @@ export function denoRunArgs(script: URL, args: string[], permissions: string[] =
   const importMap = import.meta.resolve("@std/cli").startsWith(STD_FALLBACK.href)
     ? [`--import-map=${new URL("import_map.json", STD_FALLBACK).pathname}`]
     : [];
-  return ["run", "-N", ...permissions, ...importMap, script.pathname, ...args];
+  // -A grants the network too (and Deno refuses -N beside it).
+  const network = permissions.includes("-A") ? [] : ["-N"];
+  return ["run", ...network, ...permissions, ...importMap, script.pathname, ...args];
 }
