@@ -413,15 +413,16 @@ export class PushHub {
       let cursor = since;
       let gapSentFor: string | undefined;
       while (active()) {
+        const recovery = this.engine.recoverNow?.(topic, cursor) ??
+          await this.engine.recover(topic, cursor);
+        if (!active()) return;
         // The socket's replay budget is shared by all its topics: a part
-        // goes out only while the socket holds at most half of it.
+        // goes out only while the socket holds at most half of it (checked
+        // after the read, which other topics' parts may have overtaken).
         if (socket.bufferedAmount > this.#replayChunkBytes / 2) {
           await drained(socket, this.#replayChunkBytes / 2);
           continue;
         }
-        const recovery = this.engine.recoverNow?.(topic, cursor) ??
-          await this.engine.recover(topic, cursor);
-        if (!active()) return;
         const step = planReplay(recovery, cursor, this.engine.position(topic), budget);
         if (step.next === "epoch") {
           await pause(EPOCH_POLL_MS);
