@@ -10,7 +10,9 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { type PushServer, servePush } from "../src/app/serve_push.ts";
+import { type PushServer, servePush, type ServePushOptions } from "../src/app/serve_push.ts";
+import { RedisEngine } from "../src/push/redis_engine.ts";
+import { redisTest } from "./_redis.ts";
 import { until } from "./_server.ts";
 
 type Event = Record<string, unknown> & { type: string };
@@ -119,7 +121,8 @@ class Checker {
   }
 }
 
-Deno.test("resume property: random drops, re-subscribes and restarts: every id once, in order, or a gap", async () => {
+/** Runs the property against servers made by `start` (each restart makes a new one). */
+async function property(start: (options: ServePushOptions) => PushServer): Promise<void> {
   const seed = Number(Deno.env.get("PUSHWIRE_PROPERTY_SEED") ?? Date.now() % 100_000);
   const steps = Number(Deno.env.get("PUSHWIRE_PROPERTY_STEPS") ?? 300);
   const next = random(seed);
@@ -132,7 +135,8 @@ Deno.test("resume property: random drops, re-subscribes and restarts: every id o
     replayChunkBytes: 2048,
     maxMessagesPerSecond: 0,
   };
-  let push: PushServer = servePush(options);
+  let push: PushServer = start(options);
+  await push.ready;
   let port = push.server.addr.port;
   const clients = ["c1", "c2", "c3"].map((name) => new Checker(name));
   const published = new Map<string, number>();
@@ -156,7 +160,8 @@ Deno.test("resume property: random drops, re-subscribes and restarts: every id o
       } else if (roll < 0.88) {
         for (const each of clients) each.drop();
         await push.server.shutdown();
-        push = servePush(options);
+        push = start(options);
+        await push.ready;
         port = push.server.addr.port;
         for (const each of clients) await each.connect(port);
       } else {
@@ -184,4 +189,15 @@ Deno.test("resume property: random drops, re-subscribes and restarts: every id o
     for (const client of clients) client.drop();
     await push.server.shutdown();
   }
-});
+}
+
+Deno.test("resume property: random drops, re-subscribes and restarts: every id once, in order, or a gap", () =>
+  property((options) => servePush(options)));
+
+redisTest(
+  "resume property with Redis: nodes restarted on one Redis, every id once, in order, or a gap",
+  (redis) =>
+    property((options) =>
+      servePush({ ...options, engine: new RedisEngine({ url: redis.url, size: 40 }) })
+    ),
+);
