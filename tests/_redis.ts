@@ -7,6 +7,9 @@
  * @module
  */
 
+import type { EngineEvent } from "../src/push/engine.ts";
+import { RedisEngine, type RedisEngineOptions } from "../src/push/redis_engine.ts";
+
 const decoder = new TextDecoder();
 
 /** Where Debian puts it; a `redis-server` on `PATH` is used otherwise. */
@@ -173,4 +176,51 @@ export function redisTest(name: string, fn: (redis: RedisProcess) => Promise<voi
       }
     },
   });
+}
+
+/** An open engine (a node) and the events its sink got. */
+export interface EngineNode {
+  /** The engine, open. */
+  engine: RedisEngine;
+  /** Every event, in order. */
+  events: EngineEvent[];
+  /** A topic's events, as `seq:payload` or `gap:<reason>`. */
+  log: (topic: string) => string[];
+  /** A topic's events, as `seq` or `gap:<reason>`. */
+  seqs: (topic: string) => string[];
+}
+
+/** Opens a Redis engine as one node, recording what its sink gets. */
+export async function openNode(url: string, options: RedisEngineOptions = {}): Promise<EngineNode> {
+  const engine = new RedisEngine({ url, ...options });
+  const events: EngineEvent[] = [];
+  engine.listen((event) => events.push(event));
+  await engine.open();
+  const of = (topic: string, text: (seq: number, payload: string) => string) =>
+    events.flatMap((event) =>
+      event.type === "message"
+        ? event.message.topic === topic ? [text(event.message.id.seq, event.message.payload)] : []
+        : event.topic === topic
+        ? [`gap:${event.reason}`]
+        : []
+    );
+  return {
+    engine,
+    events,
+    log: (topic) => of(topic, (seq, payload) => `${seq}:${payload}`),
+    seqs: (topic) => of(topic, (seq) => String(seq)),
+  };
+}
+
+/** Sends one command to Redis (inline syntax) on a new connection; the raw reply. */
+export async function redisCommand(port: number, line: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(`${line}\r\n`));
+    const buffer = new Uint8Array(65536);
+    const n = await conn.read(buffer);
+    return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  } finally {
+    conn.close();
+  }
 }

@@ -8,44 +8,11 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import type { EngineEvent, EngineMessage } from "../src/push/engine.ts";
 import { RedisEngine, type RedisEngineOptions } from "../src/push/redis_engine.ts";
-import { freePort, redisTest } from "./_redis.ts";
+import { freePort, openNode, redisCommand, redisTest } from "./_redis.ts";
 import { until } from "./_server.ts";
 
-/** An engine with the events its sink got, as `seq:payload` or `gap:<reason>`. */
-async function node(
-  url: string,
-  options: RedisEngineOptions = {},
-): Promise<{ engine: RedisEngine; events: EngineEvent[]; log: (topic: string) => string[] }> {
-  const engine = new RedisEngine({ url, ...options });
-  const events: EngineEvent[] = [];
-  engine.listen((event) => events.push(event));
-  await engine.open();
-  const log = (topic: string) =>
-    events.flatMap((event) =>
-      event.type === "message"
-        ? event.message.topic === topic ? [`${event.message.id.seq}:${event.message.payload}`] : []
-        : event.topic === topic
-        ? [`gap:${event.reason}`]
-        : []
-    );
-  return { engine, events, log };
-}
-
-/** Sends one command to Redis with redis-cli-like plain RESP inline syntax. */
-async function command(port: number, line: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(`${line}\r\n`));
-    const buffer = new Uint8Array(4096);
-    const n = await conn.read(buffer);
-    return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
-  } finally {
-    conn.close();
-  }
-}
-
 redisTest("publish() assigns <epoch>:<seq> by one per topic, from one epoch", async (redis) => {
-  const { engine } = await node(redis.url);
+  const { engine } = await openNode(redis.url);
   try {
     const a1 = await engine.append("a", "x");
     const a2 = await engine.append("a", "y");
@@ -66,7 +33,11 @@ redisTest("publish() assigns <epoch>:<seq> by one per topic, from one epoch", as
 redisTest(
   "every node gets every message once, in publish order, whoever published",
   async (redis) => {
-    const nodes = await Promise.all([node(redis.url), node(redis.url), node(redis.url)]);
+    const nodes = await Promise.all([
+      openNode(redis.url),
+      openNode(redis.url),
+      openNode(redis.url),
+    ]);
     try {
       for (const { engine } of nodes) await engine.watch("news");
       // Three publishers at once: Redis orders them; every node must see that order.
@@ -100,7 +71,11 @@ redisTest(
 redisTest(
   "many concurrent publishers: holes filled from the stream, no false gap, no duplicate",
   async (redis) => {
-    const nodes = await Promise.all([node(redis.url), node(redis.url), node(redis.url)]);
+    const nodes = await Promise.all([
+      openNode(redis.url),
+      openNode(redis.url),
+      openNode(redis.url),
+    ]);
     try {
       for (const { engine } of nodes) await engine.watch("busy");
       // Ten publishers per node at once: own answers often overtake Pub/Sub,
@@ -126,8 +101,8 @@ redisTest(
 );
 
 redisTest("a node gets only the topics it watches; position() follows delivery", async (redis) => {
-  const a = await node(redis.url);
-  const b = await node(redis.url);
+  const a = await openNode(redis.url);
+  const b = await openNode(redis.url);
   try {
     await a.engine.append("news", "before");
     await b.engine.watch("news");
@@ -150,8 +125,8 @@ redisTest("a node gets only the topics it watches; position() follows delivery",
 });
 
 redisTest("recover(): an id seen on one node resumes on another", async (redis) => {
-  const a = await node(redis.url, { size: 5 });
-  const b = await node(redis.url, { size: 5 });
+  const a = await openNode(redis.url, { size: 5 });
+  const b = await openNode(redis.url, { size: 5 });
   try {
     const ids = [];
     for (let i = 1; i <= 8; i++) ids.push((await a.engine.append("t", `m${i}`)).id);
@@ -192,7 +167,7 @@ redisTest("recover(): an id seen on one node resumes on another", async (redis) 
 redisTest(
   "recover() reads in batches; the window's age is enforced with Redis's clock",
   async (redis) => {
-    const { engine } = await node(redis.url, { size: 100, ttl: 300, batchSize: 4 });
+    const { engine } = await openNode(redis.url, { size: 100, ttl: 300, batchSize: 4 });
     try {
       const first = await engine.append("t", "old");
       for (let i = 2; i <= 10; i++) await engine.append("t", `m${i}`);
@@ -217,13 +192,13 @@ redisTest(
 );
 
 redisTest("an idle topic's stream expires; its ids are never reused", async (redis) => {
-  const { engine } = await node(redis.url, { ttl: 200 });
+  const { engine } = await openNode(redis.url, { ttl: 200 });
   try {
     await engine.append("busy", "b1");
     const old = await engine.append("idle", "i1");
     const last = await engine.append("idle", "i2");
     await new Promise((resolve) => setTimeout(resolve, 400));
-    assertStringIncludes(await command(redis.port, "EXISTS pushwire:s:idle"), ":0");
+    assertStringIncludes(await redisCommand(redis.port, "EXISTS pushwire:s:idle"), ":0");
     const again = await engine.append("idle", "i3");
     assertEquals(again.id.seq, last.id.seq + 1);
     // i2 expired with the stream: a client that saw only i1 is told.
@@ -272,14 +247,14 @@ Deno.test("RedisEngine refuses a URL that is not redis:// or rediss://", () => {
 redisTest(
   "a dropped Pub/Sub connection: what was published meanwhile arrives, in order",
   async (redis) => {
-    const a = await node(redis.url);
-    const b = await node(redis.url);
+    const a = await openNode(redis.url);
+    const b = await openNode(redis.url);
     try {
       await b.engine.watch("t");
       for (let i = 1; i <= 3; i++) await a.engine.append("t", `m${i}`);
       await until(() => b.log("t").length === 3, 2000, "3 messages");
       // Redis drops every Pub/Sub client; b's comes back by itself.
-      await command(redis.port, "CLIENT KILL TYPE pubsub");
+      await redisCommand(redis.port, "CLIENT KILL TYPE pubsub");
       for (let i = 4; i <= 10; i++) await a.engine.append("t", `m${i}`);
       await until(() => b.log("t").length === 10, 5000, "10 messages");
       assertEquals(b.log("t"), range(1, 10).map((i) => `${i}:m${i}`));
@@ -293,8 +268,8 @@ redisTest(
 redisTest(
   "Redis restarted empty: a gap (restart) for live topics, then the new messages",
   async (redis) => {
-    const a = await node(redis.url);
-    const b = await node(redis.url);
+    const a = await openNode(redis.url);
+    const b = await openNode(redis.url);
     try {
       await a.engine.watch("t");
       await b.engine.watch("t");
@@ -343,7 +318,7 @@ redisTest(
 redisTest(
   "Redis restarted empty with nothing published since: live topics still get the gap",
   async (redis) => {
-    const b = await node(redis.url);
+    const b = await openNode(redis.url);
     try {
       await b.engine.watch("t");
       await b.engine.append("t", "before");
@@ -365,7 +340,7 @@ redisTest(
 redisTest(
   "watch() and recover() fail while Redis is down, and work once it is back",
   async (redis) => {
-    const { engine } = await node(redis.url);
+    const { engine } = await openNode(redis.url);
     try {
       await redis.stop();
       await assertRejects(() => engine.watch("t"));

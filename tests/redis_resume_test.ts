@@ -11,25 +11,8 @@ import type { EngineEvent } from "../src/push/engine.ts";
 import { planReplay } from "../src/push/replay.ts";
 import { RedisEngine, type RedisEngineOptions } from "../src/push/redis_engine.ts";
 import { servePush } from "../src/app/serve_push.ts";
-import { redisTest } from "./_redis.ts";
+import { openNode, redisTest } from "./_redis.ts";
 import { TestClient, until } from "./_server.ts";
-
-/** An open engine and its events for one topic, as `seq` or `gap:<reason>`. */
-async function node(url: string, options: RedisEngineOptions = {}) {
-  const engine = new RedisEngine({ url, ...options });
-  const events: EngineEvent[] = [];
-  engine.listen((event) => events.push(event));
-  await engine.open();
-  const log = (topic: string) =>
-    events.flatMap((event) =>
-      event.type === "message"
-        ? event.message.topic === topic ? [String(event.message.id.seq)] : []
-        : event.topic === topic
-        ? [`gap:${event.reason}`]
-        : []
-    );
-  return { engine, log };
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const budget = { bytes: 1 << 20, sizeOf: () => 1 };
@@ -37,16 +20,16 @@ const budget = { bytes: 1 << 20, sizeOf: () => 1 };
 redisTest(
   "a quiet topic's position is one before its first message, though other topics moved the floor",
   async (redis) => {
-    const a = await node(redis.url);
+    const a = await openNode(redis.url);
     try {
       await a.engine.watch("quiet");
       const before = a.engine.position("quiet");
       for (let i = 0; i < 3; i++) await a.engine.append("other", `o${i}`);
       const first = await a.engine.append("quiet", "first");
       assertEquals(first.id.seq, before.seq + 1);
-      await until(() => a.log("quiet").length > 0, 2000, "the first message");
+      await until(() => a.seqs("quiet").length > 0, 2000, "the first message");
       await pause(100);
-      assertEquals(a.log("quiet"), [String(first.id.seq)]);
+      assertEquals(a.seqs("quiet"), [String(first.id.seq)]);
       // A client told `before` that resumes later missed nothing.
       const recovery = await a.engine.recover("quiet", before);
       assertEquals(recovery.kind, "complete");
@@ -60,8 +43,8 @@ redisTest(
 redisTest(
   "a watched topic quiet for longer than the ttl gets its first message without a gap",
   async (redis) => {
-    const a = await node(redis.url, { ttl: 200 });
-    const b = await node(redis.url, { ttl: 200 });
+    const a = await openNode(redis.url, { ttl: 200 });
+    const b = await openNode(redis.url, { ttl: 200 });
     try {
       await a.engine.watch("quiet");
       const before = a.engine.position("quiet");
@@ -69,9 +52,9 @@ redisTest(
       for (let i = 0; i < 3; i++) await b.engine.append("other", `o${i}`);
       const first = await b.engine.append("quiet", "first");
       assert(first.id.seq > before.seq);
-      await until(() => a.log("quiet").length > 0, 2000, "the first message");
+      await until(() => a.seqs("quiet").length > 0, 2000, "the first message");
       await pause(100);
-      assertEquals(a.log("quiet"), [String(first.id.seq)]);
+      assertEquals(a.seqs("quiet"), [String(first.id.seq)]);
       assertEquals(a.engine.position("quiet"), first.id);
     } finally {
       await a.engine.close();
@@ -83,8 +66,8 @@ redisTest(
 redisTest(
   "a never-published topic resumed on a node that watched it earlier: no gap, joins at once",
   async (redis) => {
-    const a = await node(redis.url);
-    const b = await node(redis.url);
+    const a = await openNode(redis.url);
+    const b = await openNode(redis.url);
     try {
       await b.engine.watch("t");
       for (let i = 0; i < 3; i++) await a.engine.append("other", `o${i}`);
@@ -104,8 +87,8 @@ redisTest(
 redisTest(
   "a node whose quiet topic's place expired catches up with a later resume point at once",
   async (redis) => {
-    const a = await node(redis.url, { ttl: 200 });
-    const b = await node(redis.url, { ttl: 200 });
+    const a = await openNode(redis.url, { ttl: 200 });
+    const b = await openNode(redis.url, { ttl: 200 });
     try {
       await b.engine.watch("t");
       await pause(400);
@@ -118,9 +101,9 @@ redisTest(
       assertEquals(b.engine.position("t"), since);
       assertEquals(planReplay(recovery, since, b.engine.position("t"), budget).next, "join");
       const first = await a.engine.append("t", "first");
-      await until(() => b.log("t").length > 0, 2000, "the first message");
+      await until(() => b.seqs("t").length > 0, 2000, "the first message");
       await pause(100);
-      assertEquals(b.log("t"), [String(first.id.seq)]);
+      assertEquals(b.seqs("t"), [String(first.id.seq)]);
     } finally {
       await a.engine.close();
       await b.engine.close();
@@ -141,7 +124,7 @@ redisTest(
       hostname: "127.0.0.1",
       engine: new RedisEngine({ url: redis.url }),
     });
-    const other = await node(redis.url);
+    const other = await openNode(redis.url);
     const clients: TestClient[] = [];
     try {
       await Promise.all([pushA.ready, pushB.ready]);
@@ -175,8 +158,8 @@ redisTest(
 redisTest(
   "watch() resolves with position() at the last message the sink got, while messages flow",
   async (redis) => {
-    const a = await node(redis.url);
-    const b = await node(redis.url);
+    const a = await openNode(redis.url);
+    const b = await openNode(redis.url);
     let publishing = true;
     const publishers = [a.engine, b.engine, b.engine].map(async (engine) => {
       while (publishing) await engine.append("hot", "x");
@@ -185,7 +168,7 @@ redisTest(
       let checked = 0;
       for (let i = 0; i < 200; i++) {
         await a.engine.watch("hot"); // the first starts the watch, the others find it
-        const delivered = a.log("hot").filter((line) => !line.startsWith("gap"));
+        const delivered = a.seqs("hot").filter((line) => !line.startsWith("gap"));
         const position = a.engine.position("hot");
         if (delivered.length > 0) {
           assertEquals(position.seq, Number(delivered.at(-1)), `watch ${i}`);
@@ -194,7 +177,7 @@ redisTest(
         await pause(1);
       }
       assert(checked > 100, `${checked} checks`);
-      assertEquals(a.log("hot").filter((line) => line.startsWith("gap")), []);
+      assertEquals(a.seqs("hot").filter((line) => line.startsWith("gap")), []);
     } finally {
       publishing = false;
       await Promise.all(publishers);

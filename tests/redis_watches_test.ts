@@ -10,7 +10,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { type EngineEvent, WatchLimitError } from "../src/push/engine.ts";
 import { RedisEngine } from "../src/push/redis_engine.ts";
 import { type Watch, WatchSet } from "../src/push/redis/watches.ts";
-import { redisTest } from "./_redis.ts";
+import { redisCommand, redisTest } from "./_redis.ts";
 import { until } from "./_server.ts";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -73,22 +73,9 @@ Deno.test("WatchSet with no grace releases at once; forget() removes without rel
   assertEquals([released, set.size], [["a"], 0]);
 });
 
-/** Sends one command to Redis on a new connection; the raw reply. */
-async function command(port: number, line: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(`${line}\r\n`));
-    const buffer = new Uint8Array(65536);
-    const n = await conn.read(buffer);
-    return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
-  } finally {
-    conn.close();
-  }
-}
-
 /** How many channels of the prefix Redis has subscribers for. */
 async function channels(port: number): Promise<number> {
-  const list = await command(port, "PUBSUB CHANNELS pushwire:c:*");
+  const list = await redisCommand(port, "PUBSUB CHANNELS pushwire:c:*");
   return Number(list.slice(1, list.indexOf("\r\n")));
 }
 
@@ -103,7 +90,7 @@ async function eventually(condition: () => Promise<boolean>, timeout: number, wh
 
 /** How many scripts Redis ran (EVALSHA and EVAL). */
 async function scripts(port: number): Promise<number> {
-  const stats = await command(port, "INFO commandstats");
+  const stats = await redisCommand(port, "INFO commandstats");
   let calls = 0;
   for (const match of stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)) {
     calls += Number(match[1]);
