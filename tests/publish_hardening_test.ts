@@ -6,21 +6,8 @@
  */
 
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import { servePush, type ServePushOptions } from "../src/app/serve_push.ts";
+import { withPush } from "./_push.ts";
 import { EngineUnavailableError, MemoryEngine } from "../src/push/engine.ts";
-
-async function withPush(
-  options: ServePushOptions,
-  fn: (port: number) => Promise<void>,
-): Promise<void> {
-  const push = servePush({ port: 0, hostname: "127.0.0.1", ...options });
-  try {
-    await push.ready;
-    await fn(push.server.addr.port);
-  } finally {
-    await push.server.shutdown();
-  }
-}
 
 function post(port: number, headers: Record<string, string> = {}, body = "hello") {
   return fetch(`http://127.0.0.1:${port}/publish?topic=news`, {
@@ -31,7 +18,7 @@ function post(port: number, headers: Record<string, string> = {}, body = "hello"
 }
 
 Deno.test("a retry with the same Idempotency-Key answers the first id and publishes nothing", async () => {
-  await withPush({}, async (port) => {
+  await withPush({}, async (_push, port) => {
     const first = await (await post(port, { "Idempotency-Key": "order-17" })).json();
     const retry = await (await post(port, { "Idempotency-Key": "order-17" })).json();
     const other = await (await post(port, { "Idempotency-Key": "order-18" })).json();
@@ -58,7 +45,7 @@ class UnansweringEngine extends MemoryEngine {
 
 Deno.test("an engine that timed out: 503 saying the outcome is unknown; one that refused: 503", async () => {
   for (const unknown of [true, false]) {
-    await withPush({ engine: new UnansweringEngine(unknown) }, async (port) => {
+    await withPush({ engine: new UnansweringEngine(unknown) }, async (_push, port) => {
       const response = await post(port, { "Idempotency-Key": "k" });
       assertEquals(response.status, 503);
       assertEquals(response.headers.get("retry-after"), "1");
@@ -74,7 +61,7 @@ Deno.test("an engine that timed out: 503 saying the outcome is unknown; one that
 });
 
 Deno.test("without a token, a cross-site page cannot publish; with one, the token decides", async () => {
-  await withPush({}, async (port) => {
+  await withPush({}, async (_push, port) => {
     for (
       const headers of [
         { Origin: "https://evil.example" },
@@ -89,12 +76,12 @@ Deno.test("without a token, a cross-site page cannot publish; with one, the toke
     assertEquals(own.status, 200);
     await own.body?.cancel();
   });
-  await withPush({ origins: ["https://app.example"] }, async (port) => {
+  await withPush({ origins: ["https://app.example"] }, async (_push, port) => {
     const listed = await post(port, { Origin: "https://app.example" });
     assertEquals(listed.status, 200);
     await listed.body?.cancel();
   });
-  await withPush({ publishToken: "t0k3n" }, async (port) => {
+  await withPush({ publishToken: "t0k3n" }, async (_push, port) => {
     const response = await post(port, {
       Origin: "https://evil.example",
       Authorization: "Bearer t0k3n",

@@ -13,25 +13,13 @@ import type { Engine, EngineMessage, EngineRecovery, EngineSink } from "../src/p
 import type { HistoryStats, MessageId } from "../src/push/history.ts";
 import type { Metric } from "../src/server/metrics.ts";
 import { PushHub } from "../src/push/hub.ts";
-import { type PushServer, servePush, type ServePushOptions } from "../src/app/serve_push.ts";
+import { servePush } from "../src/app/serve_push.ts";
 import type { Socket } from "../src/server/socket.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
+import { withPush } from "./_push.ts";
 import { TestClient, until } from "./_server.ts";
 
 type Event = Record<string, unknown> & { type: string };
-
-/** A push server on loopback, shut down after `fn`. */
-async function withPush(
-  options: ServePushOptions,
-  fn: (push: PushServer, port: number) => Promise<void>,
-): Promise<void> {
-  const push = servePush({ port: 0, hostname: "127.0.0.1", ...options });
-  try {
-    await fn(push, push.server.addr.port);
-  } finally {
-    await push.server.shutdown();
-  }
-}
 
 /** POSTs text to `/publish?topic=…` and returns the JSON answer. */
 async function publish(

@@ -6,8 +6,8 @@
  */
 
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import type { EngineEvent, EngineMessage } from "../src/push/engine.ts";
-import { RedisEngine, type RedisEngineOptions } from "../src/push/redis_engine.ts";
+import type { EngineMessage } from "../src/push/engine.ts";
+import { RedisEngine } from "../src/push/redis_engine.ts";
 import { freePort, openNode, redisCommand, redisTest } from "./_redis.ts";
 import { until } from "./_server.ts";
 

@@ -7,9 +7,8 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import type { EngineEvent } from "../src/push/engine.ts";
 import { planReplay } from "../src/push/replay.ts";
-import { RedisEngine, type RedisEngineOptions } from "../src/push/redis_engine.ts";
+import { RedisEngine } from "../src/push/redis_engine.ts";
 import { servePush } from "../src/app/serve_push.ts";
 import { openNode, redisTest } from "./_redis.ts";
 import { TestClient, until } from "./_server.ts";

@@ -6,25 +6,13 @@
  */
 
 import { assertEquals } from "@std/assert";
-import { type PushServer, servePush, type ServePushOptions } from "../src/app/serve_push.ts";
+import type { PushServer, ServePushOptions } from "../src/app/serve_push.ts";
 import { RedisEngine } from "../src/push/redis_engine.ts";
 import { redisTest } from "./_redis.ts";
+import { withPush } from "./_push.ts";
 import { TestClient, until } from "./_server.ts";
 
 type Event = Record<string, unknown> & { type: string };
-
-async function withPush(
-  options: ServePushOptions,
-  fn: (push: PushServer, port: number) => Promise<void>,
-): Promise<void> {
-  const push = servePush({ port: 0, hostname: "127.0.0.1", ...options });
-  try {
-    await push.ready;
-    await fn(push, push.server.addr.port);
-  } finally {
-    await push.server.shutdown();
-  }
-}
 
 function events(client: TestClient): Event[] {
   return client.messages.map((message) => JSON.parse(message as string));
