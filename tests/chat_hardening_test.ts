@@ -99,8 +99,17 @@ Deno.test("a chat flood past the message rate: the burst goes through, the rest 
       notices[0]!.message,
       "Too many messages: some were dropped (at most 10 a second, 100 at once)",
     );
+    const dropped = (text: string) =>
+      Number(/^pushwire_messages_dropped_total (\d+)$/m.exec(text)?.[1]);
+    assert(dropped(server.metrics.render()) >= 190, server.metrics.render());
     for (const client of [a!, b!]) client.ws.close();
     await Promise.all([a!.closed, b!.closed]);
+    await until(
+      () =>
+        /pushwire_sockets_closed_by_cause_total\{cause="peer"\} 2/.test(server.metrics.render()),
+      5000,
+      "both closes counted by cause",
+    );
   } finally {
     await server.shutdown();
   }

@@ -18,7 +18,9 @@ import type { TopicIndex } from "./topics.ts";
 export type RefusalReason = "pending-handshakes" | "per-address";
 
 /** The traffic counts summed over sockets. */
-type Traffic = Pick<SocketCounters, "messagesIn" | "bytesIn" | "framesOut" | "bytesOut">;
+type Traffic =
+  & Pick<SocketCounters, "messagesIn" | "bytesIn" | "framesOut" | "bytesOut">
+  & { messagesDropped: number };
 
 /** Where a fan-out came from, for `pushwire_fanout_*_total{source}`. */
 export type FanoutSource = "topic" | "publish" | "room";
@@ -86,7 +88,14 @@ export class ServerMetrics {
   readonly #handshakeFailures = new LabeledCounter("status");
   readonly #httpResponses = new LabeledCounter("status");
   readonly #refusals = new LabeledCounter("reason");
-  readonly #closedTotals: Traffic = { messagesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0 };
+  readonly #closedByCause = new LabeledCounter("cause");
+  readonly #closedTotals: Traffic = {
+    messagesIn: 0,
+    bytesIn: 0,
+    framesOut: 0,
+    bytesOut: 0,
+    messagesDropped: 0,
+  };
   #accepted = 0;
   #handshakeTimeouts = 0;
   #slowConsumers = 0;
@@ -102,12 +111,9 @@ export class ServerMetrics {
     this.#accepted++;
     socket.closed.then((result) => {
       this.#closedByCode.add(String(result.code));
+      this.#closedByCause.add(socket.closeCause ?? "local");
       if (socket.closeCause === "slow-consumer") this.#slowConsumers++;
-      const counters = socket.counters;
-      this.#closedTotals.messagesIn += counters.messagesIn;
-      this.#closedTotals.bytesIn += counters.bytesIn;
-      this.#closedTotals.framesOut += counters.framesOut;
-      this.#closedTotals.bytesOut += counters.bytesOut;
+      addTraffic(this.#closedTotals, socket.counters);
     });
   }
 
@@ -187,18 +193,7 @@ export class ServerMetrics {
         "counter",
         this.#accepted,
       ),
-      {
-        name: "pushwire_sockets_closed_total",
-        help: "WebSocket connections closed, by close code (1006: no close frame).",
-        type: "counter",
-        samples: this.#closedByCode.samples(),
-      },
-      single(
-        "pushwire_slow_consumer_closes_total",
-        "Sockets closed because their outbox passed maxBufferedBytes.",
-        "counter",
-        this.#slowConsumers,
-      ),
+      ...this.#closeMetrics(),
       {
         name: "pushwire_handshake_failures_total",
         help: "Upgrade requests refused, by HTTP status.",
@@ -227,17 +222,38 @@ export class ServerMetrics {
     ];
   }
 
+  /** Sockets closed: by close code, by cause, and slow consumers. */
+  #closeMetrics(): Metric[] {
+    return [
+      {
+        name: "pushwire_sockets_closed_total",
+        help: "WebSocket connections closed, by close code (1006: no close frame).",
+        type: "counter",
+        samples: this.#closedByCode.samples(),
+      },
+      {
+        name: "pushwire_sockets_closed_by_cause_total",
+        help: "WebSocket connections closed, by cause: local, peer, protocol-error, " +
+          "slow-consumer, inflate-budget, message-rate, idle-timeout, connection-lost.",
+        type: "counter",
+        samples: this.#closedByCause.samples(),
+      },
+      single(
+        "pushwire_slow_consumer_closes_total",
+        "Sockets closed because their outbox passed maxBufferedBytes.",
+        "counter",
+        this.#slowConsumers,
+      ),
+    ];
+  }
+
   /** Messages and bytes in and out, closed sockets' totals included; bytes queued now. */
   #trafficMetrics(sockets: Iterable<Socket>): Metric[] {
     const live = { ...this.#closedTotals };
     let queued = 0;
     for (const socket of sockets) {
       queued += socket.bufferedAmount;
-      const counters = socket.counters;
-      live.messagesIn += counters.messagesIn;
-      live.bytesIn += counters.bytesIn;
-      live.framesOut += counters.framesOut;
-      live.bytesOut += counters.bytesOut;
+      addTraffic(live, socket.counters);
     }
     return [
       single(
@@ -245,6 +261,12 @@ export class ServerMetrics {
         "WebSocket messages received.",
         "counter",
         live.messagesIn,
+      ),
+      single(
+        "pushwire_messages_dropped_total",
+        "WebSocket messages dropped for the message rate (messageRateAction drop).",
+        "counter",
+        live.messagesDropped,
       ),
       single(
         "pushwire_received_bytes_total",
@@ -282,6 +304,15 @@ function topicMetrics(topics: TopicIndex<Socket>): Metric[] {
     single("pushwire_topics", "Topics with at least one subscriber.", "gauge", topics.size),
     single("pushwire_subscriptions", "Subscriptions of sockets to topics.", "gauge", subscriptions),
   ];
+}
+
+/** Adds a socket's counts to a total. */
+function addTraffic(total: Traffic, counters: SocketCounters): void {
+  total.messagesIn += counters.messagesIn;
+  total.bytesIn += counters.bytesIn;
+  total.framesOut += counters.framesOut;
+  total.bytesOut += counters.bytesOut;
+  total.messagesDropped += counters.messagesDropped ?? 0;
 }
 
 /** A metric with one sample and no labels. */
