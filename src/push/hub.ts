@@ -10,8 +10,7 @@
 import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { PreparedMessage } from "../protocol/deflate.ts";
 import { DEFAULTS } from "../defaults.ts";
-import { LabeledCounter, type Metric } from "../server/metrics.ts";
-import { fanoutMetrics } from "../server/server_metrics.ts";
+import type { Metric } from "../server/metrics.ts";
 import type { Socket } from "../server/socket.ts";
 import { validateTopic } from "../server/topics.ts";
 import {
@@ -26,6 +25,7 @@ import {
 import { type GapEvent, publicationJson, publicationPayload, sendEvent } from "./events.ts";
 import { formatId, type MessageId } from "./history.ts";
 import type { Publication, PublishResult } from "./publish.ts";
+import { HubCounts } from "./hub_metrics.ts";
 import { planReplay } from "./replay.ts";
 
 /** Options for {@linkcode PushHub}. */
@@ -159,13 +159,9 @@ export class PushHub {
   readonly #prepared = new WeakMap<EngineMessage, PreparedMessage>();
   // How many sockets each message was queued for as it was delivered.
   readonly #delivered = new WeakMap<EngineMessage, number>();
-  readonly #resumes = new LabeledCounter("outcome");
+  readonly #counts = new HubCounts();
   // Sockets whose close releases their topics (shared engines only).
   readonly #tracked = new WeakSet<Socket>();
-  #published = 0;
-  #deliveries = 0;
-  #replayed = 0;
-  #gaps = 0;
 
   /**
    * Makes a hub on an engine (a new {@linkcode MemoryEngine} by default) and
@@ -296,43 +292,7 @@ export class PushHub {
 
   /** The hub's and the engine's numbers, for `GET /metrics`. */
   metrics(): Metric[] {
-    const stats = this.engine.stats();
-    const gauge = (name: string, help: string, value: number): Metric => ({
-      name,
-      help,
-      type: "gauge",
-      samples: [{ value }],
-    });
-    return [
-      ...fanoutMetrics("publish", this.#published, this.#deliveries),
-      gauge("pushwire_history_topics", "Topics with a history window.", stats.topics),
-      gauge("pushwire_history_messages", "Messages held in history windows.", stats.messages),
-      gauge(
-        "pushwire_history_bytes",
-        "Bytes held for history: payloads and the frames prepared from them.",
-        stats.bytes,
-      ),
-      {
-        name: "pushwire_resumes_total",
-        help: "Subscriptions that resumed from an id, by outcome (complete or the gap reason).",
-        type: "counter",
-        samples: this.#resumes.samples(),
-      },
-      {
-        name: "pushwire_replayed_messages_total",
-        help: "Messages replayed to resuming subscribers.",
-        type: "counter",
-        samples: [{ value: this.#replayed }],
-      },
-      {
-        name: "pushwire_live_gaps_total",
-        help:
-          "Gap notices sent to live subscribers (the engine lost messages, e.g. Redis restarted empty).",
-        type: "counter",
-        samples: [{ value: this.#gaps }],
-      },
-      ...this.engine.metrics(),
-    ];
+    return [...this.#counts.metrics(this.engine.stats()), ...this.engine.metrics()];
   }
 
   /** An event of the engine: a message to deliver, or a gap to announce. */
@@ -349,7 +309,7 @@ export class PushHub {
       );
       for (const socket of this.#subscribers(event.topic)) {
         socket.send(gap);
-        this.#gaps++;
+        this.#counts.gaps++;
       }
       return;
     }
@@ -365,8 +325,8 @@ export class PushHub {
     }
     this.#delivered.set(message, delivered);
     this.engine.account?.(message, message.payload.length + prepared.byteLength);
-    this.#published++;
-    this.#deliveries += delivered;
+    this.#counts.published++;
+    this.#counts.deliveries += delivered;
   }
 
   #result(message: AppendedMessage): PublishResult {
@@ -449,7 +409,7 @@ export class PushHub {
         socket.close(CLOSE_CODE.TryAgainLater, "topics unavailable, try again");
       }
     } finally {
-      if (since !== undefined && outcome !== undefined) this.#resumes.add(outcome);
+      if (since !== undefined && outcome !== undefined) this.#counts.resumes.add(outcome);
     }
   }
 
@@ -463,7 +423,7 @@ export class PushHub {
         this.engine.account?.(message, message.payload.length + prepared.byteLength);
       }
     }
-    this.#replayed += messages.length;
+    this.#counts.replayed += messages.length;
   }
 
   /** The socket joins the live stream of a topic, and is told so. */
