@@ -9,6 +9,7 @@
  * @module
  */
 
+import { denoRunArgs } from "./_deno_run.ts";
 import { assert, assertEquals, assertLess, assertLessOrEqual } from "@std/assert";
 import { deflateRawSync } from "node:zlib";
 import { CLOSE_CODE } from "../src/protocol/close_code.ts";
@@ -289,19 +290,11 @@ async function fragmentHeap(gc: () => void): Promise<{ grown: number; echoed: bo
 
 Deno.test("a message of 700 000 fragments (maxFragments raised) holds one buffer, not an object per fragment", async () => {
   // This file doubles as the child's script (see the end of the file).
-  const fallback = new URL("../.ci/std/", import.meta.url);
-  const importMap = import.meta.resolve("@std/assert").startsWith(fallback.href)
-    ? [`--import-map=${new URL("import_map.json", fallback).pathname}`]
-    : [];
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
+    args: denoRunArgs(new URL(import.meta.url), ["--fragment-heap"], [
       "-A",
       "--v8-flags=--expose-gc",
-      ...importMap,
-      new URL(import.meta.url).pathname,
-      "--fragment-heap",
-    ],
+    ]),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -10,6 +10,7 @@
 
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { VERSION } from "../src/version.ts";
+import { runCli } from "./_cli.ts";
 import { denoRunArgs } from "./_deno_run.ts";
 import { rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { TestClient } from "./_server.ts";
@@ -17,7 +18,6 @@ import { TestClient } from "./_server.ts";
 const REPO = new URL("../", import.meta.url);
 const CLI = new URL("src/cli.ts", REPO);
 const URL_LINE = /pushwire listening on (https?:\/\/(\S+):(\d+)\/)/;
-const decoder = new TextDecoder();
 
 type LogLine = Record<string, unknown> & { level: string; event: string };
 
@@ -30,29 +30,6 @@ function logLines(stderr: string): LogLine[] {
   return stderr.split(/\r?\n/).filter((line) => line.startsWith("{")).map((line) =>
     JSON.parse(line)
   );
-}
-
-/** Runs the CLI to its end (SIGKILL after `timeout` ms). */
-async function runCli(args: string[], permissions: string[] = [], timeout = 20_000) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs(CLI, args, permissions),
-    cwd: REPO,
-    env: {},
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const killer = setTimeout(() => child.kill("SIGKILL"), timeout);
-  try {
-    const output = await child.output();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(killer);
-  }
 }
 
 /** The CLI serving on 127.0.0.1 and a free port, stdin `/dev/null`. */
@@ -231,7 +208,7 @@ Deno.test("pushwire --publish-token-file reads the token at start, with -R for t
     await withFile("\n", async (path) => {
       const { code, stderr } = await runCli(
         ["--port", "0", "--publish-token-file", path],
-        [`--allow-read=${path}`],
+        { permissions: [`--allow-read=${path}`] },
       );
       assertEquals(code, 1);
       assertStringIncludes(stderr, "the file is empty");

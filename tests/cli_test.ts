@@ -9,6 +9,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { ChatEvent } from "../src/chat/room.ts";
 import { CHAT_PAGE } from "../src/chat/page.ts";
 import { VERSION } from "../src/version.ts";
+import { runCli, type RunOptions } from "./_cli.ts";
 import { denoRunArgs } from "./_deno_run.ts";
 import { RawClient, rawHttp, upgradeRequest } from "./_raw_client.ts";
 import { TestClient } from "./_server.ts";
@@ -17,38 +18,6 @@ import { makeCertificate, type TestCertificate, TlsClient } from "./_tls.ts";
 const REPO = new URL("../", import.meta.url);
 const CLI = new URL("src/cli.ts", REPO);
 const URL_LINE = /^pushwire listening on (https?:\/\/(\S+):(\d+)\/)$/;
-
-/** How to run the CLI beyond its arguments. */
-interface RunOptions {
-  /** More permission flags than `-N`. */
-  permissions?: string[];
-  /** Environment variables to set. */
-  env?: Record<string, string>;
-}
-
-/** Runs the CLI to completion (at most `timeout` ms) and returns its output. */
-async function runCli(args: string[], timeout = 20_000, options: RunOptions = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs(CLI, args, options.permissions),
-    cwd: REPO,
-    env: options.env ?? {},
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const killer = setTimeout(() => child.kill("SIGKILL"), timeout);
-  try {
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(killer);
-  }
-}
 
 /**
  * The CLI serving in the background: its stdout read line by line, stdin

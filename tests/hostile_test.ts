@@ -7,6 +7,7 @@
  * @module
  */
 
+import { denoRunArgs } from "./_deno_run.ts";
 import { assert, assertEquals, assertLess } from "@std/assert";
 import { CLOSE_CODE } from "../src/protocol/close_code.ts";
 import { OPCODE } from "../src/protocol/frame.ts";
@@ -426,20 +427,11 @@ Deno.test("10k connect/disconnect cycles leave the registry empty and RSS within
 
 Deno.test("10k connect/disconnect cycles leave the heap flat (child process with --expose-gc)", async () => {
   // This file doubles as the child's script (see the end of the file).
-  const fallback = new URL("../.ci/std/", import.meta.url);
-  const importMap = import.meta.resolve("@std/assert").startsWith(fallback.href)
-    ? [`--import-map=${new URL("import_map.json", fallback).pathname}`]
-    : [];
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
+    args: denoRunArgs(new URL(import.meta.url), ["--churn", "10000"], [
       "-A",
       "--v8-flags=--expose-gc",
-      ...importMap,
-      new URL(import.meta.url).pathname,
-      "--churn",
-      "10000",
-    ],
+    ]),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
