@@ -64,7 +64,18 @@ export { HttpError, ProtocolError } from "./src/protocol/errors.ts";
 export type { UpgradeRequest } from "./src/protocol/handshake.ts";
 export { type PushServer, servePush, type ServePushOptions } from "./src/app/serve_push.ts";
 export { PushHub, type PushHubOptions } from "./src/push/hub.ts";
-export type { Publication, PublishResult } from "./src/push/publish.ts";
+export type { Publication, PublishOptions, PublishResult } from "./src/push/publish.ts";
+export type { Sender } from "./src/push/events.ts";
+export { grantFromClaim, TopicGrant } from "./src/auth/grants.ts";
+export { Identity, type IdentityInit } from "./src/auth/identity.ts";
+export {
+  isJwtAuthorizer,
+  type JwtAuthorizer,
+  jwtAuthorizer,
+  type JwtOptions,
+} from "./src/auth/jwt.ts";
+export type { JwtKeyOptions } from "./src/auth/jwt_keys.ts";
+export { PUSH_CLOSE_CODE } from "./src/app/token_clock.ts";
 export type { GapReason, MessageId } from "./src/push/history.ts";
 export {
   type Engine,

@@ -73,6 +73,8 @@ export const DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   /** Bytes of one chat message (text as UTF-8, or binary), well below maxMessageBytes. */
   maxChatBytes: 16 * 1024,
+  /** Topic patterns a socket without an identity may publish to (`servePush`). */
+  anonymousPublish: ["room:*"] as readonly string[],
   /** Topics one socket may subscribe to. */
   maxSubscriptions: 100,
   /** Bytes of replay queued on a socket at a time. */
@@ -105,16 +107,31 @@ export const DEFAULTS = {
 /**
  * The message rate of `servePush` and `serveChat` per socket, unless their
  * options say otherwise: past it a client's messages (chat, control) are
- * dropped, and it is told so at most once a second with an `error` event.
- * Plain `serve()` has no rate limit unless given one.
+ * dropped, and it is told so at most once a second with an `error` event
+ * naming the rate and burst. Plain `serve()` has no rate limit unless given
+ * one.
+ *
+ * @param options A rate and burst, if given.
+ * @returns The socket options of the rate.
  */
-export const CLIENT_RATE = {
-  maxMessagesPerSecond: DEFAULTS.maxMessagesPerSecond,
-  messageBurst: DEFAULTS.messageBurst,
-  messageRateAction: "drop",
-  messageRateNotice: JSON.stringify({
-    type: "error",
-    message: `Too many messages: some were dropped (at most ${DEFAULTS.maxMessagesPerSecond} ` +
-      `a second, ${DEFAULTS.messageBurst} at once)`,
-  }),
-} as const;
+export function clientRate(
+  options: { maxMessagesPerSecond?: number; messageBurst?: number },
+): {
+  maxMessagesPerSecond: number;
+  messageBurst: number;
+  messageRateAction: "drop";
+  messageRateNotice: string;
+} {
+  const perSecond = options.maxMessagesPerSecond ?? DEFAULTS.maxMessagesPerSecond;
+  const burst = options.messageBurst ?? DEFAULTS.messageBurst;
+  return {
+    maxMessagesPerSecond: perSecond,
+    messageBurst: burst,
+    messageRateAction: "drop",
+    messageRateNotice: JSON.stringify({
+      type: "error",
+      message: `Too many messages: some were dropped (at most ${perSecond} a second, ` +
+        `${burst} at once)`,
+    }),
+  };
+}

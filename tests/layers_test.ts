@@ -13,7 +13,8 @@ const BELOW: Record<string, string[]> = {
   server: ["protocol"],
   push: ["server", "protocol"],
   chat: ["server", "protocol"],
-  app: ["push", "chat", "server", "protocol"],
+  auth: ["server", "protocol"],
+  app: ["auth", "push", "chat", "server", "protocol"],
 };
 
 /** Every .ts file under a folder of src/, as paths relative to src/. */

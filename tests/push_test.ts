@@ -151,7 +151,7 @@ Deno.test("control messages subscribe and unsubscribe; other messages get an err
     const errors = received.filter((e) => e.type === "error").map((e) => String(e.message));
     assertEquals(errors.length, 3);
     assertStringIncludes(errors[0]!, "Cannot use topic");
-    assertStringIncludes(errors[1]!, "POST /publish");
+    assertStringIncludes(errors[1]!, "Only subscribe, unsubscribe, publish and token messages");
     await client.close();
   });
 });

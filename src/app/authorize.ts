@@ -7,7 +7,9 @@
 
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { Authorization, Authorize, AuthorizeInfo } from "../server/options.ts";
+import { Identity } from "../auth/identity.ts";
 import { parseSubscriptions } from "../push/subscriptions.ts";
+import { nicknameOf } from "./identity_of.ts";
 
 /** The application's rules for upgrades and topics. */
 export interface TopicAccess {
@@ -21,8 +23,9 @@ export interface TopicAccess {
 }
 
 /**
- * Decides an upgrade of the push server: the URL's topics and `since` must
- * parse (else 400), the application's `authorize` hook must accept, and its
+ * Decides an upgrade of the push server: the URL's topics, `since` and
+ * `name` must parse (else 400), the application's `authorize` hook must
+ * accept, and the identity it attached (when it is an `Identity`) and its
  * `allowTopic` rule must allow every topic in the URL (else 403).
  *
  * @param request The upgrade request.
@@ -40,6 +43,7 @@ export async function authorizeUpgrade(
   let topics: string[];
   try {
     topics = parseSubscriptions(request.query, maxSubscriptions).topics;
+    nicknameOf(request.query);
   } catch (error) {
     return { accept: false, status: 400, message: (error as Error).message };
   }
@@ -49,7 +53,10 @@ export async function authorizeUpgrade(
     if (!answer.accept) return answer;
     data = answer.data;
   }
-  const refused = topics.find((topic) => options.allowTopic?.(topic, request, data) === false);
+  const grant = data instanceof Identity ? data.subscribe : undefined;
+  const refused = topics.find((topic) =>
+    grant?.allows(topic) === false || options.allowTopic?.(topic, request, data) === false
+  );
   if (refused !== undefined) {
     return { accept: false, status: 403, message: `Not allowed to subscribe to "${refused}"` };
   }

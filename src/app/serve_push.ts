@@ -9,7 +9,7 @@
 
 import { CHAT_PAGE } from "../chat/page.ts";
 import { Room } from "../chat/room.ts";
-import { CLIENT_RATE, DEFAULTS } from "../defaults.ts";
+import { clientRate, DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { EngineUnavailableError } from "../push/engine.ts";
 import { SILENT } from "../server/log.ts";
@@ -18,9 +18,12 @@ import { serve, type Server } from "../server/server.ts";
 import type { ServeOptions } from "../server/options.ts";
 import { PushHub, type PushHubOptions } from "../push/hub.ts";
 import { type Publication, type PublishResult, publishRoute } from "../push/publish.ts";
+import { TopicGrant } from "../auth/grants.ts";
+import { isJwtAuthorizer } from "../auth/jwt.ts";
 import { authorizeUpgrade } from "./authorize.ts";
 import { engineRelay, localRelay, receiveRoom, ROOM_TOPIC } from "./room_relay.ts";
 import { attend, type PushSession } from "./session.ts";
+import { UserIndex } from "./users.ts";
 
 /** Options for {@linkcode servePush}: the server's, the hub's, and publishing. */
 export interface ServePushOptions extends ServeOptions, Omit<PushHubOptions, "internal"> {
@@ -30,7 +33,8 @@ export interface ServePushOptions extends ServeOptions, Omit<PushHubOptions, "in
    */
   publishToken?: string;
   /**
-   * The largest body `POST /publish` accepts, in bytes (larger ones get 413).
+   * The largest body `POST /publish` accepts, in bytes (larger ones get
+   * 413), and the largest `data` of a client's publish message, as JSON.
    *
    * @default {65536}
    */
@@ -50,6 +54,14 @@ export interface ServePushOptions extends ServeOptions, Omit<PushHubOptions, "in
    * @default {16384}
    */
   maxChatBytes?: number;
+  /**
+   * Topic patterns (`room:*`, `news`, `*`) a socket without an identity may
+   * publish to with `{"type":"publish",…}`. A socket with one (from
+   * `jwtAuthorizer`) publishes where its token's `publish` claim allows.
+   *
+   * @default {["room:*"]}
+   */
+  anonymousPublish?: readonly string[];
 }
 
 /** A running push server, made by {@linkcode servePush}. */
@@ -130,11 +142,16 @@ export function servePush(options: ServePushOptions = {}): PushServer {
     chat: shared ? engineRelay(hub.engine) : localRelay(room),
     maxSubscriptions,
     maxChatBytes: options.maxChatBytes ?? DEFAULTS.maxChatBytes,
+    maxPublishBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    anonymousPublish: new TopicGrant(options.anonymousPublish ?? DEFAULTS.anonymousPublish),
+    users: new UserIndex(),
+    clientId: (socket) => socket.id,
     ...(options.allowTopic === undefined ? {} : { allowTopic: options.allowTopic }),
+    ...(isJwtAuthorizer(options.authorize) ? { verify: options.authorize.verify } : {}),
   };
   const server: Server = serve({
     page: CHAT_PAGE,
-    ...CLIENT_RATE,
+    ...clientRate(options),
     ...options,
     routes: {
       "/publish": publishRoute({

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CLIENT_RATE, DEFAULTS } from "../defaults.ts";
+import { clientRate, DEFAULTS } from "../defaults.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { ServeOptions } from "../server/options.ts";
 import type { Socket } from "../server/socket.ts";
@@ -73,7 +73,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatRoom {
   const room = new Room();
   const maxChatBytes = options.maxChatBytes ?? DEFAULTS.maxChatBytes;
   const server: Server = serve(
-    { page: CHAT_PAGE, ...CLIENT_RATE, ...options },
+    { page: CHAT_PAGE, ...clientRate(options), ...options },
     (socket) => attend(room, socket, maxChatBytes),
   );
   server.metrics.register(() => room.metrics());

@@ -10,11 +10,17 @@
  * ```text
  * ← {"type":"subscribe","topic":"news","since":"m3k9x2ab0f1c:12"}   since is optional
  * ← {"type":"unsubscribe","topic":"news"}
+ * ← {"type":"publish","topic":"room:1","data":{"text":"hi"},"ref":1}   as the grant allows
+ * ← {"type":"token","token":"<a fresh JWT>"}
  * → {"type":"gap","topic":"news","since":"m3k9x2ab0f1c:12","reason":"expired"}
  * → {"type":"publication","topic":"news","id":"m3k9x2ab0f1c:13","time":1763776800000,"data":"hello"}
  * → {"type":"publication","topic":"news","id":"…:14","time":…,"data":"AAEC","encoding":"base64"}
  * → {"type":"subscribed","topic":"news","last":"m3k9x2ab0f1c:14"}
  * → {"type":"unsubscribed","topic":"news"}
+ * → {"type":"published","topic":"room:1","id":"m3k9x2ab0f1c:15","ref":1}
+ * → {"type":"publication","topic":"room:1","id":"…:15","time":…,"data":{"text":"hi"},"from":{"client":"7","user":"alice"}}
+ * → {"type":"expiring","expires":1763776860000}
+ * → {"type":"token","expires":1763780400000}
  * → {"type":"error","message":"…"}
  * ```
  *
@@ -48,6 +54,21 @@ export interface PublicationEvent {
   data: unknown;
   /** `"base64"` when `data` holds bytes. */
   encoding?: "base64";
+  /** Who published it from a socket; absent for a server publish. */
+  from?: Sender;
+}
+
+/**
+ * The socket a client publish came from: its id, and its user and name when
+ * it has an identity. The server sets it; a client cannot.
+ */
+export interface Sender {
+  /** The publishing socket's client id. */
+  client: string;
+  /** The user (a token's `sub`). */
+  user?: string;
+  /** The name to show (a token's `info.name`, or an anonymous nickname). */
+  name?: string;
 }
 
 /**
@@ -87,6 +108,23 @@ export interface UnsubscribedEvent {
   type: "unsubscribed";
   /** The topic. */
   topic: string;
+  /**
+   * Why, when the client did not ask: `"server"` (the application's API
+   * unsubscribed the user) or `"grant"` (a fresh token no longer grants it).
+   */
+  reason?: "server" | "grant";
+}
+
+/** A message the socket published was accepted: its id in the topic. */
+export interface PublishedEvent {
+  /** Always `"published"`. */
+  type: "published";
+  /** The topic. */
+  topic: string;
+  /** The message's id, `<epoch>:<seq>`. */
+  id: string;
+  /** The `ref` of the client's publish message, when it had one. */
+  ref?: string | number;
 }
 
 /** A control message was refused, or a message could not be handled. */
@@ -95,6 +133,28 @@ export interface ErrorEvent {
   type: "error";
   /** What went wrong. */
   message: string;
+  /** The `ref` of the client's message it answers, when it had one. */
+  ref?: string | number;
+}
+
+/**
+ * The socket's token expires soon: send a fresh one
+ * (`{"type":"token","token":"…"}`) before `expires`, or the socket is closed
+ * with 4401.
+ */
+export interface ExpiringEvent {
+  /** Always `"expiring"`. */
+  type: "expiring";
+  /** When the token expires, in milliseconds since the epoch. */
+  expires: number;
+}
+
+/** A fresh token was accepted: the socket's grants are the new token's. */
+export interface TokenAcceptedEvent {
+  /** Always `"token"`. */
+  type: "token";
+  /** When the new token expires (ms since the epoch), or `null` for never. */
+  expires: number | null;
 }
 
 /**
@@ -121,7 +181,10 @@ export type PushEvent =
   | GapEvent
   | SubscribedEvent
   | UnsubscribedEvent
-  | ErrorEvent;
+  | PublishedEvent
+  | ErrorEvent
+  | ExpiringEvent
+  | TokenAcceptedEvent;
 
 /**
  * The part of a publication event after its time, as the engine stores it:
@@ -135,14 +198,16 @@ export type PushEvent =
  * ```
  *
  * @param publication The message.
+ * @param from The socket that published it, for a client publish.
  * @returns The payload the engine keeps.
  */
-export function publicationPayload(publication: Publication): string {
+export function publicationPayload(publication: Publication, from?: Sender): string {
+  const sender = from === undefined ? "" : `,"from":${JSON.stringify(from)}`;
   if (publication.type === "binary") {
-    return `"data":"${encodeBase64(publication.bytes)}","encoding":"base64"`;
+    return `"data":"${encodeBase64(publication.bytes)}","encoding":"base64"${sender}`;
   }
-  if (publication.type === "text") return `"data":${JSON.stringify(publication.text)}`;
-  return `"data":${JSON.stringify(publication.value) ?? "null"}`;
+  if (publication.type === "text") return `"data":${JSON.stringify(publication.text)}${sender}`;
+  return `"data":${JSON.stringify(publication.value) ?? "null"}${sender}`;
 }
 
 /**

@@ -15,7 +15,6 @@ import type { Socket } from "../server/socket.ts";
 import { validateTopic } from "../server/topics.ts";
 import {
   type AppendedMessage,
-  type AppendOptions,
   type Engine,
   type EngineEvent,
   type EngineMessage,
@@ -24,7 +23,7 @@ import {
 } from "./engine.ts";
 import { type GapEvent, publicationJson, publicationPayload, sendEvent } from "./events.ts";
 import { formatId, type MessageId } from "./history.ts";
-import type { Publication, PublishResult } from "./publish.ts";
+import type { Publication, PublishOptions, PublishResult } from "./publish.ts";
 import { HubCounts } from "./hub_metrics.ts";
 import { planReplay } from "./replay.ts";
 
@@ -191,9 +190,10 @@ export class PushHub {
    *
    * @param topic A topic name.
    * @param publication The message.
-   * @param options An idempotency key: a publish with a key already used
+   * @param options An idempotency key (a publish with a key already used
    * for the topic, while its message is still held, answers that message's
-   * id with `repeated: true` and publishes nothing.
+   * id with `repeated: true` and publishes nothing), and the sending socket
+   * of a client publish.
    * @returns Its id, topic, and how many sockets of this node it was queued
    * for by the time the engine answered (with a shared engine, it may reach
    * them a moment later: then 0).
@@ -204,10 +204,10 @@ export class PushHub {
   publish(
     topic: string,
     publication: Publication,
-    options: AppendOptions = {},
+    options: PublishOptions = {},
   ): Promise<PublishResult> {
     validateTopic(topic);
-    const payload = publicationPayload(publication);
+    const payload = publicationPayload(publication, options.from);
     let now: AppendedMessage | undefined;
     try {
       now = this.engine.appendNow?.(topic, payload, options);

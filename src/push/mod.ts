@@ -47,10 +47,14 @@ export {
 } from "./history.ts";
 export type {
   ErrorEvent,
+  ExpiringEvent,
   GapEvent,
   PublicationEvent,
+  PublishedEvent,
   PushEvent,
+  Sender,
   SubscribedEvent,
+  TokenAcceptedEvent,
   UnsubscribedEvent,
 } from "./events.ts";
-export type { Publication, PublishContext, PublishResult } from "./publish.ts";
+export type { Publication, PublishContext, PublishOptions, PublishResult } from "./publish.ts";

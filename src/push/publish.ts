@@ -28,12 +28,13 @@
  * @module
  */
 
-import { validateIdempotencyKey } from "./idempotency.ts";
+import type { Sender } from "./events.ts";
+import { type AppendOptions, validateIdempotencyKey } from "./idempotency.ts";
 import {
   bearerToken,
   isCrossSite,
   isLoopback,
-  normalizeOrigins,
+  originPolicy,
   timingSafeEqual,
 } from "../server/access.ts";
 import { HttpError } from "../protocol/errors.ts";
@@ -64,6 +65,12 @@ export type Publication =
     bytes: Uint8Array;
   };
 
+/** Options of a publish: an idempotency key, and the socket it came from. */
+export interface PublishOptions extends AppendOptions {
+  /** The socket a client publish came from, shown to subscribers as `from`. */
+  from?: Sender;
+}
+
 /** What publishing a message answers. */
 export interface PublishResult {
   /** The message's id, `<epoch>:<seq>`. */
@@ -89,8 +96,9 @@ export interface PublishRouteOptions {
   /**
    * Browser origins allowed to publish when no token is set (the server's
    * `origins`): a request whose `Origin` is neither listed nor this server's
-   * own gets 403, and so does one with `Sec-Fetch-Site: cross-site`. With a
-   * token, origins are not checked.
+   * own gets 403, and so does one with `Sec-Fetch-Site: cross-site`. `["*"]`
+   * (every origin, for sockets) lets no other site publish: a page of
+   * another site still needs a token. With a token, origins are not checked.
    *
    * @default {none: only this server's own pages}
    */
@@ -201,7 +209,8 @@ export function parsePublication(contentType: string | undefined, body: Uint8Arr
  * @returns The route, for `serve({ routes: { "/publish": … } })`.
  */
 export function publishRoute(options: PublishRouteOptions): HttpRoute {
-  const origins = normalizeOrigins(options.origins ?? []);
+  const policy = originPolicy(options.origins);
+  const origins = policy.kind === "listed" ? policy.origins : new Set<string>();
   return {
     methods: ["POST"],
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,

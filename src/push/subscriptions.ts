@@ -36,7 +36,26 @@ export type ControlMessage =
     type: "unsubscribe";
     /** The topic. */
     topic: string;
+  }
+  | {
+    /** Publish to a topic, as the socket's grant allows. */
+    type: "publish";
+    /** The topic. */
+    topic: string;
+    /** The message: any JSON value. */
+    data: unknown;
+    /** Anything short to match the answer to the message. */
+    ref?: string | number;
+  }
+  | {
+    /** Replace the socket's token with a fresh one. */
+    type: "token";
+    /** The token. */
+    token: string;
   };
+
+/** The longest `ref` of a publish message, in characters. */
+export const MAX_REF_LENGTH = 64;
 
 /** The longest text read as a possible control message, in characters. */
 export const MAX_CONTROL_LENGTH = 1024;
@@ -70,8 +89,8 @@ export function parseSubscriptions(query: URLSearchParams, maxTopics = 100): Sub
 
 /**
  * Reads a text message as a control message. Text that is not a JSON object
- * whose `type` is `subscribe` or `unsubscribe` is not one (it is chat, or an
- * error, for the caller to decide).
+ * whose `type` is `subscribe`, `unsubscribe`, `publish` or `token` is not
+ * one (it is chat, or an error, for the caller to decide).
  *
  * @example
  * ```ts
@@ -79,16 +98,23 @@ export function parseSubscriptions(query: URLSearchParams, maxTopics = 100): Sub
  *
  * console.log(parseControl('{"type":"subscribe","topic":"news","since":"m3k9x2ab:12"}'));
  * // { type: "subscribe", topic: "news", since: { epoch: "m3k9x2ab", seq: 12 } }
+ * console.log(parseControl('{"type":"publish","topic":"room:1","data":{"text":"hi"},"ref":1}', 4096));
+ * // { type: "publish", topic: "room:1", data: { text: "hi" }, ref: 1 }
  * console.log(parseControl("hello")); // undefined
  * ```
  *
  * @param text A text message from a client.
+ * @param maxLength The longest text read as one, in characters (a publish
+ * carries its message).
  * @returns The control message, or `undefined` when the text is not one.
- * @throws {TypeError} For a control message with an invalid topic or
- * `since`.
+ * @throws {TypeError} For a control message with an invalid topic, `since`,
+ * `ref` or token.
  */
-export function parseControl(text: string): ControlMessage | undefined {
-  if (text.length > MAX_CONTROL_LENGTH || !text.trimStart().startsWith("{")) return undefined;
+export function parseControl(
+  text: string,
+  maxLength = MAX_CONTROL_LENGTH,
+): ControlMessage | undefined {
+  if (text.length > maxLength || !text.trimStart().startsWith("{")) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -96,12 +122,36 @@ export function parseControl(text: string): ControlMessage | undefined {
     return undefined;
   }
   if (typeof value !== "object" || value === null) return undefined;
-  const { type, topic, since } = value as Record<string, unknown>;
-  if (type !== "subscribe" && type !== "unsubscribe") return undefined;
+  const fields = value as Record<string, unknown>;
+  const { type, topic } = fields;
+  if (type === "token") {
+    if (typeof fields.token !== "string") {
+      throw new TypeError('Cannot renew: "token" must be a string');
+    }
+    return { type, token: fields.token };
+  }
+  if (type !== "subscribe" && type !== "unsubscribe" && type !== "publish") return undefined;
   if (typeof topic !== "string") throw new TypeError(`Cannot ${type}: "topic" must be a string`);
   validateTopic(topic);
   if (type === "unsubscribe") return { type, topic };
+  if (type === "publish") return publishControl(topic, fields);
+  const { since } = fields;
   if (since === undefined || since === null) return { type, topic };
   if (typeof since !== "string") throw new TypeError('Cannot subscribe: "since" must be a string');
   return { type, topic, since: parseId(since) };
+}
+
+/** A publish control message's fields, checked. */
+function publishControl(topic: string, fields: Record<string, unknown>): ControlMessage {
+  if (!("data" in fields)) throw new TypeError('Cannot publish: "data" is missing');
+  const { data, ref } = fields;
+  if (ref === undefined || ref === null) return { type: "publish", topic, data };
+  const valid = (typeof ref === "string" && ref.length <= MAX_REF_LENGTH) ||
+    (typeof ref === "number" && Number.isFinite(ref));
+  if (!valid) {
+    throw new TypeError(
+      `Cannot publish: "ref" must be a number or a string of at most ${MAX_REF_LENGTH} characters`,
+    );
+  }
+  return { type: "publish", topic, data, ref: ref as string | number };
 }

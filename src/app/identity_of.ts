@@ -1,0 +1,67 @@
+/**
+ * A socket's identity on the push server: the one its `authorize` hook
+ * attached (a token's, from `jwtAuthorizer`), or an anonymous one that may
+ * subscribe to every topic (as the application's `allowTopic` allows),
+ * publish where the server lets anonymous clients publish, and be shown by
+ * the nickname in its URL (`?name=`).
+ *
+ * @module
+ */
+
+import { TopicGrant } from "../auth/grants.ts";
+import { Identity } from "../auth/identity.ts";
+import type { Socket } from "../server/socket.ts";
+
+/** The longest nickname (`?name=`), in characters. */
+export const MAX_NICKNAME_LENGTH = 32;
+
+/**
+ * Reads the nickname of a connection URL.
+ *
+ * @example
+ * ```ts
+ * import { nicknameOf } from "./identity_of.ts";
+ *
+ * console.log(nicknameOf(new URLSearchParams("name=Ada"))); // "Ada"
+ * console.log(nicknameOf(new URLSearchParams(""))); // undefined
+ * ```
+ *
+ * @param query The query of the upgrade request.
+ * @returns The nickname, trimmed, or `undefined` for none.
+ * @throws {TypeError} For one longer than 32 characters or with control
+ * characters.
+ */
+export function nicknameOf(query: URLSearchParams): string | undefined {
+  const name = query.get("name")?.trim();
+  if (name === undefined || name === "") return undefined;
+  // deno-lint-ignore no-control-regex
+  if (name.length > MAX_NICKNAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new TypeError(
+      `Invalid name: at most ${MAX_NICKNAME_LENGTH} characters, no control characters`,
+    );
+  }
+  return name;
+}
+
+/**
+ * The identity of a socket.
+ *
+ * @param socket The socket.
+ * @param data What its `authorize` hook attached.
+ * @param anonymousPublish What a socket without an identity may publish to.
+ * @returns The attached identity, or an anonymous one.
+ */
+export function identityOf(socket: Socket, data: unknown, anonymousPublish: TopicGrant): Identity {
+  if (data instanceof Identity) return data;
+  let name: string | undefined;
+  try {
+    name = nicknameOf(socket.request.query);
+  } catch {
+    name = undefined; // Refused at the handshake already.
+  }
+  return new Identity({
+    subscribe: TopicGrant.ALL,
+    publish: anonymousPublish,
+    ...(name === undefined ? {} : { info: { name } }),
+  });
+}
