@@ -62,8 +62,12 @@
  *                         sockets and handshakes per client address; past it
  *                         429 (default 1024; 0 turns it off: do so behind a
  *                         reverse proxy, where every client has its address)
- *   --origin <origin>     browser origin allowed to connect, repeatable
- *                         (default: any)
+ *   --origin <origin>     browser origin allowed to connect besides the server's
+ *                         own, repeatable (default: the server's own only); '*'
+ *                         lets every web page connect with the user's cookies
+ *   --allowed-host <host> host name (or address) requests must name in Host,
+ *                         repeatable; [:port] for one port only; others get 403,
+ *                         against DNS rebinding (default: any)
  *   --cert <file>         TLS certificate chain (PEM), with --key
  *   --key <file>          TLS private key (PEM)
  *   --no-deflate          turn permessage-deflate compression off (default on)
@@ -179,6 +183,7 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
     options.metricsToken = await readToken(command.metricsToken, "--metrics-token");
   }
   if (command.origins !== undefined) options.origins = command.origins;
+  if (command.allowedHosts !== undefined) options.allowedHosts = command.allowedHosts;
   if (command.tls !== undefined) {
     const both = `${command.tls.cert},${command.tls.key}`;
     options.cert = await readStartFile("--cert", command.tls.cert, both);

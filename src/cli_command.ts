@@ -7,7 +7,7 @@
 
 import { parseArgs } from "@std/cli";
 import { DEFAULTS } from "./defaults.ts";
-import { normalizeOrigins } from "./server/access.ts";
+import { normalizeAllowedHosts, originPolicy } from "./server/access.ts";
 import type { LogThreshold } from "./server/log.ts";
 
 /** What `pushwire --help` prints. */
@@ -44,8 +44,12 @@ Options:
                         sockets and handshakes per client address; past it
                         429 (default 1024; 0 turns it off: do so behind a
                         reverse proxy, where every client has its address)
-  --origin <origin>     browser origin allowed to connect, repeatable
-                        (default: any)
+  --origin <origin>     browser origin allowed to connect besides the server's
+                        own, repeatable (default: the server's own only); '*'
+                        lets every web page connect with the user's cookies
+  --allowed-host <host> host name (or address) requests must name in Host,
+                        repeatable; [:port] for one port only; others get 403,
+                        against DNS rebinding (default: any)
   --cert <file>         TLS certificate chain (PEM), with --key
   --key <file>          TLS private key (PEM)
   --no-deflate          turn permessage-deflate compression off (default on)
@@ -112,6 +116,8 @@ export interface ServeCommand {
   maxConnectionsPerAddress: number;
   /** `--origin`, every one. */
   origins: string[] | undefined;
+  /** `--allowed-host`, every one. */
+  allowedHosts: string[] | undefined;
   /** Not `--no-deflate`. */
   deflate: boolean;
   /** `--cert` and `--key`. */
@@ -183,6 +189,7 @@ function parseFlags(args: string[]) {
       "max-pending-handshakes",
       "max-connections-per-address",
       "origin",
+      "allowed-host",
       "cert",
       "key",
       "redis",
@@ -192,7 +199,7 @@ function parseFlags(args: string[]) {
     ],
     boolean: ["help", "version", "deflate"],
     negatable: ["deflate"],
-    collect: ["origin"],
+    collect: ["origin", "allowed-host"],
     alias: { h: "help", V: "version" },
     default: {
       port: String(DEFAULTS.port),
@@ -225,7 +232,9 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
   const hostname = String(flags.hostname);
   if (hostname === "") throw new TypeError("Invalid --hostname: it must not be empty");
   const origins = (flags.origin as unknown[]).map(String);
-  normalizeOrigins(origins);
+  originPolicy(origins);
+  const allowedHosts = (flags["allowed-host"] as unknown[]).map(String);
+  if (allowedHosts.length > 0) normalizeAllowedHosts(allowedHosts);
   const cert = flags.cert;
   const key = flags.key;
   if ((cert === undefined) !== (key === undefined)) {
@@ -264,6 +273,7 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
       1_000_000,
     ),
     origins: origins.length === 0 ? undefined : origins,
+    allowedHosts: allowedHosts.length === 0 ? undefined : allowedHosts,
     deflate: flags.deflate !== false,
     tls: cert === undefined || key === undefined
       ? undefined

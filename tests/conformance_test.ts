@@ -1274,7 +1274,10 @@ group("opening handshake: accepted requests (RFC 6455 §4.2)", async (t, port) =
       "an absolute-form target (RFC 6455 §4.2.1, RFC 9112 §3.2.2)",
       request(lines, `http://127.0.0.1:${port}/chat`),
     ],
-    ["an Origin header", request([...lines, "Origin: http://example.com"])],
+    [
+      "the server's own Origin (its host and port those of Host)",
+      request([...lines, `Origin: http://127.0.0.1:${port}`]),
+    ],
     ["bare LF line endings", request(lines).replaceAll("\r\n", "\n")],
   ];
   for (const [name, raw] of accepted) {
@@ -1378,6 +1381,12 @@ group("opening handshake: refused requests get their status and close", async (t
     ["an obs-fold continuation line", request([...lines, " folded"]), 400],
     ["a NUL in a header value", request([...lines, "X-Nul: a\x00b"]), 400],
     ["a target that is not a path", request(lines, "chat"), 400],
+    [
+      "an Origin of another host (no origins configured)",
+      request([...lines, "Origin: http://example.com"]),
+      403,
+    ],
+    ["Origin: null", request([...lines, "Origin: null"]), 403],
     ["64 KiB of headers", request([...lines, `X-Big: ${"a".repeat(64 * 1024)}`]), 431],
     [
       "200 header fields",

@@ -1,7 +1,7 @@
 /**
- * Access control, pure: the `Origin` allowlist, cross-site requests,
- * subprotocol choice, bearer tokens compared in constant time, and loopback
- * addresses and host names.
+ * Access control, pure: the `Origin` allowlist, the `Host` allowlist (the
+ * DNS-rebinding defence), cross-site requests, subprotocol choice, bearer
+ * tokens compared in constant time, and loopback addresses and host names.
  *
  * @module
  */
@@ -10,6 +10,43 @@ import { HttpError } from "../protocol/errors.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 
 const encoder = new TextEncoder();
+
+/**
+ * The `origins` entry that accepts every browser origin (`--origin '*'`).
+ *
+ * @example
+ * ```ts
+ * import { ANY_ORIGIN, originPolicy } from "./access.ts";
+ *
+ * console.log(originPolicy([ANY_ORIGIN]).kind); // "any"
+ * ```
+ */
+export const ANY_ORIGIN = "*";
+
+/**
+ * Which browser origins may open sockets, from `ServeOptions.origins`: every
+ * one (`"*"`), or those listed and this server's own (an empty list: this
+ * server's own only).
+ */
+export type OriginPolicy =
+  | {
+    /** Every origin: any web page may open sockets. */
+    kind: "any";
+  }
+  | {
+    /** The listed origins and this server's own. */
+    kind: "listed";
+    /** Canonical origins from {@linkcode normalizeOrigins}. */
+    origins: ReadonlySet<string>;
+  };
+
+// A `Host` header or an allowed host: a name or IPv4 address, or an IPv6
+// address in brackets, then an optional port.
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^\s/?#@\\[\]:]+)(?::(\d{1,5}))?$/;
+// A canonical host name (labels of letters, digits, `-` and `_`), an IPv4
+// address, or an IPv6 address in brackets.
+const HOST_NAME =
+  /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])$/;
 
 /**
  * Turns allowlist entries into canonical origins (`scheme://host[:port]`,
@@ -48,9 +85,40 @@ export function normalizeOrigins(origins: Iterable<string>): Set<string> {
 }
 
 /**
+ * Reads `ServeOptions.origins` into an {@linkcode OriginPolicy}: unset means
+ * this server's own origin only, `["*"]` every origin.
+ *
+ * @example
+ * ```ts
+ * import { originPolicy } from "./access.ts";
+ *
+ * console.log(originPolicy(undefined)); // { kind: "listed", origins: Set(0) {} }
+ * console.log(originPolicy(["*"])); // { kind: "any" }
+ * console.log(originPolicy(["https://App.example"])); // { kind: "listed", origins: Set(1) { "https://app.example" } }
+ * ```
+ *
+ * @param origins Origins such as `https://app.example`, or `["*"]`.
+ * @returns The policy.
+ * @throws {TypeError} For an entry that is not an http(s) origin, or `"*"`
+ * listed with other origins.
+ */
+export function originPolicy(origins: readonly string[] | undefined): OriginPolicy {
+  if (origins?.includes(ANY_ORIGIN)) {
+    if (origins.some((origin) => origin !== ANY_ORIGIN)) {
+      throw new TypeError(
+        'Cannot combine origin "*" (every origin) with other origins: list "*" alone',
+      );
+    }
+    return { kind: "any" };
+  }
+  return { kind: "listed", origins: normalizeOrigins(origins ?? []) };
+}
+
+/**
  * Checks an upgrade request's `Origin` against an allowlist. Requests without
  * an `Origin` (programs rather than browsers) pass, and so do pages served by
- * this server itself (the origin's host equals the `Host` header); any other
+ * this server itself: the origin's `host[:port]` equals the `Host` header
+ * (compared canonically: case-insensitive, default ports dropped). Any other
  * origin, `null` included, is refused.
  *
  * @example
@@ -76,18 +144,89 @@ export function checkOrigin(
 ): void {
   const { origin } = request;
   if (origin === undefined) return;
-  let canonical: URL | undefined;
-  try {
-    canonical = new URL(origin);
-  } catch {
-    canonical = undefined;
-  }
-  if (canonical !== undefined) {
-    if (allowed.has(canonical.origin)) return;
-    const host = request.headers.get("host")?.toLowerCase();
-    if (host !== undefined && canonical.host === host) return;
+  const url = parseOrigin(origin);
+  if (url !== undefined) {
+    if (allowed.has(url.origin)) return;
+    if (isOwnOrigin(url, request.headers.get("host"))) return;
   }
   throw new HttpError(403, "Origin not allowed");
+}
+
+/**
+ * Turns `allowedHosts` entries into canonical ones: a host name or address
+ * (lower case, a trailing dot dropped, IPv6 in brackets) alone, which allows
+ * it on every port, or with `:port`, which allows that port only.
+ *
+ * @example
+ * ```ts
+ * import { normalizeAllowedHosts } from "./access.ts";
+ *
+ * console.log([...normalizeAllowedHosts(["LocalHost", "push.example:8443", "[::1]"])]);
+ * // ["localhost", "push.example:8443", "[::1]"]
+ * ```
+ *
+ * @param hosts Host names or addresses, each with an optional `:port`.
+ * @returns The canonical entries.
+ * @throws {TypeError} For an empty list, or an entry with a scheme, a path,
+ * a user name, a wildcard, or a port outside 1..65535.
+ */
+export function normalizeAllowedHosts(hosts: Iterable<string>): Set<string> {
+  const set = new Set<string>();
+  for (const host of hosts) {
+    const parsed = parseHost(host);
+    if (parsed === undefined || !HOST_NAME.test(parsed.hostname) || parsed.port === 0) {
+      throw new TypeError(
+        `Invalid allowed host "${host}": expected a host name or address, optionally with :port ` +
+          "(no scheme, path or wildcard; IPv6 in brackets)",
+      );
+    }
+    set.add(parsed.port === undefined ? parsed.hostname : `${parsed.hostname}:${parsed.port}`);
+  }
+  if (set.size === 0) {
+    throw new TypeError("Invalid allowed hosts: list at least one host, or leave them unset");
+  }
+  return set;
+}
+
+/**
+ * Checks a request's `Host` header against the allowed hosts, the defence
+ * against DNS rebinding: a page of another site whose name was made to
+ * resolve to this server's address still sends its own name in `Host`. An
+ * entry without a port allows its host on every port; one with a port
+ * allows that port only, a `Host` without a port standing for
+ * `defaultPort`.
+ *
+ * @example
+ * ```ts
+ * import { checkHost, normalizeAllowedHosts } from "./access.ts";
+ *
+ * const allowed = normalizeAllowedHosts(["localhost", "push.example:8443"]);
+ * checkHost(new Map([["host", "LOCALHOST:8080"]]), allowed, 80); // passes
+ * try {
+ *   checkHost(new Map([["host", "evil.example:8080"]]), allowed, 80);
+ * } catch (error) {
+ *   console.log((error as Error).message); // "Host not allowed"
+ * }
+ * ```
+ *
+ * @param headers The request's header fields, names in lower case.
+ * @param allowed Canonical entries from {@linkcode normalizeAllowedHosts}.
+ * @param defaultPort The port a `Host` without one means: 80, or 443 under TLS.
+ * @throws {HttpError} 400 without a `Host` header, 403 for a host not allowed.
+ */
+export function checkHost(
+  headers: ReadonlyMap<string, string>,
+  allowed: ReadonlySet<string>,
+  defaultPort: number,
+): void {
+  const host = headers.get("host");
+  if (host === undefined || host === "") throw new HttpError(400, "Missing Host header");
+  const parsed = parseHost(host);
+  if (parsed !== undefined) {
+    const { hostname, port = defaultPort } = parsed;
+    if (allowed.has(hostname) || allowed.has(`${hostname}:${port}`)) return;
+  }
+  throw new HttpError(403, "Host not allowed");
 }
 
 /**
@@ -237,8 +376,37 @@ export function isCrossSite(
   if (headers.get("sec-fetch-site")?.trim().toLowerCase() === "cross-site") return true;
   if (origin === undefined) return false;
   if (url === undefined) return true; // "null" or garbage
-  const host = headers.get("host")?.trim().toLowerCase();
-  return !(host !== undefined && url.host === host && isLoopbackHost(url.hostname));
+  return !(isOwnOrigin(url, headers.get("host")) && isLoopbackHost(url.hostname));
+}
+
+/**
+ * Whether an origin is this server's own: its host and port are the `Host`
+ * header's, both canonical (lower case, a trailing dot dropped, no port
+ * meaning the origin scheme's default).
+ */
+function isOwnOrigin(origin: URL, host: string | undefined): boolean {
+  const parsed = host === undefined ? undefined : parseHost(host);
+  if (parsed === undefined) return false;
+  const defaultPort = origin.protocol === "https:" ? 443 : 80;
+  return parsed.hostname === origin.hostname.replace(/\.$/, "") &&
+    (parsed.port ?? defaultPort) === (origin.port === "" ? defaultPort : Number(origin.port));
+}
+
+/**
+ * A `Host` header (or an allowed host) as its canonical host name and its
+ * port, if any; `undefined` when it is not one.
+ */
+function parseHost(host: string): { hostname: string; port: number | undefined } | undefined {
+  const match = HOST_PORT.exec(host.trim());
+  if (match === null) return undefined;
+  const port = match[2] === undefined ? undefined : Number(match[2]);
+  if (port !== undefined && port > 65535) return undefined;
+  try {
+    const hostname = new URL(`http://${match[1]}`).hostname.replace(/\.$/, "");
+    return hostname === "" ? undefined : { hostname, port };
+  } catch {
+    return undefined;
+  }
 }
 
 /** An `Origin` header value as a URL, or `undefined` when it is not one. */

@@ -116,14 +116,46 @@ export interface ServeOptions extends SocketOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Origins allowed to open sockets, such as `https://app.example`. When
-   * set, an upgrade request whose `Origin` is neither listed nor this
-   * server's own (its host equal to the `Host` header) gets 403; requests
-   * without an `Origin` (programs, not browsers) pass.
+   * Browser origins allowed to open sockets, such as `https://app.example`,
+   * besides this server's own. An upgrade request whose `Origin` is neither
+   * listed nor this server's own (its host and port equal to the `Host`
+   * header's, compared case-insensitively with default ports dropped) gets
+   * 403 "Origin not allowed", `Origin: null` included; requests without an
+   * `Origin` (programs, not browsers) pass. So, unset, only pages served
+   * from the host the request was sent to may connect.
    *
-   * @default {every origin}
+   * `["*"]` accepts every origin: any web page the user visits may then
+   * open sockets that carry the user's cookies and other ambient authority
+   * (a login, a loopback or intranet address), so use it only when the
+   * `authorize` hook checks something a page of another site cannot send,
+   * such as a token. `"*"` must be the only entry. It does not open
+   * `POST /publish` without a token to other sites (see `publishRoute`).
+   *
+   * Checking the origin does not stop DNS rebinding (the page's origin and
+   * `Host` then name the same host): see
+   * {@linkcode ServeOptions.allowedHosts}.
+   *
+   * @default {[]: this server's own origin only}
    */
   origins?: readonly string[];
+  /**
+   * Host names (or addresses) the server answers to, such as `localhost` or
+   * `push.example:8443`: every request, upgrades and plain HTTP routes
+   * alike, whose `Host` header names another host gets 403 "Host not
+   * allowed" before anything else is done; one without a `Host` header gets
+   * 400. An entry without a port allows its host on every port; one with a
+   * port allows that port only (a `Host` without a port meaning 80, or 443
+   * under TLS). Names compare case-insensitively, a trailing dot ignored;
+   * IPv6 addresses go in brackets (`[::1]`); no wildcards.
+   *
+   * This is the defence against DNS rebinding: a page of another site whose
+   * name was made to resolve to this server's address sends its own name in
+   * `Host`, so it cannot reach `POST /publish` (tokenless on loopback),
+   * `/metrics` or the sockets.
+   *
+   * @default {every host}
+   */
+  allowedHosts?: readonly string[];
   /**
    * Subprotocols the server speaks. The first one the client offers that is
    * listed here is chosen, answered in `Sec-WebSocket-Protocol` and found in

@@ -21,7 +21,14 @@ import {
 } from "../protocol/handshake.ts";
 import { errorResponse, type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
 import { VERSION } from "../version.ts";
-import { checkOrigin, chooseProtocol, normalizeOrigins } from "./access.ts";
+import {
+  checkHost,
+  checkOrigin,
+  chooseProtocol,
+  normalizeAllowedHosts,
+  type OriginPolicy,
+  originPolicy,
+} from "./access.ts";
 import { addressOf, Admission } from "./admission.ts";
 import { builtinRoutes } from "./builtin_routes.ts";
 import { Compression } from "./compression.ts";
@@ -64,7 +71,8 @@ export class Server {
   readonly #options: ServeOptions;
   readonly #socketOptions: SocketOptions;
   readonly #handler: SocketHandler | undefined;
-  readonly #origins: ReadonlySet<string> | undefined;
+  readonly #origins: OriginPolicy;
+  readonly #allowedHosts: ReadonlySet<string> | undefined;
   readonly #routes: HttpRoutes;
   readonly #stats = new ServerMetrics();
   readonly #data = new WeakMap<Socket, unknown>();
@@ -88,8 +96,8 @@ export class Server {
    *
    * @param options Where to listen, limits and timeouts.
    * @param handler Called with every accepted socket.
-   * @throws {TypeError} For `cert` without `key` (or the reverse), or an
-   * invalid origin.
+   * @throws {TypeError} For `cert` without `key` (or the reverse), an
+   * invalid origin or an invalid allowed host.
    */
   constructor(options: ServeOptions = {}, handler?: SocketHandler) {
     this.#options = options;
@@ -107,7 +115,10 @@ export class Server {
         closeQuietly(conn);
       },
     );
-    this.#origins = options.origins === undefined ? undefined : normalizeOrigins(options.origins);
+    this.#origins = originPolicy(options.origins);
+    this.#allowedHosts = options.allowedHosts === undefined
+      ? undefined
+      : normalizeAllowedHosts(options.allowedHosts);
     if ((options.cert === undefined) !== (options.key === undefined)) {
       throw new TypeError("Cannot serve TLS: cert and key must be given together");
     }
@@ -242,6 +253,9 @@ export class Server {
     try {
       head = await readHead(conn, parser);
       if (head === undefined) return;
+      if (this.#allowedHosts !== undefined) {
+        checkHost(head.headers, this.#allowedHosts, this.secure ? 443 : 80);
+      }
       if (!isUpgradeRequest(head)) {
         this.#handshakeDeadlines.delete(conn);
         await this.#serveHttp(conn, head, parser.rest);
@@ -289,7 +303,7 @@ export class Server {
   // The checks in order (origin, connection limit, authorize), then the 101
   // response and the socket. Whether the connection became a socket.
   async #upgrade(conn: Conn, request: UpgradeRequest, rest: Uint8Array): Promise<boolean> {
-    if (this.#origins !== undefined) checkOrigin(request, this.#origins);
+    if (this.#origins.kind === "listed") checkOrigin(request, this.#origins.origins);
     // Hold a place while the handshake completes, so that concurrent
     // upgrades cannot overshoot the limit.
     const maxConnections = this.#options.maxConnections ?? DEFAULTS.maxConnections;
@@ -416,9 +430,10 @@ export class Server {
  * `server.sockets` and is passed to `handler`, if given. Plain HTTP gets the
  * `page` at `/` (if given), JSON counts at `/healthz`, the metrics at
  * `/metrics` (to loopback clients, or with `metricsToken`), the `routes`
- * given, and 404 elsewhere. Connections are admitted within
- * `maxPendingHandshakes` and `maxConnectionsPerAddress`; what happens is
- * logged through `logger` (silent by default).
+ * given, and 404 elsewhere. Browsers connect from this server's own pages
+ * or `origins`; with `allowedHosts`, a request naming another host gets 403.
+ * Connections are admitted within `maxPendingHandshakes` and
+ * `maxConnectionsPerAddress`; what happens is logged through `logger`.
  *
  * @example Broadcast every message to every client
  * ```ts ignore
