@@ -28,7 +28,8 @@
  * @module
  */
 
-import { validateIdempotencyKey } from "./idempotency.ts";
+import type { Sender } from "./events.ts";
+import { type AppendOptions, validateIdempotencyKey } from "./idempotency.ts";
 import {
   bearerToken,
   isCrossSite,
@@ -63,6 +64,12 @@ export type Publication =
     /** The bytes. */
     bytes: Uint8Array;
   };
+
+/** Options of a publish: an idempotency key, and the socket it came from. */
+export interface PublishOptions extends AppendOptions {
+  /** The socket a client publish came from, shown to subscribers as `from`. */
+  from?: Sender;
+}
 
 /** What publishing a message answers. */
 export interface PublishResult {
