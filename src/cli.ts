@@ -101,21 +101,53 @@ import {
   type TokenSource,
   USAGE,
 } from "./cli_command.ts";
+import type { JwtOptions } from "./auth/jwt.ts";
 import type { RedisEngine } from "./push/redis_engine.ts";
+import type { Authorize } from "./server/options.ts";
 import { Logger } from "./server/log.ts";
 import { VERSION } from "./version.ts";
 
 const TOKEN_VARIABLE = "PUSHWIRE_TOKEN";
+const JWT_SECRET_VARIABLE = "PUSHWIRE_JWT_SECRET";
 
 /** A failure to start that the user must fix: its message is shown as is. */
 class StartError extends Error {}
 
-/** The token from the environment, when the permission to read it was granted. */
-function tokenFromEnvironment(): string | undefined {
-  const status = Deno.permissions.querySync({ name: "env", variable: TOKEN_VARIABLE });
+/** A secret from the environment, when the permission to read it was granted. */
+function tokenFromEnvironment(variable: string): string | undefined {
+  const status = Deno.permissions.querySync({ name: "env", variable });
   if (status.state !== "granted") return undefined;
-  const token = Deno.env.get(TOKEN_VARIABLE);
+  const token = Deno.env.get(variable);
   return token === "" ? undefined : token;
+}
+
+/**
+ * The `authorize` hook of the JWT flags (or of `$PUSHWIRE_JWT_SECRET`), its
+ * key loaded; `undefined` without them. jose is loaded only then.
+ */
+async function jwtAuthorize(command: ServeCommand): Promise<Authorize | undefined> {
+  const jwt = command.jwt ?? {};
+  const options: JwtOptions = { publicTopics: command.publicTopics };
+  if (jwt.secret !== undefined) options.secret = await readToken(jwt.secret, "--jwt-secret");
+  else if (jwt.keyFile !== undefined) {
+    options.key = await readStartFile("--jwt-key", jwt.keyFile, jwt.keyFile);
+  } else if (jwt.jwks !== undefined) options.jwks = jwt.jwks;
+  else {
+    const secret = tokenFromEnvironment(JWT_SECRET_VARIABLE);
+    if (secret === undefined) return undefined;
+    options.secret = secret;
+  }
+  if (jwt.algorithm !== undefined) options.algorithms = [jwt.algorithm];
+  if (jwt.issuer !== undefined) options.issuer = jwt.issuer;
+  if (jwt.audience !== undefined) options.audience = jwt.audience;
+  const { jwtAuthorizer } = await import("./auth/jwt.ts");
+  const authorize = jwtAuthorizer(options);
+  try {
+    await authorize.ready;
+  } catch (error) {
+    throw new StartError((error as Error).message);
+  }
+  return authorize;
 }
 
 /** The URL to print: a clickable `localhost` for the wildcard addresses. */
@@ -176,7 +208,7 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
     logger,
   };
   const token = command.token === undefined
-    ? tokenFromEnvironment()
+    ? tokenFromEnvironment(TOKEN_VARIABLE)
     : await readToken(command.token, "--publish-token");
   if (token !== undefined) options.publishToken = token;
   if (command.metricsToken !== undefined) {
@@ -184,6 +216,12 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
   }
   if (command.origins !== undefined) options.origins = command.origins;
   if (command.allowedHosts !== undefined) options.allowedHosts = command.allowedHosts;
+  const authorize = await jwtAuthorize(command);
+  if (authorize !== undefined) options.authorize = authorize;
+  if (authorize === undefined && command.publicTopics.length > 0) {
+    throw new StartError("--public-topic needs --jwt-secret, --jwt-key or --jwks");
+  }
+  if (command.anonymousPublish !== undefined) options.anonymousPublish = command.anonymousPublish;
   if (command.tls !== undefined) {
     const both = `${command.tls.cert},${command.tls.key}`;
     options.cert = await readStartFile("--cert", command.tls.cert, both);

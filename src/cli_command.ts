@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "@std/cli";
+import { validatePattern } from "./auth/grants.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { normalizeAllowedHosts, originPolicy } from "./server/access.ts";
 import type { LogThreshold } from "./server/log.ts";
@@ -50,6 +51,25 @@ Options:
   --allowed-host <host> host name (or address) requests must name in Host,
                         repeatable; [:port] for one port only; others get 403,
                         against DNS rebinding (default: any)
+  --jwt-secret <s>      require a JWT (HS256, this secret of 32+ bytes) from
+                        every client: ?token= or Authorization: Bearer
+                        (default: $PUSHWIRE_JWT_SECRET when readable)
+  --jwt-secret-file <file>
+                        read the JWT secret from a file (needs -R=<file>)
+  --jwt-key <file>      require a JWT signed with this public key (PEM or
+                        JWK: RS256, PS256 with --jwt-alg, ES256, EdDSA …)
+  --jwks <url>          require a JWT signed with a key of this key set (an
+                        identity provider's JWKS URL, fetched and cached)
+  --jwt-alg <alg>       the algorithm of --jwt-key (default: the key's)
+  --jwt-issuer <iss>    the iss a JWT must have
+  --jwt-audience <aud>  the aud a JWT must have
+  --public-topic <pattern>
+                        topic anyone may read without a token (news, status:*),
+                        repeatable
+  --anonymous-publish <pattern>
+                        topics clients without a token may publish to over
+                        their socket, repeatable; none for none (default
+                        room:*)
   --cert <file>         TLS certificate chain (PEM), with --key
   --key <file>          TLS private key (PEM)
   --no-deflate          turn permessage-deflate compression off (default on)
@@ -68,8 +88,8 @@ Options:
   -V, --version         show the version
 
 Permissions: -N (network) always, --redis included; --allow-env=PUSHWIRE_TOKEN
-to read the token from the environment; -R=<file> for each file named (TLS,
-token files).
+(and PUSHWIRE_JWT_SECRET) to read them from the environment; -R=<file> for each
+file named (TLS, token and key files).
 `;
 
 /** A token: given on the command line, or the path of a file that holds it. */
@@ -86,6 +106,22 @@ export type TokenSource =
     /** The file's path. */
     path: string;
   };
+
+/** The JWT flags: one key source, and the claims checked. */
+export interface JwtCommand {
+  /** `--jwt-secret` or `--jwt-secret-file`. */
+  secret?: TokenSource;
+  /** `--jwt-key`: the key file. */
+  keyFile?: string;
+  /** `--jwks`. */
+  jwks?: string;
+  /** `--jwt-alg`. */
+  algorithm?: string;
+  /** `--jwt-issuer`. */
+  issuer?: string;
+  /** `--jwt-audience`. */
+  audience?: string;
+}
 
 /** How the CLI treats its stdin (`--stdin`). */
 export type StdinMode = "auto" | "on" | "off";
@@ -118,6 +154,12 @@ export interface ServeCommand {
   origins: string[] | undefined;
   /** `--allowed-host`, every one. */
   allowedHosts: string[] | undefined;
+  /** `--jwt-*` and `--jwks`: where the key that verifies tokens comes from. */
+  jwt: JwtCommand | undefined;
+  /** `--public-topic`, every one. */
+  publicTopics: string[];
+  /** `--anonymous-publish`, every one (`[]` for `none`); `undefined` for the default. */
+  anonymousPublish: string[] | undefined;
   /** Not `--no-deflate`. */
   deflate: boolean;
   /** `--cert` and `--key`. */
@@ -190,6 +232,15 @@ function parseFlags(args: string[]) {
       "max-connections-per-address",
       "origin",
       "allowed-host",
+      "jwt-secret",
+      "jwt-secret-file",
+      "jwt-key",
+      "jwks",
+      "jwt-alg",
+      "jwt-issuer",
+      "jwt-audience",
+      "public-topic",
+      "anonymous-publish",
       "cert",
       "key",
       "redis",
@@ -199,7 +250,7 @@ function parseFlags(args: string[]) {
     ],
     boolean: ["help", "version", "deflate"],
     negatable: ["deflate"],
-    collect: ["origin", "allowed-host"],
+    collect: ["origin", "allowed-host", "public-topic", "anonymous-publish"],
     alias: { h: "help", V: "version" },
     default: {
       port: String(DEFAULTS.port),
@@ -274,6 +325,9 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
     ),
     origins: origins.length === 0 ? undefined : origins,
     allowedHosts: allowedHosts.length === 0 ? undefined : allowedHosts,
+    jwt: jwtCommand(flags),
+    publicTopics: patterns(flags["public-topic"], "--public-topic") ?? [],
+    anonymousPublish: patterns(flags["anonymous-publish"], "--anonymous-publish"),
     deflate: flags.deflate !== false,
     tls: cert === undefined || key === undefined
       ? undefined
@@ -283,6 +337,55 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
     logLevel: oneOf(flags["log-level"], "--log-level", LOG_LEVELS),
     stdin: oneOf(flags.stdin, "--stdin", STDIN_MODES),
   };
+}
+
+/** The JWT flags, checked: at most one key source; the others need one. */
+function jwtCommand(flags: ReturnType<typeof parseFlags>): JwtCommand | undefined {
+  const secret = tokenSource(flags["jwt-secret"], flags["jwt-secret-file"], "--jwt-secret");
+  const keyFile = optionalText(flags["jwt-key"], "--jwt-key");
+  const jwks = optionalText(flags.jwks, "--jwks");
+  const sources = [secret, keyFile, jwks].filter((source) => source !== undefined).length;
+  if (sources > 1) throw new TypeError("Give one of --jwt-secret, --jwt-key and --jwks");
+  if (jwks !== undefined && !/^https?:\/\/\S+$/.test(jwks)) {
+    throw new TypeError("Invalid --jwks: use the https:// URL of a key set");
+  }
+  const command: JwtCommand = {};
+  if (secret !== undefined) command.secret = secret;
+  if (keyFile !== undefined) command.keyFile = keyFile;
+  if (jwks !== undefined) command.jwks = jwks;
+  const claims = [["jwt-alg", "algorithm"], ["jwt-issuer", "issuer"], [
+    "jwt-audience",
+    "audience",
+  ]] as const;
+  for (const [flag, field] of claims) {
+    const value = optionalText(flags[flag], `--${flag}`);
+    if (value === undefined) continue;
+    if (sources === 0) throw new TypeError(`--${flag} needs --jwt-secret, --jwt-key or --jwks`);
+    command[field] = value;
+  }
+  return sources === 0 ? undefined : command;
+}
+
+/** A repeatable topic-pattern flag: its patterns, `[]` for `none`, `undefined` when absent. */
+function patterns(values: unknown, flag: string): string[] | undefined {
+  const list = (values as unknown[]).map(String);
+  if (list.length === 0) return undefined;
+  if (list.length === 1 && list[0] === "none") return [];
+  for (const pattern of list) {
+    try {
+      validatePattern(pattern);
+    } catch (error) {
+      throw new TypeError(`Invalid ${flag}: ${(error as Error).message}`);
+    }
+  }
+  return list;
+}
+
+/** A flag's text, or `undefined` when absent; an empty value is refused. */
+function optionalText(value: unknown, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (String(value) === "") throw new TypeError(`Missing value for ${flag}`);
+  return String(value);
 }
 
 /** A token flag and its `-file` twin: at most one of them. */

@@ -28,14 +28,18 @@
  * @module
  */
 
-import { errors, jwtVerify } from "jose";
 import { HttpError } from "../protocol/errors.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import { bearerToken } from "../server/access.ts";
 import type { Authorization, Authorize } from "../server/options.ts";
 import { grantFromClaim, TopicGrant } from "./grants.ts";
 import { Identity } from "./identity.ts";
-import { type JwtKeyOptions, loadVerificationKey, type VerificationKey } from "./jwt_keys.ts";
+import {
+  type JwtKeyOptions,
+  loadJose,
+  loadVerificationKey,
+  type VerificationKey,
+} from "./jwt_keys.ts";
 
 /** The longest token read, in characters; a longer one is refused. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -158,6 +162,7 @@ async function readIdentity(
   if (token.length > MAX_TOKEN_LENGTH) {
     throw unauthorized(`Token longer than ${MAX_TOKEN_LENGTH} characters`, "invalid_request");
   }
+  const { jwtVerify } = await loadJose();
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, verification.key as Uint8Array, {
@@ -186,33 +191,31 @@ async function readIdentity(
   }
 }
 
-/** What a failed verification is answered with. */
+/** What a failed verification is answered with, by jose's error code. */
 function verifyFailure(error: unknown, remote: boolean): HttpError {
-  if (error instanceof errors.JWTExpired) return unauthorized("Token expired", "invalid_token");
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    const message = error.claim === "nbf"
-      ? "Token not yet valid"
-      : `Invalid token: ${error.claim} claim check failed`;
-    return unauthorized(message, "invalid_token");
+  const { code, claim } = error as { code?: unknown; claim?: unknown };
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return unauthorized("Token expired", "invalid_token");
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+      return unauthorized(
+        claim === "nbf" ? "Token not yet valid" : `Invalid token: ${claim} claim check failed`,
+        "invalid_token",
+      );
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return unauthorized("Invalid token signature", "invalid_token");
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return unauthorized("Token algorithm not allowed", "invalid_token");
+    case "ERR_JWKS_NO_MATCHING_KEY":
+      return unauthorized("No key for the token in the key set", "invalid_token");
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return unauthorized("Invalid token signature", "invalid_token");
-  }
-  if (error instanceof errors.JOSEAlgNotAllowed) {
-    return unauthorized("Token algorithm not allowed", "invalid_token");
-  }
-  if (error instanceof errors.JWKSNoMatchingKey) {
-    return unauthorized("No key for the token in the key set", "invalid_token");
-  }
-  if (
-    remote && (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid ||
-      !(error instanceof errors.JOSEError))
-  ) {
+  const fromJose = typeof code === "string" && code.startsWith("ERR_");
+  if (remote && (code === "ERR_JWKS_TIMEOUT" || code === "ERR_JWKS_INVALID" || !fromJose)) {
     return new HttpError(503, "Cannot verify token: the key set is unavailable", {
       "Retry-After": "5",
     });
   }
-  if (error instanceof TypeError && !remote) {
+  if (!fromJose && !remote) {
     return new HttpError(500, "Cannot verify token: the configured key is invalid");
   }
   return unauthorized("Invalid token", "invalid_token");

@@ -8,14 +8,20 @@
  * @module
  */
 
-import {
-  createRemoteJWKSet,
-  importJWK,
-  importSPKI,
-  type JWK,
-  type JWTVerifyGetKey,
-  type KeyObject,
-} from "jose";
+import type { JWK, JWTVerifyGetKey, KeyObject } from "jose";
+
+/** jose, loaded on first use: importing this module loads no npm package. */
+export type Jose = typeof import("jose");
+let jose: Promise<Jose> | undefined;
+
+/**
+ * Loads jose (`npm:jose`) once.
+ *
+ * @returns The module.
+ */
+export function loadJose(): Promise<Jose> {
+  return jose ??= import("jose");
+}
 
 /** The fewest bytes of an HS256 secret (RFC 7518 §3.2: the hash's size). */
 export const MIN_SECRET_BYTES = 32;
@@ -84,6 +90,7 @@ export interface VerificationKey {
  * that does not parse, or a JWKS URL that is not http(s).
  */
 export async function loadVerificationKey(options: JwtKeyOptions): Promise<VerificationKey> {
+  const { createRemoteJWKSet } = await loadJose();
   const given = [options.secret, options.key, options.jwks].filter((x) => x !== undefined);
   if (given.length !== 1) {
     throw new TypeError("Give exactly one of a JWT secret, a public key, or a JWKS URL");
@@ -124,6 +131,7 @@ async function publicKey(
     }
     return { key, algorithms, remote: false };
   }
+  const { importJWK, importSPKI } = await loadJose();
   const text = key.trim();
   if (text.startsWith("{")) {
     let jwk: JWK;
