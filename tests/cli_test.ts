@@ -229,7 +229,7 @@ Deno.test("pushwire runs the chat room, pushes stdin lines, serves the page, sto
       const [welcome, join] = await eventsAfter(a, 2);
       assert(welcome?.type === "welcome");
       const idA = welcome.id;
-      assertEvent(welcome, { type: "welcome", id: idA, peers: 1 });
+      assertEvent(welcome, { type: "welcome", id: idA, peers: 1, members: [{ id: idA }] });
       assertEvent(join, { type: "join", id: idA, peers: 1 });
 
       b = new TestClient(port);
@@ -238,7 +238,12 @@ Deno.test("pushwire runs the chat room, pushes stdin lines, serves the page, sto
       const [welcomeB, joinB] = await eventsAfter(b, 2);
       assert(welcomeB?.type === "welcome");
       assert(welcomeB.id !== idA);
-      assertEvent(welcomeB, { type: "welcome", id: welcomeB.id, peers: 2 });
+      assertEvent(welcomeB, {
+        type: "welcome",
+        id: welcomeB.id,
+        peers: 2,
+        members: [{ id: welcomeB.id }, { id: idA }],
+      });
       assertEvent(joinB, { type: "join", id: welcomeB.id, peers: 2 });
       assertEvent((await eventsAfter(a, 3))[2], { type: "join", id: welcomeB.id, peers: 2 });
     });
@@ -296,7 +301,12 @@ Deno.test("pushwire runs the chat room, pushes stdin lines, serves the page, sto
         await c.opened;
         const [welcome] = await eventsAfter(c, 1);
         assert(welcome?.type === "welcome");
-        assertEvent(welcome, { type: "welcome", id: welcome.id, peers: 3 });
+        assertEvent(welcome, {
+          type: "welcome",
+          id: welcome.id,
+          peers: 3,
+          members: [{ id: welcome.id }, { id: idOf(a) }, { id: idOf(b) }],
+        });
         await c.close();
         for (const [i, client] of [a, b].entries()) {
           const received = await eventsAfter(client, counts[i]! + 2);

@@ -94,7 +94,7 @@ export async function attend(socket: Socket, server: Server, session: PushSessio
   const clock = new TokenClock(socket, identity.expiresAt);
   // Checked at the handshake already; parsing again is cheap and pure.
   const { topics, since } = parseSubscriptions(socket.request.query, session.maxSubscriptions);
-  if (topics.length === 0) room.join(socket);
+  if (topics.length === 0) room.join(socket, identity.name);
   for (const topic of topics) subscribe(socket, session, topic, since.get(topic));
   for await (const message of socket) {
     if (typeof message === "string") receiveText(socket, server, session, message, clock);

@@ -5,25 +5,38 @@
  * @module
  */
 
+import { PAGE_SCRIPT } from "./page_script.ts";
+
 /**
  * The demo page: one HTML document with inline CSS and JavaScript and nothing
  * loaded from elsewhere. It connects to `ws(s)://<same host>/` and reconnects
- * by itself, with backoff, when the connection drops.
+ * by itself, with backoff, when the connection drops (not after a close with
+ * 4401, token expired, or 4403, disconnected by the server: it shows the
+ * reason instead). A reconnect shows one "reconnected" line.
  *
- * Opened as `/`, it is the chat room of `src/chat.ts`. Opened with topics,
- * `/?topic=news&topic=sport`, it subscribes to them (protocol of
- * `src/push.ts`): it shows each publication, keeps the last id of every
- * topic, and reconnects with `since` for each, so that a reconnect shows no
- * hole and no duplicate; a `gap` event shows as a notice with a reload
- * button. Its input then subscribes to one more topic.
+ * Opened as `/`, it is the chat room of `room.ts`, with who is online. Opened
+ * as `/?room=lobby`, it chats in the topic `room:lobby` (protocol of
+ * `src/push/events.ts`): it publishes what is typed, shows who is online from
+ * the room's presence, and resumes with `since` after a drop. In both it asks
+ * for a nickname once (kept in `localStorage`, sent as `?name=`) unless the
+ * page's URL has `?token=<jwt>`, which goes on to the socket's URL and
+ * whose identity names the page. Opened with topics,
+ * `/?topic=news&topic=sport`, it subscribes to them: it shows each
+ * publication, keeps the last id of every topic, and reconnects with `since`
+ * for each, so that a reconnect shows no hole and no duplicate; a `gap`
+ * event shows as a notice with a reload button. Its input then subscribes to
+ * one more topic.
  *
- * For browser tests: `#status` (its `data-state` is `connecting`, `connected`
- * or `reconnecting`), `#peers` (the peer count, or the topics), `#messages`
- * (one `li` per event, with `data-type` of `message`, `welcome`, `join`,
- * `leave`, `binary`, `status`, `publication`, `gap` or `error`; `data-from`
- * on messages: `you`, `server` or the peer's id; `data-topic` and `data-id`
- * on publications and `data-topic` on gaps), `#composer`, `#input` and
- * `#send`. All text is set with `textContent`.
+ * For browser tests: `#status` (its `data-state` is `connecting`,
+ * `connected`, `reconnecting` or `closed`), `#peers` (the online count, or
+ * the topics), `#nickname` (the form asking for a name: `#name`, `#join`),
+ * `#online` (one `li` per client online, its name, `data-client` its id,
+ * `data-you` on this page's own), `#messages` (one `li` per event, with
+ * `data-type` of `message`, `welcome`, `join`, `leave`, `binary`, `status`,
+ * `publication`, `gap` or `error`; `data-from` on messages: `you`, `server`
+ * or the sender's id; `data-topic` and `data-id` on publications and room
+ * messages, `data-topic` on gaps), `#composer`, `#input` and `#send`. All
+ * text is set with `textContent`.
  *
  * @example Serve the page on its own
  * ```ts ignore
@@ -54,6 +67,7 @@ export const CHAT_PAGE = `<!doctype html>
     }
   }
   * { box-sizing: border-box; }
+  [hidden] { display: none !important; }
   html, body { height: 100%; margin: 0; }
   body {
     display: flex; flex-direction: column; height: 100vh; height: 100dvh;
@@ -69,11 +83,27 @@ export const CHAT_PAGE = `<!doctype html>
   #status { display: inline-flex; align-items: center; gap: .4rem; font-size: .85rem; color: var(--muted); }
   #status::before { content: ""; width: .6rem; height: .6rem; border-radius: 50%; background: var(--warn); }
   #status[data-state="connected"]::before { background: var(--ok); }
-  #status[data-state="reconnecting"]::before { background: var(--bad); }
+  #status[data-state="reconnecting"]::before, #status[data-state="closed"]::before { background: var(--bad); }
   #peers { font-size: .85rem; color: var(--muted); }
+  main { flex: 1; display: flex; min-height: 0; }
   #messages {
     flex: 1; overflow-y: auto; list-style: none; margin: 0; padding: .75rem;
     display: flex; flex-direction: column; gap: .4rem;
+  }
+  #online-panel {
+    order: 1; width: 13rem; overflow-y: auto; padding: .6rem .9rem; font-size: .9rem;
+    background: var(--panel); border-left: 1px solid var(--line);
+  }
+  #online-panel summary { font-weight: 600; cursor: pointer; color: var(--muted); }
+  #online { list-style: none; margin: .4rem 0 0; padding: 0; }
+  #online li { padding: .15rem 0; overflow-wrap: anywhere; }
+  #online li::before { content: "● "; color: var(--ok); font-size: .7rem; }
+  #online li[data-you] { font-weight: 600; }
+  #online li.more::before { content: ""; }
+  #online li.more { color: var(--muted); }
+  @media (max-width: 640px) {
+    main { flex-direction: column; }
+    #online-panel { order: 0; width: auto; max-height: 40vh; border-left: 0; border-bottom: 1px solid var(--line); }
   }
   #messages li { max-width: min(36rem, 85%); overflow-wrap: anywhere; }
   #messages li[data-type="message"] {
@@ -98,15 +128,22 @@ export const CHAT_PAGE = `<!doctype html>
   .meta { display: flex; gap: .5rem; font-size: .75rem; opacity: .75; }
   .from { font-weight: 600; }
   .text { white-space: pre-wrap; }
-  form {
+  #nickname {
+    display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; padding: .6rem 1rem;
+    background: var(--server); border-bottom: 1px solid var(--line);
+  }
+  #nickname label { font-weight: 600; }
+  #name-error { flex-basis: 100%; font-size: .8rem; color: var(--bad); }
+  #name-error:empty { display: none; }
+  #composer {
     display: flex; gap: .5rem; padding: .6rem; background: var(--panel); border-top: 1px solid var(--line);
     padding-bottom: max(.6rem, env(safe-area-inset-bottom));
   }
-  #input {
+  #input, #name {
     flex: 1; min-width: 0; font: inherit; padding: .55rem .8rem; border-radius: 1.2rem;
     border: 1px solid var(--line); background: var(--bg); color: var(--text);
   }
-  #send {
+  #send, #join {
     font: inherit; font-weight: 600; padding: .55rem 1.1rem; border: 0; border-radius: 1.2rem;
     background: var(--mine); color: var(--mine-text); cursor: pointer;
   }
@@ -119,230 +156,25 @@ export const CHAT_PAGE = `<!doctype html>
   <span id="peers" aria-live="polite"></span>
   <span id="status" data-state="connecting" role="status">connecting</span>
 </header>
-<ol id="messages" aria-live="polite"></ol>
+<form id="nickname" autocomplete="off" hidden>
+  <label for="name">Your name</label>
+  <input id="name" name="name" placeholder="Nickname" maxlength="32" required>
+  <button id="join" type="submit">Join</button>
+  <span id="name-error" role="alert"></span>
+</form>
+<main>
+  <details id="online-panel" open>
+    <summary>Online (<span id="online-count">0</span>)</summary>
+    <ul id="online" aria-live="polite"></ul>
+  </details>
+  <ol id="messages" aria-live="polite"></ol>
+</main>
 <form id="composer" autocomplete="off">
   <input id="input" name="text" placeholder="Message" aria-label="Message" maxlength="4000" autofocus>
   <button id="send" type="submit" disabled>Send</button>
 </form>
 <script>
-"use strict";
-(function () {
-  var MAX_ITEMS = 500;
-  var statusEl = document.getElementById("status");
-  var peersEl = document.getElementById("peers");
-  var list = document.getElementById("messages");
-  var form = document.getElementById("composer");
-  var input = document.getElementById("input");
-  var sendButton = document.getElementById("send");
-  var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
-  // Topic mode: the topics in the page's own URL, and the last id seen in each.
-  var topics = new URLSearchParams(location.search).getAll("topic");
-  var topicMode = topics.length > 0;
-  var lastIds = {};
-  var socket = null;
-  var myId = null;
-  var attempt = 0;
-  var retryTimer = 0;
-
-  function setState(state) {
-    statusEl.dataset.state = state;
-    statusEl.textContent = state;
-    sendButton.disabled = state !== "connected";
-  }
-
-  function setPeers(count) {
-    peersEl.textContent = count === 1 ? "1 online" : count + " online";
-  }
-
-  function showTopics() {
-    peersEl.textContent = topics.join(", ");
-  }
-
-  // The URL to (re)connect with: every topic, and where to resume each.
-  function socketUrl() {
-    if (!topicMode) return url;
-    var query = topics.map(function (topic) {
-      return "topic=" + encodeURIComponent(topic);
-    });
-    topics.forEach(function (topic) {
-      if (lastIds[topic] !== undefined) {
-        query.push("since=" + encodeURIComponent(topic + ":" + lastIds[topic]));
-      }
-    });
-    return url + "?" + query.join("&");
-  }
-
-  function clock(time) {
-    var date = new Date(typeof time === "number" ? time : Date.now());
-    var el = document.createElement("time");
-    el.dateTime = date.toISOString();
-    el.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    return el;
-  }
-
-  function add(item) {
-    var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    list.appendChild(item);
-    while (list.children.length > MAX_ITEMS) list.removeChild(list.firstChild);
-    if (atBottom) list.scrollTop = list.scrollHeight;
-  }
-
-  function notice(type, text, time) {
-    var item = document.createElement("li");
-    item.dataset.type = type;
-    item.append(text + " · ", clock(time));
-    add(item);
-  }
-
-  function message(event) {
-    var from = event.from === myId ? "you" : event.from;
-    var item = document.createElement("li");
-    item.dataset.type = "message";
-    item.dataset.from = from;
-    var meta = document.createElement("div");
-    meta.className = "meta";
-    var who = document.createElement("span");
-    who.className = "from";
-    who.textContent = from === "you" || from === "server" ? from : "peer " + from;
-    meta.append(who, clock(event.time));
-    var text = document.createElement("div");
-    text.className = "text";
-    text.textContent = event.encoding === "base64"
-      ? "binary, " + Math.floor(String(event.data).length * 3 / 4) + " bytes (base64)"
-      : String(event.text);
-    item.append(meta, text);
-    add(item);
-  }
-
-  function publication(event) {
-    lastIds[event.topic] = event.id;
-    var item = document.createElement("li");
-    item.dataset.type = "publication";
-    item.dataset.topic = String(event.topic);
-    item.dataset.id = String(event.id);
-    var meta = document.createElement("div");
-    meta.className = "meta";
-    var topic = document.createElement("span");
-    topic.className = "from";
-    topic.textContent = "#" + event.topic;
-    meta.append(topic, clock(event.time));
-    var text = document.createElement("div");
-    text.className = "text";
-    text.textContent = event.encoding === "base64"
-      ? "binary, " + Math.floor(String(event.data).length * 3 / 4) + " bytes (base64)"
-      : typeof event.data === "string" ? event.data : JSON.stringify(event.data);
-    item.append(meta, text);
-    add(item);
-  }
-
-  function gap(event) {
-    var item = document.createElement("li");
-    item.dataset.type = "gap";
-    item.dataset.topic = String(event.topic);
-    var why = event.reason === "restart" ? "the server restarted" : "they are no longer kept";
-    item.append("some messages in #" + event.topic + " were missed: " + why + " · ");
-    var reload = document.createElement("button");
-    reload.type = "button";
-    reload.textContent = "reload";
-    reload.addEventListener("click", function () {
-      location.reload();
-    });
-    item.append(reload);
-    add(item);
-  }
-
-  function receive(data) {
-    if (typeof data !== "string") {
-      notice("binary", "binary message, " + data.byteLength + " bytes");
-      return;
-    }
-    var event;
-    try {
-      event = JSON.parse(data);
-    } catch (error) {
-      event = { type: "message", from: "?", text: data };
-    }
-    if (event === null || typeof event !== "object") return;
-    if (typeof event.peers === "number") setPeers(event.peers);
-    if (event.type === "welcome") {
-      myId = String(event.id);
-      notice("welcome", "you joined as peer " + myId, event.time);
-    } else if (event.type === "join") {
-      if (String(event.id) !== myId) notice("join", "peer " + event.id + " joined", event.time);
-    } else if (event.type === "leave") {
-      notice("leave", "peer " + event.id + " left", event.time);
-    } else if (event.type === "message") {
-      message(event);
-    } else if (event.type === "publication") {
-      publication(event);
-    } else if (event.type === "subscribed") {
-      if (lastIds[event.topic] === undefined) notice("status", "subscribed to #" + event.topic);
-      if (topics.indexOf(event.topic) === -1) topics.push(event.topic);
-      lastIds[event.topic] = event.last;
-      if (topicMode) showTopics();
-    } else if (event.type === "unsubscribed") {
-      topics = topics.filter(function (topic) { return topic !== event.topic; });
-      delete lastIds[event.topic];
-      if (topicMode) showTopics();
-    } else if (event.type === "gap") {
-      gap(event);
-    } else if (event.type === "error") {
-      notice("error", String(event.message));
-    }
-  }
-
-  function connect() {
-    clearTimeout(retryTimer);
-    retryTimer = 0;
-    setState(attempt === 0 ? "connecting" : "reconnecting");
-    var ws = new WebSocket(socketUrl());
-    ws.binaryType = "arraybuffer";
-    socket = ws;
-    ws.onopen = function () {
-      attempt = 0;
-      setState("connected");
-    };
-    ws.onmessage = function (event) {
-      receive(event.data);
-    };
-    ws.onclose = function () {
-      if (socket !== ws) return;
-      socket = null;
-      var wasConnected = statusEl.dataset.state === "connected";
-      if (wasConnected) notice("status", "disconnected, reconnecting");
-      if (!topicMode) peersEl.textContent = "";
-      attempt++;
-      setState("reconnecting");
-      // Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... up to 8 s.
-      var delay = Math.min(8000, 500 * Math.pow(2, attempt - 1));
-      retryTimer = setTimeout(connect, delay / 2 + Math.random() * delay / 2);
-    };
-  }
-
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var text = input.value;
-    if (text.trim() === "" || socket === null || socket.readyState !== WebSocket.OPEN) return;
-    // In topic mode the input names one more topic to subscribe to.
-    socket.send(topicMode ? JSON.stringify({ type: "subscribe", topic: text.trim() }) : text);
-    input.value = "";
-    input.focus();
-  });
-
-  window.addEventListener("online", function () {
-    if (retryTimer !== 0) connect();
-  });
-
-  if (topicMode) {
-    document.querySelector("h1").textContent = "pushwire topics";
-    input.placeholder = "Subscribe to a topic";
-    input.setAttribute("aria-label", "Topic");
-    sendButton.textContent = "Subscribe";
-    showTopics();
-  }
-  connect();
-})();
-</script>
+${PAGE_SCRIPT}</script>
 </body>
 </html>
 `;

@@ -6,19 +6,23 @@
  * `type` (see {@linkcode ChatEvent}):
  *
  * ```text
- * → newcomer {"type":"welcome","id":"7","time":1700000000000,"peers":3}
- * → everyone {"type":"join","id":"7","time":1700000000000,"peers":3}
- * → everyone {"type":"message","from":"7","time":1700000000000,"text":"hi"}
+ * → newcomer {"type":"welcome","id":"7","time":1700000000000,"peers":3,"members":[{"id":"7","name":"Ada"},{"id":"2"},…]}
+ * → everyone {"type":"join","id":"7","time":1700000000000,"peers":3,"name":"Ada"}
+ * → everyone {"type":"message","from":"7","name":"Ada","time":1700000000000,"text":"hi"}
  * → everyone {"type":"message","from":"server","time":1700000000000,"text":"hello"}
- * → everyone {"type":"leave","id":"7","time":1700000000000,"peers":2}
- * → everyone {"type":"message","from":"7","time":1700000000000,"data":"AAEC","encoding":"base64"}
+ * → everyone {"type":"leave","id":"7","time":1700000000000,"peers":2,"name":"Ada"}
+ * → everyone {"type":"message","from":"7","name":"Ada","time":1700000000000,"data":"AAEC","encoding":"base64"}
  * → sender   {"type":"error","message":"Chat message too long: at most 16384 bytes"}
  * ```
  *
- * A newcomer's welcome is its first frame. A binary message reaches everyone
- * in the same envelope as text, its bytes in base64, so that every message
- * names its sender. A message longer than the room's limit is refused with
- * an error event to its sender alone.
+ * A newcomer's welcome is its first frame; its `members` lists the newcomer
+ * first, then the others in the order they joined, at most
+ * {@linkcode MAX_WELCOME_MEMBERS} of them (`peers` counts them all). `name`
+ * is a member's name when it has one (a token's, or a nickname): on `join`,
+ * `leave`, members, and messages whose sender is in this room. A binary
+ * message reaches everyone in the same envelope as text, its bytes in base64,
+ * so that every message names its sender. A message longer than the room's
+ * limit is refused with an error event to its sender alone.
  *
  * @module
  */
@@ -30,34 +34,76 @@ import type { Metric } from "../server/metrics.ts";
 import { fanoutMetrics } from "../server/server_metrics.ts";
 import type { Socket } from "../server/socket.ts";
 
+/** The most members a welcome lists; `peers` counts them all. */
+export const MAX_WELCOME_MEMBERS = 100;
+
+/** A member of the room as a welcome lists it. */
+export interface ChatMember {
+  /** Its socket id. */
+  id: string;
+  /** Its name, when it has one. */
+  name?: string;
+}
+
 /**
- * A change in the room: `welcome` goes to the socket that joined (with its
- * own id), `join` and `leave` to everyone. `peers` counts the sockets in the
- * room after the change.
+ * The first event a socket gets: its own id, and who is in the room.
+ *
+ * @example Show who is here
+ * ```ts
+ * import type { ChatWelcome } from "./room.ts";
+ *
+ * const welcome: ChatWelcome = JSON.parse(
+ *   '{"type":"welcome","id":"2","time":0,"peers":2,"members":[{"id":"2"},{"id":"1","name":"Ada"}]}',
+ * );
+ * console.log(welcome.members.map((m) => m.name ?? `guest ${m.id}`)); // [ "guest 2", "Ada" ]
+ * ```
+ */
+export interface ChatWelcome {
+  /** Always `"welcome"`. */
+  type: "welcome";
+  /** The newcomer's socket id. */
+  id: string;
+  /** When, in milliseconds since the epoch. */
+  time: number;
+  /** How many sockets are in the room now, the newcomer included. */
+  peers: number;
+  /**
+   * The members: the newcomer first, then the others in the order they
+   * joined; at most {@linkcode MAX_WELCOME_MEMBERS}.
+   */
+  members: ChatMember[];
+}
+
+/**
+ * A socket joined or left the room: everyone gets it (on `join`, the one
+ * that joined too). `peers` counts the sockets in the room after the change.
  *
  * @example Tell presence from messages
  * ```ts
  * import type { ChatEvent } from "./room.ts";
  *
- * const event: ChatEvent = JSON.parse('{"type":"join","id":"2","time":0,"peers":2}');
- * if (event.type === "join") console.log(`${event.id} joined; ${event.peers} here`);
+ * const event: ChatEvent = JSON.parse('{"type":"join","id":"2","time":0,"peers":2,"name":"Ada"}');
+ * if (event.type === "join") console.log(`${event.name ?? event.id} joined; ${event.peers} here`);
  * ```
  */
 export interface ChatPresence {
   /** What happened. */
-  type: "welcome" | "join" | "leave";
+  type: "join" | "leave";
   /** The id of the socket that joined or left. */
   id: string;
   /** When, in milliseconds since the epoch. */
   time: number;
   /** How many sockets are in the room now. */
   peers: number;
+  /** Its name, when it has one. */
+  name?: string;
 }
 
 /**
  * A text message: `from` is the sender's socket id, or `"server"` for a
  * message pushed by the server, for example with `serveChat`'s `push` (socket ids are never
- * `"server"`).
+ * `"server"`); `name` is the sender's name when it has one and is in this
+ * room (with `--redis`, a sender on another node has none).
  *
  * @example Print a message
  * ```ts
@@ -72,6 +118,8 @@ export interface ChatMessage {
   type: "message";
   /** The sender's socket id, or `"server"`. */
   from: string;
+  /** The sender's name, when known. */
+  name?: string;
   /** When the server received it, in milliseconds since the epoch. */
   time: number;
   /** The message. */
@@ -100,6 +148,8 @@ export interface ChatBinaryMessage {
   type: "message";
   /** The sender's socket id. */
   from: string;
+  /** The sender's name, when known. */
+  name?: string;
   /** When the server received it, in milliseconds since the epoch. */
   time: number;
   /** The bytes, in base64. */
@@ -126,13 +176,15 @@ export interface ChatError {
  *
  * function describe(event: ChatEvent): string {
  *   if (event.type === "error") return `refused: ${event.message}`;
- *   if (event.type !== "message") return `${event.type} ${event.id}`;
- *   return "text" in event ? `${event.from}: ${event.text}` : `${event.from}: binary`;
+ *   if (event.type === "welcome") return `welcome ${event.id}: ${event.peers} here`;
+ *   if (event.type !== "message") return `${event.type} ${event.name ?? event.id}`;
+ *   const from = event.name ?? event.from;
+ *   return "text" in event ? `${from}: ${event.text}` : `${from}: binary`;
  * }
- * console.log(describe({ type: "leave", id: "3", time: 0, peers: 1 }));
+ * console.log(describe({ type: "leave", id: "3", time: 0, peers: 1, name: "Ada" })); // "leave Ada"
  * ```
  */
-export type ChatEvent = ChatPresence | ChatMessage | ChatBinaryMessage | ChatError;
+export type ChatEvent = ChatWelcome | ChatPresence | ChatMessage | ChatBinaryMessage | ChatError;
 
 /**
  * The chat room: its members, and the events among them. Every event is
@@ -146,7 +198,7 @@ export type ChatEvent = ChatPresence | ChatMessage | ChatBinaryMessage | ChatErr
  *
  * const room = new Room();
  * serve({ port: 8080 }, async (socket) => {
- *   room.join(socket);
+ *   room.join(socket, socket.request.query.get("name") ?? undefined);
  *   for await (const message of socket) {
  *     if (typeof message === "string") room.say(socket.id, message);
  *   }
@@ -156,7 +208,10 @@ export type ChatEvent = ChatPresence | ChatMessage | ChatBinaryMessage | ChatErr
  * ```
  */
 export class Room {
-  readonly #members = new Set<Socket>();
+  /** Every member, in the order they joined, with its name (if any). */
+  readonly #members = new Map<Socket, string | undefined>();
+  /** The names of members that have one, by socket id. */
+  readonly #names = new Map<string, string>();
   #events = 0;
   #deliveries = 0;
 
@@ -176,15 +231,26 @@ export class Room {
   }
 
   /**
-   * Adds a socket: it gets its welcome, then everyone (itself included) a
-   * join notice.
+   * Adds a socket: it gets its welcome (with the members, itself first),
+   * then everyone (itself included) a join notice.
    *
    * @param socket An open socket.
+   * @param name The name to show for it (a token's, or a nickname), if any.
    */
-  join(socket: Socket): void {
-    this.#members.add(socket);
-    socket.send(JSON.stringify(presence("welcome", socket.id, this.#members.size)));
-    this.#announce(presence("join", socket.id, this.#members.size));
+  join(socket: Socket, name?: string): void {
+    if (this.#members.has(socket)) return;
+    this.#members.set(socket, name);
+    if (name !== undefined) this.#names.set(socket.id, name);
+    const peers = this.#members.size;
+    const welcome: ChatWelcome = {
+      type: "welcome",
+      id: socket.id,
+      time: Date.now(),
+      peers,
+      members: this.#list(socket),
+    };
+    socket.send(JSON.stringify(welcome));
+    this.#announce(presence("join", socket.id, peers, name));
   }
 
   /**
@@ -193,8 +259,10 @@ export class Room {
    * @param socket A member.
    */
   leave(socket: Socket): void {
+    const name = this.#members.get(socket);
     if (!this.#members.delete(socket)) return;
-    this.#announce(presence("leave", socket.id, this.#members.size));
+    this.#names.delete(socket.id);
+    this.#announce(presence("leave", socket.id, this.#members.size, name));
   }
 
   /**
@@ -205,7 +273,7 @@ export class Room {
    * @returns How many sockets it was queued for.
    */
   say(from: string, text: string): number {
-    return this.#announce({ type: "message", from, time: Date.now(), text });
+    return this.#announce({ type: "message", from, ...this.#nameOf(from), time: Date.now(), text });
   }
 
   /**
@@ -220,6 +288,7 @@ export class Room {
     return this.#announce({
       type: "message",
       from,
+      ...this.#nameOf(from),
       time: Date.now(),
       data: encodeBase64(bytes),
       encoding: "base64",
@@ -239,21 +308,48 @@ export class Room {
     ];
   }
 
+  /** The members for a welcome: the newcomer first, at most MAX_WELCOME_MEMBERS. */
+  #list(newcomer: Socket): ChatMember[] {
+    const members = [member(newcomer.id, this.#members.get(newcomer))];
+    for (const [socket, name] of this.#members) {
+      if (members.length >= MAX_WELCOME_MEMBERS) break;
+      if (socket !== newcomer) members.push(member(socket.id, name));
+    }
+    return members;
+  }
+
+  /** `{ name }` of a member that has one, else `{}`. */
+  #nameOf(id: string): { name?: string } {
+    const name = this.#names.get(id);
+    return name === undefined ? {} : { name };
+  }
+
   #announce(event: ChatEvent): number {
     return this.#send(new PreparedMessage(JSON.stringify(event)));
   }
 
   #send(message: PreparedMessage): number {
     let count = 0;
-    for (const member of this.#members) if (member.sendPrepared(message)) count++;
+    for (const member of this.#members.keys()) if (member.sendPrepared(message)) count++;
     this.#events++;
     this.#deliveries += count;
     return count;
   }
 }
 
-function presence(type: ChatPresence["type"], id: string, peers: number): ChatPresence {
-  return { type, id, time: Date.now(), peers };
+function presence(
+  type: ChatPresence["type"],
+  id: string,
+  peers: number,
+  name: string | undefined,
+): ChatPresence {
+  const event: ChatPresence = { type, id, time: Date.now(), peers };
+  if (name !== undefined) event.name = name;
+  return event;
+}
+
+function member(id: string, name: string | undefined): ChatMember {
+  return name === undefined ? { id } : { id, name };
 }
 
 /**

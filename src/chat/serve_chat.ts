@@ -7,8 +7,10 @@
 
 import { clientRate, DEFAULTS } from "../defaults.ts";
 import { serve, type Server } from "../server/server.ts";
-import type { ServeOptions } from "../server/options.ts";
+import type { Authorization, AuthorizeInfo, ServeOptions } from "../server/options.ts";
+import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { Socket } from "../server/socket.ts";
+import { nicknameOf } from "./nickname.ts";
 import { CHAT_PAGE } from "./page.ts";
 import { chatRefusal, Room } from "./room.ts";
 
@@ -51,7 +53,9 @@ export interface ChatRoom {
  * Starts a server that runs a chat room: it welcomes every socket that joins,
  * announces joins and leaves, and relays each message to every socket, the
  * sender included (text or binary, in an envelope that names the sender).
- * Every event is encoded once for all sockets.
+ * Every event is encoded once for all sockets. A client is shown by the
+ * nickname in its URL (`ws://host/?name=Ada`, 1 to 32 characters, no control
+ * characters; another is refused with 400).
  *
  * A newcomer's first frame is its welcome: the room greets each socket in the
  * server's handler, which runs as the socket joins, before another can.
@@ -73,16 +77,37 @@ export function serveChat(options: ServeChatOptions = {}): ChatRoom {
   const room = new Room();
   const maxChatBytes = options.maxChatBytes ?? DEFAULTS.maxChatBytes;
   const server: Server = serve(
-    { page: CHAT_PAGE, ...clientRate(options), ...options },
+    {
+      page: CHAT_PAGE,
+      ...clientRate(options),
+      ...options,
+      authorize: (request, info) => authorizeChat(request, info, options),
+    },
     (socket) => attend(room, socket, maxChatBytes),
   );
   server.metrics.register(() => room.metrics());
   return { server, push: (text) => room.say("server", text) };
 }
 
+/** Refuses a malformed nickname with 400, then asks the application's hook. */
+async function authorizeChat(
+  request: UpgradeRequest,
+  info: AuthorizeInfo,
+  options: ServeOptions,
+): Promise<Authorization> {
+  try {
+    nicknameOf(request.query);
+  } catch (error) {
+    return { accept: false, status: 400, message: (error as Error).message };
+  }
+  return options.authorize === undefined
+    ? { accept: true }
+    : await options.authorize(request, info);
+}
+
 /** One socket's stay in the room: welcome, join, its messages, leave. */
 async function attend(room: Room, socket: Socket, maxChatBytes: number): Promise<void> {
-  room.join(socket);
+  room.join(socket, nicknameOf(socket.request.query));
   for await (const message of socket) {
     const refusal = chatRefusal(message, maxChatBytes);
     if (refusal !== undefined) socket.send(JSON.stringify({ type: "error", message: refusal }));

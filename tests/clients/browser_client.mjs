@@ -1,10 +1,13 @@
 // Headless Chromium (Debian's, driven by playwright-core) on pushwire's demo
-// page; tests/browser_test.ts runs it and owns the server.
+// page; tests/browser_test.ts and tests/browser_rooms_test.ts run it and own
+// the server.
 //
-//   node browser_client.mjs http://127.0.0.1:PORT/ SCREENSHOT.png
+//   node browser_client.mjs http://127.0.0.1:PORT/ SCREENSHOT.png [pages]
 //
 // Talks to the test in lines: it prints JSON events on stdout and waits for
-// words on stdin.
+// words on stdin. Each page joins with a nickname of its own (Ada, Bob).
+//
+// Without a third argument it runs the chat script of browser_test.ts:
 //
 //   → {"event":"chatted",...}        two pages saw each other's messages
 //   ← pushed                         the server was told to push a line
@@ -15,6 +18,29 @@
 //   → {"event":"done",...}           page A reconnected, a message went
 //                                    through, the screenshot is written
 //
+// With "pages" it opens pages and checks them as the test commands, one
+// command a line (LABEL names a page; TEXT and the rest run to the end of
+// the line), one event answering each:
+//
+//   ← open LABEL NICKNAME PATH      a page at PATH (such as /?room=lobby)
+//                                   asks for a name: NICKNAME; it connects
+//   → {"event":"opened","label":...,"status":"connected"}
+//   ← online LABEL JSON             wait until #online shows the names of the
+//                                   JSON array (in order, "(you)" included)
+//   → {"event":"online","label":...,"names":[...],"peers":"2 online","you":...}
+//   ← state LABEL STATE             wait until #status is STATE
+//   → {"event":"state","label":...,"status":...}
+//   ← say LABEL TEXT                type TEXT into #input, click #send
+//   → {"event":"said","label":...}
+//   ← sees LABEL TEXT               wait until a message shows TEXT
+//   → {"event":"seen","label":...,"messages":[{"type","from","who","text"},...]}
+//   ← notices LABEL                 the entries of #messages that are not messages
+//   → {"event":"notices","label":...,"notices":[{"type","text"},...]}
+//   ← close LABEL                   close the page (its socket goes with it)
+//   → {"event":"closed","label":...}
+//   ← screenshot LABEL              write the screenshot of that page
+//   → {"event":"screenshot","errors":[...]}
+//
 // On a failure it prints {"error": ...} and exits 1; it gives up after 90 s.
 
 import { mkdirSync } from "node:fs";
@@ -23,7 +49,7 @@ import { emit, stdin, withChromium } from "./chromium.mjs";
 
 const STEP_MS = 15_000;
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, screenshot, script = "chat"] = process.argv.slice(2);
 
 /** Waits for the test to say `word` on stdin. */
 async function expectWord(word) {
@@ -60,15 +86,45 @@ async function sees(page, text) {
   );
 }
 
-/** The entries of #messages: their type, sender and text. */
+/** The entries of #messages: their type, sender (its id and what it shows) and text. */
 function messages(page) {
   return page.locator("#messages > li").evaluateAll((items) =>
     items.map((item) => ({
       type: item.dataset.type,
       from: item.dataset.from,
+      who: item.querySelector(".from")?.textContent,
       text: item.querySelector(".text")?.textContent ?? item.textContent,
     }))
   );
+}
+
+/**
+ * Opens a page at `target` as a newcomer: it forgets the nickname another
+ * page kept in localStorage (on /healthz, of the same origin), then answers
+ * the page's question for a name with `nickname`.
+ */
+async function openAs(context, errors, label, target, nickname) {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => errors.push(`${label}: ${error.message}`));
+  await page.goto(new URL("/healthz", target).href, { timeout: STEP_MS });
+  await page.evaluate(() => localStorage.clear());
+  await page.goto(target, { timeout: STEP_MS });
+  await page.waitForSelector("#nickname:not([hidden])", { timeout: STEP_MS });
+  await page.fill("#name", nickname);
+  await page.click("#join");
+  return page;
+}
+
+/** The names #online shows, in order, and which is this page's. */
+function onlineNames(page) {
+  return page.evaluate(() => {
+    const items = [...document.querySelectorAll("#online > li")];
+    return {
+      names: items.map((item) => item.textContent),
+      you: document.querySelector("#online > li[data-you]")?.textContent,
+      peers: document.querySelector("#peers")?.textContent,
+    };
+  });
 }
 
 /**
@@ -104,14 +160,8 @@ function deflateProbe(page) {
 
 async function run(context) {
   const errors = [];
-  const open = async (name) => {
-    const page = await context.newPage();
-    page.on("pageerror", (error) => errors.push(`${name}: ${error.message}`));
-    await page.goto(url, { timeout: STEP_MS });
-    return page;
-  };
-  const a = await open("A");
-  const b = await open("B");
+  const a = await openAs(context, errors, "A", url, "Ada");
+  const b = await openAs(context, errors, "B", url, "Bob");
   const statusBefore = await state(a, "connected");
   await state(b, "connected");
 
@@ -154,10 +204,77 @@ async function run(context) {
   };
 }
 
-if (url === undefined || screenshot === undefined) {
+/** Runs one command of the "pages" script on `pages`; returns the event to print. */
+async function command(context, pages, errors, line) {
+  const [name, label, ...rest] = line.trim().split(" ");
+  const argument = rest.join(" ");
+  if (name === "open") {
+    const [nickname, path] = rest;
+    pages.set(label, await openAs(context, errors, label, new URL(path, url).href, nickname));
+    return { event: "opened", label, status: await state(pages.get(label), "connected") };
+  }
+  const page = pages.get(label);
+  if (page === undefined) throw new Error(`no page ${label}: ${line}`);
+  if (name === "online") {
+    await page.waitForFunction(
+      (names) =>
+        JSON.stringify(
+          [...document.querySelectorAll("#online > li")].map((li) => li.textContent),
+        ) ===
+          JSON.stringify(names),
+      JSON.parse(argument),
+      { timeout: STEP_MS },
+    );
+    return { event: "online", label, ...(await onlineNames(page)) };
+  }
+  if (name === "state") return { event: "state", label, status: await state(page, argument) };
+  if (name === "say") {
+    await say(page, argument);
+    return { event: "said", label };
+  }
+  if (name === "sees") {
+    await page.waitForFunction(
+      (text) =>
+        [...document.querySelectorAll('#messages > li[data-type="message"] .text')]
+          .some((item) => item.textContent === text),
+      argument,
+      { timeout: STEP_MS },
+    );
+    return { event: "seen", label, messages: await messages(page) };
+  }
+  if (name === "notices") {
+    const notices = (await messages(page)).filter((item) => item.type !== "message")
+      .map(({ type, text }) => ({ type, text }));
+    return { event: "notices", label, notices };
+  }
+  if (name === "close") {
+    await page.close();
+    pages.delete(label);
+    return { event: "closed", label };
+  }
+  if (name === "screenshot") {
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    return { event: "screenshot", errors };
+  }
+  throw new Error(`unknown command: ${line}`);
+}
+
+/** The "pages" script: the test's commands, one a line, until stdin ends. */
+async function runPages(context) {
+  const pages = new Map();
+  const errors = [];
+  while (true) {
+    const { value, done } = await stdin.next();
+    if (done) return;
+    emit(await command(context, pages, errors, value));
+  }
+}
+
+if (url === undefined || screenshot === undefined || !["chat", "pages"].includes(script)) {
   console.error(
-    "usage: node browser_client.mjs http://host:port/ screenshot.png",
+    "usage: node browser_client.mjs http://host:port/ screenshot.png [pages]",
   );
   process.exit(2);
 }
-await withChromium(run);
+await withChromium(script === "pages" ? runPages : run);
