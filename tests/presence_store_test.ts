@@ -1,6 +1,8 @@
 /**
  * Presence stores: the memory store, and the Redis store across nodes
- * (entries, nodes, a node killed whose entries expire and are swept once).
+ * (entries, nodes, a node killed whose entries expire and are swept once);
+ * and the PresenceRelay that announces join and leave on one node and
+ * across two nodes on Redis, once per node.
  *
  * Run with `--presence-node <url>` (by the test itself), this file is a
  * node that adds two entries, prints `ready <node id>` and waits to be
@@ -13,6 +15,9 @@ import { RedisPresence } from "../src/push/redis/presence.ts";
 import { EngineUnavailableError } from "../src/push/engine_errors.ts";
 import { denoRunArgs } from "./_deno_run.ts";
 import { redisCommand, redisTest } from "./_redis.ts";
+import { PRESENCE_TOPIC, PresenceRelay } from "../src/app/presence_relay.ts";
+import { MemoryEngine } from "../src/push/engine.ts";
+import { RedisEngine } from "../src/push/redis_engine.ts";
 
 const TTL = 600;
 const REFRESH = 100;
@@ -126,6 +131,34 @@ redisTest("RedisPresence: entries removed while refreshes run stay removed", asy
   }
 });
 
+/** A node in a child process with two entries in room:1 (users u1, u2), until killed. */
+async function startPresenceNode(url: string): Promise<{ node: string; kill(): Promise<void> }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(new URL(import.meta.url), ["--presence-node", url], ["-A"]),
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const kill = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Killed already.
+    }
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  };
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let line = "";
+    while (!line.includes("\n")) line += (await reader.read()).value ?? "";
+    reader.releaseLock();
+    return { node: line.trim().replace(/^ready /, ""), kill };
+  } catch (error) {
+    await kill();
+    throw error;
+  }
+}
+
 redisTest(
   "RedisPresence: a killed node's entries vanish within the ttl, swept once",
   async (redis) => {
@@ -133,39 +166,27 @@ redisTest(
     const swept: [string, PresenceEntry[]][] = [];
     live.listen((topic, entries) => swept.push([topic, entries]));
     await live.open();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: denoRunArgs(new URL(import.meta.url), ["--presence-node", redis.url], ["-A"]),
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
+    const dead = await startPresenceNode(redis.url);
     try {
       await live.add("room:1", { client: "live.1" });
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let line = "";
-      while (!line.includes("\n")) line += (await reader.read()).value ?? "";
-      const dead = line.trim().replace(/^ready /, "");
-      reader.releaseLock();
       assertEquals((await live.list("room:1")).length, 3);
       assertEquals((await live.nodes()).length, 2);
-      child.kill("SIGKILL");
+      await dead.kill();
       const killed = Date.now();
       await eventually(async () => (await live.list("room:1")).length === 1, 2 * TTL, "expiry");
       assert(Date.now() - killed <= TTL + 2 * REFRESH + 200, `${Date.now() - killed} ms`);
       assertEquals(await live.nodes(), [live.node]);
       await eventually(() => Promise.resolve(swept.length > 0), TTL, "the sweep");
       assertEquals(swept.map(([topic, entries]) => [topic, byClient(entries)]), [
-        ["room:1", [{ client: `${dead}.1`, user: "u1" }, { client: `${dead}.2`, user: "u2" }]],
+        ["room:1", [{ client: `${dead.node}.1`, user: "u1" }, {
+          client: `${dead.node}.2`,
+          user: "u2",
+        }]],
       ]);
       await new Promise((resolve) => setTimeout(resolve, 3 * REFRESH));
       assertEquals(swept.length, 1); // once
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Killed already.
-      }
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
+      await dead.kill();
       await live.close();
     }
   },
@@ -222,6 +243,118 @@ Deno.test("RedisPresence: open fails within connectTimeout when Redis accepts an
     for (const conn of conns) conn.close();
   }
 });
+
+Deno.test("PresenceRelay on one node: join, snapshot, leave, delivered at once", async () => {
+  const delivered: [string, string][] = [];
+  const relay = new PresenceRelay({
+    store: new MemoryPresence(),
+    engine: new MemoryEngine(),
+    deliver: (topic, json) => delivered.push([topic, json]),
+    topics: (topic) => topic.startsWith("room:"),
+  });
+  assert(relay.tracks("room:1") && !relay.tracks("news"));
+  await relay.enter("room:1", { client: "n.1", user: "ada", info: { name: "Ada" } });
+  await relay.enter("room:2", { client: "n.1", user: "ada" });
+  await relay.enter("news", { client: "n.1", user: "ada" });
+  await relay.enter("room:1", { client: "n.2" });
+  assertEquals(
+    JSON.parse(await relay.snapshot("room:1")),
+    {
+      type: "presence",
+      topic: "room:1",
+      clients: [{ client: "n.1", user: "ada", info: { name: "Ada" } }, { client: "n.2" }],
+    },
+  );
+  await relay.exit("room:1", "n.2");
+  await relay.exit("room:1", "n.2"); // not there: nothing
+  await relay.exitAll("n.1");
+  assertEquals(delivered.map(([topic, json]) => [topic, JSON.parse(json)]), [
+    ["room:1", {
+      type: "join",
+      topic: "room:1",
+      client: "n.1",
+      user: "ada",
+      info: { name: "Ada" },
+    }],
+    ["room:2", { type: "join", topic: "room:2", client: "n.1", user: "ada" }],
+    ["room:1", { type: "join", topic: "room:1", client: "n.2" }],
+    ["room:1", { type: "leave", topic: "room:1", client: "n.2" }],
+    ["room:1", { type: "leave", topic: "room:1", client: "n.1", user: "ada" }],
+    ["room:2", { type: "leave", topic: "room:2", client: "n.1", user: "ada" }],
+  ]);
+  assertEquals(JSON.parse(await relay.snapshot("room:1")).clients, []);
+});
+
+/** A node on Redis: engine watching the presence topic, store, relay, what it delivered. */
+async function relayNode(url: string) {
+  const engine = new RedisEngine({ url });
+  const store = new RedisPresence({ url, ttl: TTL, refresh: REFRESH });
+  const delivered: string[] = [];
+  const relay = new PresenceRelay({
+    store,
+    engine,
+    deliver: (topic, json) => {
+      const event = JSON.parse(json);
+      delivered.push(`${topic} ${event.type} ${event.client} ${event.user ?? "-"}`);
+    },
+  });
+  engine.listen((event) => {
+    if (event.type === "message") relay.receive(event.message);
+  });
+  await Promise.all([engine.open(), store.open()]);
+  await engine.watch(PRESENCE_TOPIC);
+  return {
+    engine,
+    store,
+    relay,
+    delivered,
+    close: () => Promise.all([engine.close(), store.close()]),
+  };
+}
+
+redisTest(
+  "PresenceRelay across two nodes on Redis: each node delivers each event once",
+  async (redis) => {
+    const a = await relayNode(redis.url);
+    const b = await relayNode(redis.url);
+    try {
+      await a.relay.enter("room:1", { client: `${a.store.node}.1`, user: "ada" });
+      await b.relay.enter("room:1", { client: `${b.store.node}.1`, user: "bob", info: { n: 1 } });
+      await b.relay.exit("room:1", `${b.store.node}.1`);
+      const expected = [
+        `room:1 join ${a.store.node}.1 ada`,
+        `room:1 join ${b.store.node}.1 bob`,
+        `room:1 leave ${b.store.node}.1 bob`,
+      ];
+      await eventually(() => Promise.resolve(b.delivered.length >= 3), 2000, "the events");
+      await eventually(() => Promise.resolve(a.delivered.length >= 3), 2000, "the events");
+      assertEquals(a.delivered, expected);
+      assertEquals(b.delivered, expected);
+      assertEquals(await b.relay.snapshot("room:1"), await a.relay.snapshot("room:1"));
+      assertEquals(JSON.parse(await b.relay.snapshot("room:1")).clients, [
+        { client: `${a.store.node}.1`, user: "ada" },
+      ]);
+      // A malformed announcement is ignored.
+      await a.engine.append(PRESENCE_TOPIC, '{"type":"join","topic":"room:1"}');
+      await a.engine.append(PRESENCE_TOPIC, '{"type":"join","topic":"#x","client":"c"}');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assertEquals(b.delivered.length, 3);
+      // A node killed without leaving: its clients' leave reaches each live node once.
+      const dead = await startPresenceNode(redis.url);
+      await dead.kill();
+      await eventually(() => Promise.resolve(b.delivered.length >= 5), 3 * TTL, "the leaves");
+      await new Promise((resolve) => setTimeout(resolve, 3 * REFRESH));
+      for (const node of [a, b]) {
+        assertEquals(node.delivered.slice(3).toSorted(), [
+          `room:1 leave ${dead.node}.1 u1`,
+          `room:1 leave ${dead.node}.2 u2`,
+        ]);
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  },
+);
 
 /** The node run by the sweep test: two entries, then wait to be killed. */
 async function presenceNode(url: string): Promise<void> {

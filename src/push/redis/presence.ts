@@ -295,6 +295,7 @@ export class RedisPresence implements PresenceStore {
         REFRESH.run(client, [this.#nodesKey, this.#key(topic)], this.#refreshArgs([member])),
       ]));
     this.#sweep([topic], reply[1]);
+    await this.#forgetStale([[topic, [member]]]); // removed or replaced meanwhile
   }
 
   /**
