@@ -39,6 +39,7 @@
  * @module
  */
 
+import { MAX_USER_LENGTH } from "../auth/identity.ts";
 import { MAX_CLOSE_REASON_BYTES } from "../protocol/close_frame.ts";
 import { type Engine, type EngineMessage, EngineUnavailableError } from "../push/engine.ts";
 import { type Logger, SILENT } from "../server/log.ts";
@@ -58,9 +59,6 @@ export const MAX_PENDING_CONTROL = 64;
 
 /** Topics one node's `topics` reply lists at most (those with most subscribers). */
 export const MAX_TOPICS_REPLY = 10_000;
-
-/** The longest user id, in characters. */
-export const MAX_USER_LENGTH = 256;
 
 /** What this node does on its own: its sockets, counted. */
 export interface LocalControl {
