@@ -85,6 +85,14 @@ export {
   WatchLimitError,
 } from "./src/push/engine.ts";
 export { RedisEngine, type RedisEngineOptions } from "./src/push/redis_engine.ts";
+export {
+  MemoryPresence,
+  type MemoryPresenceOptions,
+  type PresenceEntry,
+  type PresenceExpiry,
+  type PresenceStore,
+} from "./src/push/presence.ts";
+export { RedisPresence, type RedisPresenceOptions } from "./src/push/redis/presence.ts";
 export { Room } from "./src/chat/room.ts";
 export { type ChatRoom, serveChat, type ServeChatOptions } from "./src/chat/serve_chat.ts";
 export { CHAT_PAGE } from "./src/chat/page.ts";

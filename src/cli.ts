@@ -102,6 +102,7 @@ import {
   USAGE,
 } from "./cli_command.ts";
 import type { JwtOptions } from "./auth/jwt.ts";
+import type { PresenceStore } from "./push/presence.ts";
 import type { RedisEngine } from "./push/redis_engine.ts";
 import type { Authorize } from "./server/options.ts";
 import { Logger } from "./server/log.ts";
@@ -109,6 +110,7 @@ import { VERSION } from "./version.ts";
 
 const TOKEN_VARIABLE = "PUSHWIRE_TOKEN";
 const JWT_SECRET_VARIABLE = "PUSHWIRE_JWT_SECRET";
+const API_KEY_VARIABLE = "PUSHWIRE_API_KEY";
 
 /** A failure to start that the user must fix: its message is shown as is. */
 class StartError extends Error {}
@@ -222,6 +224,11 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
     throw new StartError("--public-topic needs --jwt-secret, --jwt-key or --jwks");
   }
   if (command.anonymousPublish !== undefined) options.anonymousPublish = command.anonymousPublish;
+  if (command.presence !== undefined) options.presence = command.presence;
+  const apiKey = command.apiKey === undefined
+    ? tokenFromEnvironment(API_KEY_VARIABLE)
+    : await readToken(command.apiKey, "--api-key");
+  if (apiKey !== undefined) options.apiKey = apiKey;
   if (command.tls !== undefined) {
     const both = `${command.tls.cert},${command.tls.key}`;
     options.cert = await readStartFile("--cert", command.tls.cert, both);
@@ -230,20 +237,31 @@ async function serveOptions(command: ServeCommand, logger: Logger): Promise<Serv
   return options;
 }
 
-/** The Redis engine of `--redis`, open, logging to `logger`; `undefined` without the flag. */
-async function openRedis(command: ServeCommand, logger: Logger): Promise<RedisEngine | undefined> {
+/**
+ * The Redis engine and presence store of `--redis`, the engine open,
+ * logging to `logger`; `undefined` without the flag.
+ */
+async function openRedis(
+  command: ServeCommand,
+  logger: Logger,
+): Promise<{ engine: RedisEngine; presenceStore: PresenceStore } | undefined> {
   if (command.redis === undefined) return undefined;
   // Loaded only with --redis: without it, no npm package is read.
   const { RedisEngine } = await import("./push/redis_engine.ts");
-  const redis = new RedisEngine({
+  const { RedisPresence } = await import("./push/redis/presence.ts");
+  const connectTimeout = command.redisTimeoutSeconds * 1000;
+  const engine = new RedisEngine({
     url: command.redis,
     size: command.history,
     ttl: command.historyTtlSeconds * 1000,
-    connectTimeout: command.redisTimeoutSeconds * 1000,
+    connectTimeout,
     logger,
   });
-  await redis.open();
-  return redis;
+  await engine.open();
+  return {
+    engine,
+    presenceStore: new RedisPresence({ url: command.redis, connectTimeout, logger }),
+  };
 }
 
 /** A Redis URL without its password, for a log line. */
@@ -307,19 +325,19 @@ async function start(
   options: ServePushOptions,
   logger: Logger,
 ): Promise<PushServer | undefined> {
-  let engine: RedisEngine | undefined;
+  let redis: Awaited<ReturnType<typeof openRedis>>;
   try {
-    engine = await openRedis(command, logger);
+    redis = await openRedis(command, logger);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return undefined;
   }
   let push: PushServer;
   try {
-    push = servePush(engine === undefined ? options : { ...options, engine });
+    push = servePush(redis === undefined ? options : { ...options, ...redis });
   } catch (error) {
     console.error(`error: cannot listen on ${command.hostname}:${command.port}: ${error}`);
-    await engine?.close();
+    await redis?.engine.close();
     return undefined;
   }
   try {

@@ -70,6 +70,13 @@ Options:
                         topics clients without a token may publish to over
                         their socket, repeatable; none for none (default
                         room:*)
+  --presence <pattern>  topics whose subscribers see who joins and leaves,
+                        repeatable; none for none (default room:*)
+  --api-key <k>         bearer key of the server API: /api/disconnect,
+                        /api/unsubscribe, /api/presence, /api/topics (default:
+                        $PUSHWIRE_API_KEY when readable; without one the API
+                        answers 404)
+  --api-key-file <file> read the API key from a file (needs -R=<file>)
   --cert <file>         TLS certificate chain (PEM), with --key
   --key <file>          TLS private key (PEM)
   --no-deflate          turn permessage-deflate compression off (default on)
@@ -88,8 +95,8 @@ Options:
   -V, --version         show the version
 
 Permissions: -N (network) always, --redis included; --allow-env=PUSHWIRE_TOKEN
-(and PUSHWIRE_JWT_SECRET) to read them from the environment; -R=<file> for each
-file named (TLS, token and key files).
+(PUSHWIRE_JWT_SECRET, PUSHWIRE_API_KEY) to read them from the environment;
+-R=<file> for each file named (TLS, token and key files).
 `;
 
 /** A token: given on the command line, or the path of a file that holds it. */
@@ -160,6 +167,10 @@ export interface ServeCommand {
   publicTopics: string[];
   /** `--anonymous-publish`, every one (`[]` for `none`); `undefined` for the default. */
   anonymousPublish: string[] | undefined;
+  /** `--presence`, every one (`[]` for `none`); `undefined` for the default. */
+  presence: string[] | undefined;
+  /** `--api-key` or `--api-key-file`. */
+  apiKey: TokenSource | undefined;
   /** Not `--no-deflate`. */
   deflate: boolean;
   /** `--cert` and `--key`. */
@@ -241,6 +252,9 @@ function parseFlags(args: string[]) {
       "jwt-audience",
       "public-topic",
       "anonymous-publish",
+      "presence",
+      "api-key",
+      "api-key-file",
       "cert",
       "key",
       "redis",
@@ -250,7 +264,7 @@ function parseFlags(args: string[]) {
     ],
     boolean: ["help", "version", "deflate"],
     negatable: ["deflate"],
-    collect: ["origin", "allowed-host", "public-topic", "anonymous-publish"],
+    collect: ["origin", "allowed-host", "public-topic", "anonymous-publish", "presence"],
     alias: { h: "help", V: "version" },
     default: {
       port: String(DEFAULTS.port),
@@ -328,6 +342,8 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
     jwt: jwtCommand(flags),
     publicTopics: patterns(flags["public-topic"], "--public-topic") ?? [],
     anonymousPublish: patterns(flags["anonymous-publish"], "--anonymous-publish"),
+    presence: patterns(flags.presence, "--presence"),
+    apiKey: tokenSource(flags["api-key"], flags["api-key-file"], "--api-key"),
     deflate: flags.deflate !== false,
     tls: cert === undefined || key === undefined
       ? undefined

@@ -75,6 +75,8 @@ export const DEFAULTS = {
   maxChatBytes: 16 * 1024,
   /** Topic patterns a socket without an identity may publish to (`servePush`). */
   anonymousPublish: ["room:*"] as readonly string[],
+  /** Topic patterns with presence (`servePush`). */
+  presence: ["room:*"] as readonly string[],
   /** Topics one socket may subscribe to. */
   maxSubscriptions: 100,
   /** Bytes of replay queued on a socket at a time. */

@@ -29,6 +29,7 @@
  */
 
 import { PRESENCE_LIST_LIMIT, type PresenceEntry, presenceEntry } from "../push/presence.ts";
+import { isInternalTopic } from "../push/hub.ts";
 import { validateTopic } from "../server/topics.ts";
 
 /** A client subscribed to a topic with presence. */
@@ -65,6 +66,8 @@ export interface PresenceSnapshotEvent {
   topic: string;
   /** The clients present (at most the store's list limit, 1000 by default). */
   clients: PresenceEntry[];
+  /** The client id of the socket it is sent to, to tell itself in the list. */
+  you?: string;
 }
 
 /**
@@ -121,10 +124,21 @@ export function leaveEvent(topic: string, entry: PresenceEntry): PresenceLeaveEv
  *
  * @param topic The topic.
  * @param entries Who is there.
+ * @param you The client id of the socket it goes to, if any.
  * @returns The event.
  */
-export function snapshotEvent(topic: string, entries: PresenceEntry[]): PresenceSnapshotEvent {
-  return { type: "presence", topic, clients: entries.map((entry) => fields(entry, true)) };
+export function snapshotEvent(
+  topic: string,
+  entries: PresenceEntry[],
+  you?: string,
+): PresenceSnapshotEvent {
+  const event: PresenceSnapshotEvent = {
+    type: "presence",
+    topic,
+    clients: entries.map((entry) => fields(entry, true)),
+  };
+  if (you !== undefined) event.you = you;
+  return event;
 }
 
 /**
@@ -178,7 +192,8 @@ function fields(entry: PresenceEntry, info: boolean): PresenceEntry {
 
 function isTopic(topic: string): boolean {
   try {
-    validateTopic(topic);
+    // An internal topic (the chat room's) is a topic name after its `#`.
+    validateTopic(isInternalTopic(topic) ? topic.slice(1) : topic);
     return true;
   } catch {
     return false;

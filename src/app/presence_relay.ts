@@ -178,11 +178,36 @@ export class PresenceRelay {
    * The `presence` event of a topic: who is there on every node, as JSON.
    *
    * @param topic The topic.
+   * @param you The client id of the socket it goes to, if any.
    * @returns The event's JSON.
    * @throws {EngineUnavailableError} When the store cannot be reached in time.
    */
-  async snapshot(topic: string): Promise<string> {
-    return encodePresenceEvent(snapshotEvent(topic, await this.#store.list(topic)));
+  async snapshot(topic: string, you?: string): Promise<string> {
+    return encodePresenceEvent(snapshotEvent(topic, await this.#store.list(topic), you));
+  }
+
+  /**
+   * Every client of this node leaves every topic (announced to the other
+   * nodes), then the store closes: for a shutdown, once the sockets closed.
+   *
+   * @returns Resolves once the store is closed (failures to announce are
+   * logged: the store's expiry covers them).
+   */
+  async close(): Promise<void> {
+    await this.exitEverything().catch((error) =>
+      this.#logger.warn("presence-leave-failed", { error })
+    );
+    await this.#store.close();
+  }
+
+  /**
+   * Every client of this node leaves every topic.
+   *
+   * @returns Resolves once every leave was stored and announced.
+   * @throws {EngineUnavailableError} When the store or the engine failed.
+   */
+  async exitEverything(): Promise<void> {
+    await settle(...[...this.#present.keys()].map((client) => this.exitAll(client)));
   }
 
   /**

@@ -15,6 +15,9 @@ import { EngineUnavailableError } from "../push/engine.ts";
 import { SILENT } from "../server/log.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import { serve, type Server } from "../server/server.ts";
+import type { Socket } from "../server/socket.ts";
+import { validateTopic } from "../server/topics.ts";
+import { MemoryPresence, type PresenceEntry, type PresenceStore } from "../push/presence.ts";
 import type { ServeOptions } from "../server/options.ts";
 import { PushHub, type PushHubOptions } from "../push/hub.ts";
 import { type Publication, type PublishResult, publishRoute } from "../push/publish.ts";
@@ -22,7 +25,12 @@ import { TopicGrant } from "../auth/grants.ts";
 import { isJwtAuthorizer } from "../auth/jwt.ts";
 import { authorizeUpgrade } from "./authorize.ts";
 import { engineRelay, localRelay, receiveRoom, ROOM_TOPIC } from "./room_relay.ts";
-import { attend, type PushSession } from "./session.ts";
+import { apiRoutes, DEFAULT_DISCONNECT_REASON } from "./api_routes.ts";
+import { ClusterControl, CONTROL_TOPIC } from "./cluster_control.ts";
+import { localControl } from "./local_control.ts";
+import { PRESENCE_TOPIC, type PresenceRelay } from "./presence_relay.ts";
+import { pushPresence } from "./push_presence.ts";
+import { attend, type PresenceHooks, type PushSession } from "./session.ts";
 import { UserIndex } from "./users.ts";
 
 /** Options for {@linkcode servePush}: the server's, the hub's, and publishing. */
@@ -62,6 +70,25 @@ export interface ServePushOptions extends ServeOptions, Omit<PushHubOptions, "in
    * @default {["room:*"]}
    */
   anonymousPublish?: readonly string[];
+  /**
+   * Topic patterns with presence: their subscribers get `join` and `leave`
+   * events and, on subscribing, who is there (`{"type":"presence",…}`).
+   *
+   * @default {["room:*"]}
+   */
+  presence?: readonly string[];
+  /**
+   * Where presence lives: a `RedisPresence` (on the same Redis as the
+   * engine) to share it between nodes.
+   *
+   * @default {a MemoryPresence: this node only}
+   */
+  presenceStore?: PresenceStore;
+  /**
+   * The bearer key of the server API (`/api/disconnect`, `/api/unsubscribe`,
+   * `/api/presence`, `/api/topics`); without one the API answers 404.
+   */
+  apiKey?: string;
 }
 
 /** A running push server, made by {@linkcode servePush}. */
@@ -97,6 +124,30 @@ export interface PushServer {
    * they get it as it comes back through the engine).
    */
   push(text: string): number;
+  /**
+   * Closes every socket of a user, on every node, with 4403 and a reason.
+   *
+   * @param user The user (a token's `sub`).
+   * @param reason The close reason.
+   * @returns How many sockets were closed (summed over the nodes that
+   * answered within 2 s).
+   */
+  disconnect(user: string, reason?: string): Promise<number>;
+  /**
+   * Unsubscribes every socket of a user from a topic, on every node.
+   *
+   * @param user The user.
+   * @param topic The topic.
+   * @returns How many sockets were unsubscribed.
+   */
+  unsubscribe(user: string, topic: string): Promise<number>;
+  /**
+   * Who is subscribed to a topic with presence, on every node.
+   *
+   * @param topic The topic.
+   * @returns The clients, with their users and info.
+   */
+  presence(topic: string): Promise<PresenceEntry[]>;
 }
 
 /**
@@ -125,30 +176,37 @@ export interface PushServer {
  * @returns The running push server.
  */
 export function servePush(options: ServePushOptions = {}): PushServer {
-  const room = new Room();
   const logger = options.logger ?? SILENT;
+  const store = options.presenceStore ?? new MemoryPresence();
   const hub = new PushHub({
     ...options,
     subscribers: (topic) => server.topics.subscribers(topic),
     internal: (message) => {
       if (message.topic === ROOM_TOPIC) receiveRoom(room, message);
+      presence.relay.receive(message);
+      control.receive(message);
     },
   });
   const shared = hub.engine.shared;
-  const maxSubscriptions = options.maxSubscriptions ?? DEFAULTS.maxSubscriptions;
-  const session: PushSession = {
-    hub,
+  const clientId = (socket: Socket) => shared ? `${store.node}.${socket.id}` : socket.id;
+  const room = new Room({ idOf: clientId });
+  const presence = pushPresence({
+    store,
+    engine: hub.engine,
+    server: () => server,
     room,
-    chat: shared ? engineRelay(hub.engine) : localRelay(room),
-    maxSubscriptions,
-    maxChatBytes: options.maxChatBytes ?? DEFAULTS.maxChatBytes,
-    maxPublishBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    anonymousPublish: new TopicGrant(options.anonymousPublish ?? DEFAULTS.anonymousPublish),
-    users: new UserIndex(),
-    clientId: (socket) => socket.id,
-    ...(options.allowTopic === undefined ? {} : { allowTopic: options.allowTopic }),
-    ...(isJwtAuthorizer(options.authorize) ? { verify: options.authorize.verify } : {}),
-  };
+    topics: new TopicGrant(options.presence ?? DEFAULTS.presence),
+    clientId,
+    logger,
+  });
+  const session = pushSession(options, hub, room, clientId, presence.hooks);
+  const control = new ClusterControl({
+    engine: hub.engine,
+    node: store.node,
+    nodes: () => store.nodes(),
+    local: localControl(() => server, hub, session.users, presence.hooks),
+    logger,
+  });
   const server: Server = serve({
     page: CHAT_PAGE,
     ...clientRate(options),
@@ -161,15 +219,22 @@ export function servePush(options: ServePushOptions = {}): PushServer {
         publish: (topic, publication, context) =>
           hub.publish(topic, publication, context).catch(publishRefusal),
       }),
+      ...apiRoutes({
+        ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+        control,
+        presence: (topic) => presenceOf(presence.relay, store, topic),
+      }),
       ...options.routes,
     },
-    authorize: (request, info) => authorizeUpgrade(request, info, options, maxSubscriptions),
+    authorize: (request, info) =>
+      authorizeUpgrade(request, info, options, session.maxSubscriptions),
   }, (socket) => attend(socket, server, session));
   server.metrics.register(() => [...room.metrics(), ...hub.metrics()]);
-  server.finished.then(() => hub.close());
-  const ready = shared
-    ? hub.engine.open().then(() => hub.engine.watch(ROOM_TOPIC))
-    : Promise.resolve();
+  server.finished
+    .then(() => presence.relay.close())
+    .catch((error) => logger.warn("presence-close-failed", { error }))
+    .finally(() => hub.close());
+  const ready = open(hub, store, shared).then(() => shared ? presence.loadRoom() : undefined);
   ready.catch(() => {}); // Reported to whoever awaits it.
   return {
     server,
@@ -181,7 +246,62 @@ export function servePush(options: ServePushOptions = {}): PushServer {
       session.chat("server", text).catch((error) => logger.warn("push-failed", { error }));
       return 0;
     },
+    disconnect: (user, reason = DEFAULT_DISCONNECT_REASON) => control.disconnect(user, reason),
+    unsubscribe: (user, topic) => control.unsubscribe(user, topic),
+    presence: (topic) => presenceOf(presence.relay, store, topic),
   };
+}
+
+/** What every socket of a push server shares: the hub, the room, the rules. */
+function pushSession(
+  options: ServePushOptions,
+  hub: PushHub,
+  room: Room,
+  clientId: (socket: Socket) => string,
+  presence: PresenceHooks,
+): PushSession {
+  return {
+    hub,
+    room,
+    chat: hub.engine.shared ? engineRelay(hub.engine) : localRelay(room),
+    maxSubscriptions: options.maxSubscriptions ?? DEFAULTS.maxSubscriptions,
+    maxChatBytes: options.maxChatBytes ?? DEFAULTS.maxChatBytes,
+    maxPublishBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    anonymousPublish: new TopicGrant(options.anonymousPublish ?? DEFAULTS.anonymousPublish),
+    users: new UserIndex(),
+    clientId,
+    presence,
+    ...(options.allowTopic === undefined ? {} : { allowTopic: options.allowTopic }),
+    ...(isJwtAuthorizer(options.authorize) ? { verify: options.authorize.verify } : {}),
+  };
+}
+
+/**
+ * Opens the engine and the presence store; with a shared engine, watches
+ * the internal topics (the room, presence, the server API's requests).
+ */
+async function open(hub: PushHub, store: PresenceStore, shared: boolean): Promise<void> {
+  if (shared) await hub.engine.open();
+  await store.open();
+  if (!shared) return;
+  for (const topic of [ROOM_TOPIC, PRESENCE_TOPIC, CONTROL_TOPIC]) await hub.engine.watch(topic);
+}
+
+/** Who is in a topic with presence; 400 for a bad name, 404 for a topic without presence. */
+function presenceOf(
+  relay: PresenceRelay,
+  store: PresenceStore,
+  topic: string,
+): Promise<PresenceEntry[]> {
+  try {
+    validateTopic(topic);
+  } catch (error) {
+    return Promise.reject(new HttpError(400, (error as Error).message));
+  }
+  if (!relay.tracks(topic)) {
+    return Promise.reject(new HttpError(404, `Topic "${topic}" has no presence`));
+  }
+  return store.list(topic);
 }
 
 /**

@@ -21,7 +21,7 @@ import { type ControlMessage, parseControl, parseSubscriptions } from "../push/s
 import type { TopicAccess } from "./authorize.ts";
 import { publishFrom, renewToken } from "./client_actions.ts";
 import { identityOf } from "./identity_of.ts";
-import type { ChatRelay } from "./room_relay.ts";
+import { type ChatRelay, ROOM_TOPIC } from "./room_relay.ts";
 import { TokenClock } from "./token_clock.ts";
 import type { UserIndex } from "./users.ts";
 
@@ -94,7 +94,10 @@ export async function attend(socket: Socket, server: Server, session: PushSessio
   const clock = new TokenClock(socket, identity.expiresAt);
   // Checked at the handshake already; parsing again is cheap and pure.
   const { topics, since } = parseSubscriptions(socket.request.query, session.maxSubscriptions);
-  if (topics.length === 0) room.join(socket, identity.name);
+  if (topics.length === 0) {
+    room.join(socket, identity.name);
+    session.presence?.enter(socket, ROOM_TOPIC, identity);
+  }
   for (const topic of topics) subscribe(socket, session, topic, since.get(topic));
   for await (const message of socket) {
     if (typeof message === "string") receiveText(socket, server, session, message, clock);
@@ -190,7 +193,7 @@ function subscribe(socket: Socket, session: PushSession, topic: string, since?: 
 function say(socket: Socket, session: PushSession, message: string | Uint8Array): void {
   const refusal = chatRefusal(message, session.maxChatBytes);
   if (refusal !== undefined) return fail(socket, refusal);
-  session.chat(socket.id, message).catch((error) =>
+  session.chat(session.clientId(socket), message).catch((error) =>
     fail(socket, `Cannot send: ${(error as Error).message}`)
   );
 }

@@ -210,14 +210,29 @@ export type ChatEvent = ChatWelcome | ChatPresence | ChatMessage | ChatBinaryMes
 export class Room {
   /** Every member, in the order they joined, with its name (if any). */
   readonly #members = new Map<Socket, string | undefined>();
-  /** The names of members that have one, by socket id. */
+  /** The names of members that have one, by id (on other nodes too). */
   readonly #names = new Map<string, string>();
+  /** The ids of this node's members. */
+  readonly #local = new Set<string>();
+  /** Members on other nodes, by id, with their names (if any). */
+  readonly #remote = new Map<string, string | undefined>();
+  readonly #idOf: (socket: Socket) => string;
   #events = 0;
   #deliveries = 0;
 
-  /** How many sockets are in the room. */
+  /**
+   * Makes an empty room.
+   *
+   * @param options `idOf`: a member's id in events, unique across the
+   * nodes that share the room (default: the socket's id).
+   */
+  constructor(options: { idOf?: (socket: Socket) => string } = {}) {
+    this.#idOf = options.idOf ?? ((socket) => socket.id);
+  }
+
+  /** How many members the room has, on every node that shares it. */
   get size(): number {
-    return this.#members.size;
+    return this.#members.size + this.#remote.size;
   }
 
   /**
@@ -239,18 +254,20 @@ export class Room {
    */
   join(socket: Socket, name?: string): void {
     if (this.#members.has(socket)) return;
+    const id = this.#idOf(socket);
     this.#members.set(socket, name);
-    if (name !== undefined) this.#names.set(socket.id, name);
-    const peers = this.#members.size;
+    this.#local.add(id);
+    if (name !== undefined) this.#names.set(id, name);
+    const peers = this.size;
     const welcome: ChatWelcome = {
       type: "welcome",
-      id: socket.id,
+      id,
       time: Date.now(),
       peers,
       members: this.#list(socket),
     };
     socket.send(JSON.stringify(welcome));
-    this.#announce(presence("join", socket.id, peers, name));
+    this.#announce(presence("join", id, peers, name));
   }
 
   /**
@@ -261,8 +278,38 @@ export class Room {
   leave(socket: Socket): void {
     const name = this.#members.get(socket);
     if (!this.#members.delete(socket)) return;
-    this.#names.delete(socket.id);
-    this.#announce(presence("leave", socket.id, this.#members.size, name));
+    const id = this.#idOf(socket);
+    this.#local.delete(id);
+    this.#names.delete(id);
+    this.#announce(presence("leave", id, this.size, name));
+  }
+
+  /**
+   * A member joined on another node that shares the room: the members here
+   * get a join notice. Nothing for a member already known (or of this node).
+   *
+   * @param id Its id.
+   * @param name Its name, if any.
+   */
+  joinRemote(id: string, name?: string): void {
+    if (this.#local.has(id) || this.#remote.has(id)) return;
+    this.#remote.set(id, name);
+    if (name !== undefined) this.#names.set(id, name);
+    this.#announce(presence("join", id, this.size, name));
+  }
+
+  /**
+   * A member on another node left (or its node is gone): the members here
+   * get a leave notice. Nothing for one not known.
+   *
+   * @param id Its id.
+   */
+  leaveRemote(id: string): void {
+    if (!this.#remote.has(id)) return;
+    const name = this.#remote.get(id);
+    this.#remote.delete(id);
+    this.#names.delete(id);
+    this.#announce(presence("leave", id, this.size, name));
   }
 
   /**
@@ -301,7 +348,7 @@ export class Room {
       ...fanoutMetrics("room", this.#events, this.#deliveries),
       {
         name: "pushwire_room_members",
-        help: "Sockets in the chat room (those that named no topic).",
+        help: "Sockets in the chat room on this node (those that named no topic).",
         type: "gauge",
         samples: [{ value: this.#members.size }],
       },
@@ -310,10 +357,14 @@ export class Room {
 
   /** The members for a welcome: the newcomer first, at most MAX_WELCOME_MEMBERS. */
   #list(newcomer: Socket): ChatMember[] {
-    const members = [member(newcomer.id, this.#members.get(newcomer))];
+    const members = [member(this.#idOf(newcomer), this.#members.get(newcomer))];
     for (const [socket, name] of this.#members) {
+      if (members.length >= MAX_WELCOME_MEMBERS) return members;
+      if (socket !== newcomer) members.push(member(this.#idOf(socket), name));
+    }
+    for (const [id, name] of this.#remote) {
       if (members.length >= MAX_WELCOME_MEMBERS) break;
-      if (socket !== newcomer) members.push(member(socket.id, name));
+      members.push(member(id, name));
     }
     return members;
   }
