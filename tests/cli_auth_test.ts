@@ -119,3 +119,39 @@ Deno.test("pushwire with $PUSHWIRE_JWT_SECRET (readable) or --jwt-key", async (t
     }
   });
 });
+
+Deno.test("pushwire --api-key-file and --presence: the API answers, presence follows the patterns", async () => {
+  const file = await Deno.makeTempFile();
+  await Deno.writeTextFile(file, "an-api-key\n");
+  const cli = await startCli(["--api-key-file", file, "--presence", "team:*"], {
+    permissions: ["-N", `-R=${file}`],
+  });
+  const get = (path: string, key = "an-api-key") =>
+    fetch(`http://127.0.0.1:${cli.port}${path}`, { headers: { Authorization: `Bearer ${key}` } });
+  try {
+    const client = new TestClient(cli.port, "/?topic=team:a&topic=room:a&name=Ada");
+    await client.waitFor(3);
+    const types = client.messages.map((m) => JSON.parse(m as string).type);
+    assertEquals(types.filter((type) => type === "presence").length, 1, types.join());
+    const presence = await get("/api/presence?topic=team:a");
+    assertEquals((await presence.json()).clients.length, 1);
+    const none = await get("/api/presence?topic=room:a");
+    assertEquals(none.status, 404);
+    await none.body?.cancel();
+    const wrong = await get("/api/topics", "guess");
+    assertEquals(wrong.status, 403);
+    await wrong.body?.cancel();
+    await client.close();
+  } finally {
+    await cli.stop();
+    await Deno.remove(file);
+  }
+  const off = await startCli([]);
+  try {
+    const response = await fetch(`http://127.0.0.1:${off.port}/api/topics`);
+    assertEquals(response.status, 404, "no key: the API is off");
+    await response.body?.cancel();
+  } finally {
+    await off.stop();
+  }
+});
