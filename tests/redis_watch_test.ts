@@ -30,14 +30,15 @@ redisTest(
           10_000,
           "20 subscriptions",
         );
-        assertEquals(watched(engine).length, 21); // the topics and the chat room's
+        // The topics and the internal ones: the chat room, presence, the server API.
+        assertEquals(watched(engine).length, 23);
         client.ws.send(JSON.stringify({ type: "unsubscribe", topic: "t0" }));
         await until(() => !watched(engine).includes("t0"), 5000, "t0 released");
         client.ws.close();
         await client.closed;
-        await until(() => watched(engine).length === 1, 5000, "every topic released");
+        await until(() => watched(engine).length === 3, 5000, "every topic released");
       }
-      assertEquals(watched(engine), ["#room"]);
+      assertEquals(watched(engine), ["#control", "#presence", "#room"]);
     } finally {
       await push.server.shutdown();
     }
