@@ -14,6 +14,7 @@ import { HttpError } from "../protocol/errors.ts";
 import { EngineUnavailableError } from "../push/engine.ts";
 import { SILENT } from "../server/log.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
+import type { HttpRoutes } from "../server/routes.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { Socket } from "../server/socket.ts";
 import { validateTopic } from "../server/topics.ts";
@@ -211,21 +212,7 @@ export function servePush(options: ServePushOptions = {}): PushServer {
     page: CHAT_PAGE,
     ...clientRate(options),
     ...options,
-    routes: {
-      "/publish": publishRoute({
-        ...(options.publishToken === undefined ? {} : { token: options.publishToken }),
-        ...(options.origins === undefined ? {} : { origins: [...options.origins] }),
-        maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-        publish: (topic, publication, context) =>
-          hub.publish(topic, publication, context).catch(publishRefusal),
-      }),
-      ...apiRoutes({
-        ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-        control,
-        presence: (topic) => presenceOf(presence.relay, store, topic),
-      }),
-      ...options.routes,
-    },
+    routes: { ...pushRoutes(options, hub, control, presence.relay, store), ...options.routes },
     authorize: (request, info) =>
       authorizeUpgrade(request, info, options, session.maxSubscriptions),
   }, (socket) => attend(socket, server, session));
@@ -249,6 +236,30 @@ export function servePush(options: ServePushOptions = {}): PushServer {
     disconnect: (user, reason = DEFAULT_DISCONNECT_REASON) => control.disconnect(user, reason),
     unsubscribe: (user, topic) => control.unsubscribe(user, topic),
     presence: (topic) => presenceOf(presence.relay, store, topic),
+  };
+}
+
+/** `POST /publish` and the server API's routes. */
+function pushRoutes(
+  options: ServePushOptions,
+  hub: PushHub,
+  control: ClusterControl,
+  relay: PresenceRelay,
+  store: PresenceStore,
+): HttpRoutes {
+  return {
+    "/publish": publishRoute({
+      ...(options.publishToken === undefined ? {} : { token: options.publishToken }),
+      ...(options.origins === undefined ? {} : { origins: [...options.origins] }),
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      publish: (topic, publication, context) =>
+        hub.publish(topic, publication, context).catch(publishRefusal),
+    }),
+    ...apiRoutes({
+      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+      control,
+      presence: (topic) => presenceOf(relay, store, topic),
+    }),
   };
 }
 
