@@ -46,6 +46,7 @@ export const PAGE_SCRIPT = `"use strict";
   var socket = null;
   var me = null; // this page's id in the room (chat) or its client id (room)
   var myClients = Object.create(null); // every client id this page had in the topic room, for replayed messages
+  var live = false; // the topic room's snapshot came on this connection: joins and leaves are news
   var attempt = 0;
   var retryTimer = 0;
   var opened = false; // connected at least once: the next open is a reconnect
@@ -281,20 +282,22 @@ export const PAGE_SCRIPT = `"use strict";
   var roomEvents = {
     presence: function (event) {
       if (event.topic !== roomTopic) return;
-      me = String(event.you);
-      myClients[me] = true;
+      if (typeof event.you === "string") myClients[me = event.you] = true;
+      live = true;
       online.clear();
       (Array.isArray(event.clients) ? event.clients : []).forEach(function (entry) {
         online.set(String(entry.client), displayName(entry));
       });
       renderOnline();
     },
+    // A join or leave before the snapshot (this page's own join comes first) is no news.
     join: function (event) {
       if (event.topic !== roomTopic) return;
       var id = String(event.client);
+      var known = online.has(id); // a join may repeat what the snapshot listed
       online.set(id, displayName(event));
       renderOnline();
-      if (id !== me) notice("join", online.get(id) + " joined", event.time);
+      if (live && !known && myClients[id] !== true) notice("join", online.get(id) + " joined", event.time);
     },
     leave: function (event) {
       if (event.topic !== roomTopic) return;
@@ -302,7 +305,7 @@ export const PAGE_SCRIPT = `"use strict";
       var name = online.get(id) || displayName(event);
       if (!online.delete(id)) return;
       renderOnline();
-      notice("leave", name + " left", event.time);
+      if (live && myClients[id] !== true) notice("leave", name + " left", event.time);
     },
   };
 
@@ -387,6 +390,7 @@ export const PAGE_SCRIPT = `"use strict";
     var ws = new WebSocket(socketUrl());
     ws.binaryType = "arraybuffer";
     socket = ws;
+    live = false;
     ws.onopen = function () {
       attempt = 0;
       setState("connected");

@@ -16,13 +16,15 @@
  * ```
  *
  * A newcomer's welcome is its first frame; its `members` lists the newcomer
- * first, then the others in the order they joined, at most
+ * first, then this node's other members in the order they joined, then
+ * those of other nodes that share the room, at most
  * {@linkcode MAX_WELCOME_MEMBERS} of them (`peers` counts them all). `name`
  * is a member's name when it has one (a token's, or a nickname): on `join`,
- * `leave`, members, and messages whose sender is in this room. A binary
- * message reaches everyone in the same envelope as text, its bytes in base64,
- * so that every message names its sender. A message longer than the room's
- * limit is refused with an error event to its sender alone.
+ * `leave`, members, and messages whose sender is a member (on this node or
+ * on another that shares the room). A binary message reaches everyone in
+ * the same envelope as text, its bytes in base64, so that every message
+ * names its sender. A message longer than the room's limit is refused with
+ * an error event to its sender alone.
  *
  * @module
  */
@@ -68,8 +70,9 @@ export interface ChatWelcome {
   /** How many sockets are in the room now, the newcomer included. */
   peers: number;
   /**
-   * The members: the newcomer first, then the others in the order they
-   * joined; at most {@linkcode MAX_WELCOME_MEMBERS}.
+   * The members: the newcomer first, then this node's others in the order
+   * they joined, then those of other nodes; at most
+   * {@linkcode MAX_WELCOME_MEMBERS}.
    */
   members: ChatMember[];
 }
@@ -102,8 +105,8 @@ export interface ChatPresence {
 /**
  * A text message: `from` is the sender's socket id, or `"server"` for a
  * message pushed by the server, for example with `serveChat`'s `push` (socket ids are never
- * `"server"`); `name` is the sender's name when it has one and is in this
- * room (with `--redis`, a sender on another node has none).
+ * `"server"`); `name` is the sender's name when it has one and the room
+ * knows it (a member here, or on another node that shares the room).
  *
  * @example Print a message
  * ```ts

@@ -25,6 +25,9 @@
 //   ← open LABEL NICKNAME PATH      a page at PATH (such as /?room=lobby)
 //                                   asks for a name: NICKNAME; it connects
 //   → {"event":"opened","label":...,"status":"connected"}
+//   ← visit LABEL PATH              a page at PATH that asks nothing (a token
+//                                   in PATH names it); it connects
+//   → {"event":"opened","label":...,"status":"connected"}
 //   ← online LABEL JSON             wait until #online shows the names of the
 //                                   JSON array (in order, "(you)" included)
 //   → {"event":"online","label":...,"names":[...],"peers":"2 online","you":...}
@@ -204,18 +207,17 @@ async function run(context) {
   };
 }
 
-/** Runs one command of the "pages" script on `pages`; returns the event to print. */
-async function command(context, pages, errors, line) {
-  const [name, label, ...rest] = line.trim().split(" ");
-  const argument = rest.join(" ");
-  if (name === "open") {
-    const [nickname, path] = rest;
-    pages.set(label, await openAs(context, errors, label, new URL(path, url).href, nickname));
-    return { event: "opened", label, status: await state(pages.get(label), "connected") };
-  }
-  const page = pages.get(label);
-  if (page === undefined) throw new Error(`no page ${label}: ${line}`);
-  if (name === "online") {
+/** Opens a page at `path` that asks nothing; waits until it is connected. */
+async function visit(context, errors, label, path) {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => errors.push(`${label}: ${error.message}`));
+  await page.goto(new URL(path, url).href, { timeout: STEP_MS });
+  return page;
+}
+
+/** The commands of the "pages" script on a page: (page, argument, label) → the event. */
+const PAGE_COMMANDS = {
+  async online(page, argument, label) {
     await page.waitForFunction(
       (names) =>
         JSON.stringify(
@@ -226,13 +228,15 @@ async function command(context, pages, errors, line) {
       { timeout: STEP_MS },
     );
     return { event: "online", label, ...(await onlineNames(page)) };
-  }
-  if (name === "state") return { event: "state", label, status: await state(page, argument) };
-  if (name === "say") {
+  },
+  async state(page, argument, label) {
+    return { event: "state", label, status: await state(page, argument) };
+  },
+  async say(page, argument, label) {
     await say(page, argument);
     return { event: "said", label };
-  }
-  if (name === "sees") {
+  },
+  async sees(page, argument, label) {
     await page.waitForFunction(
       (text) =>
         [...document.querySelectorAll('#messages > li[data-type="message"] .text')]
@@ -241,23 +245,39 @@ async function command(context, pages, errors, line) {
       { timeout: STEP_MS },
     );
     return { event: "seen", label, messages: await messages(page) };
-  }
-  if (name === "notices") {
+  },
+  async notices(page, _argument, label) {
     const notices = (await messages(page)).filter((item) => item.type !== "message")
       .map(({ type, text }) => ({ type, text }));
     return { event: "notices", label, notices };
+  },
+  async screenshot(page) {
+    mkdirSync(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    return { event: "screenshot" };
+  },
+};
+
+/** Runs one command of the "pages" script on `pages`; returns the event to print. */
+async function command(context, pages, errors, line) {
+  const [name, label, ...rest] = line.trim().split(" ");
+  const argument = rest.join(" ");
+  if (name === "open" || name === "visit") {
+    const page = name === "visit"
+      ? await visit(context, errors, label, argument)
+      : await openAs(context, errors, label, new URL(rest[1], url).href, rest[0]);
+    pages.set(label, page);
+    return { event: "opened", label, status: await state(page, "connected") };
   }
+  const page = pages.get(label);
+  if (page === undefined) throw new Error(`no page ${label}: ${line}`);
   if (name === "close") {
     await page.close();
     pages.delete(label);
     return { event: "closed", label };
   }
-  if (name === "screenshot") {
-    mkdirSync(dirname(screenshot), { recursive: true });
-    await page.screenshot({ path: screenshot, fullPage: true });
-    return { event: "screenshot", errors };
-  }
-  throw new Error(`unknown command: ${line}`);
+  if (!Object.hasOwn(PAGE_COMMANDS, name)) throw new Error(`unknown command: ${line}`);
+  return { ...(await PAGE_COMMANDS[name](page, argument, label)), errors };
 }
 
 /** The "pages" script: the test's commands, one a line, until stdin ends. */
