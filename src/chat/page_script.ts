@@ -27,7 +27,8 @@ export const PAGE_SCRIPT = `"use strict";
   var MAX_ONLINE_SHOWN = 200;
   var NAME_KEY = "pushwire.name";
   var ROOM_NAME = /^[A-Za-z0-9_.:@\\/-]{1,120}$/;
-  var CONTROL = /[\\u0000-\\u001f\\u007f]/;
+  // What the server refuses in a nickname: controls, bidirectional formatting, invisible characters.
+  var NOT_IN_NAME = /[\\p{Cc}\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff]/u;
   var $ = function (id) { return document.getElementById(id); };
   var statusEl = $("status"), peersEl = $("peers"), list = $("messages");
   var form = $("composer"), input = $("input"), sendButton = $("send");
@@ -69,6 +70,10 @@ export const PAGE_SCRIPT = `"use strict";
 
   function showTopics() {
     peersEl.textContent = topics.join(", ");
+  }
+
+  function validName(name) {
+    return name !== "" && name.length <= 32 && !NOT_IN_NAME.test(name);
   }
 
   function storedName() {
@@ -431,8 +436,8 @@ export const PAGE_SCRIPT = `"use strict";
     nameForm.addEventListener("submit", function (event) {
       event.preventDefault();
       var name = nameInput.value.trim();
-      if (name === "" || name.length > 32 || CONTROL.test(name)) {
-        nameError.textContent = "1 to 32 characters, please";
+      if (!validName(name)) {
+        nameError.textContent = "1 to 32 characters, none invisible";
         return;
       }
       nickname = name;
@@ -462,8 +467,8 @@ export const PAGE_SCRIPT = `"use strict";
         return;
       }
     }
-    nickname = token === null ? storedName() : "";
-    if (token === null && nickname === "") return askName();
+    nickname = token === null ? storedName().trim() : "";
+    if (token === null && !validName(nickname)) return askName();
     connect();
   }
 
