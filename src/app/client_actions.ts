@@ -34,10 +34,10 @@ export function publishFrom(
     return fail(socket, `Not allowed to publish to "${topic}"`, ref);
   }
   const json = JSON.stringify(data) ?? "null";
-  if (
-    json.length > session.maxPublishBytes && encoder.encode(json).length > session.maxPublishBytes
-  ) {
-    return fail(socket, `Cannot publish: data larger than ${session.maxPublishBytes} bytes`, ref);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: encode only when that can matter.
+  const max = session.maxPublishBytes;
+  if (json.length > max || (json.length * 3 > max && encoder.encode(json).length > max)) {
+    return fail(socket, `Cannot publish: data larger than ${max} bytes`, ref);
   }
   const from: Sender = { client: session.clientId(socket) };
   if (identity.user !== undefined) from.user = identity.user;
@@ -54,10 +54,16 @@ export function publishFrom(
   );
 }
 
+// Sockets whose fresh token is being verified: one at a time per socket, so
+// that a flood of renewals costs one verification (not one per message) and
+// renewals take effect in the order they were sent.
+const renewing = new WeakSet<Socket>();
+
 /**
  * Replaces a socket's identity with a fresh token's: it must be the same
  * user; topics the new token no longer grants are left (`unsubscribed`
- * with reason `grant`), and the expiry clock starts over.
+ * with reason `grant`), and the expiry clock starts over. A token sent while
+ * the socket's previous one is still being verified is refused.
  *
  * @param socket The socket.
  * @param session The verifier and the users.
@@ -72,7 +78,11 @@ export function renewToken(
 ): void {
   const { verify, users } = session;
   if (verify === undefined) return fail(socket, "Cannot renew: this server does not use tokens");
-  verify(token).then((identity) => {
+  if (renewing.has(socket)) {
+    return fail(socket, "Cannot renew: the previous token is being checked");
+  }
+  renewing.add(socket);
+  verify(token).finally(() => renewing.delete(socket)).then((identity) => {
     const before = users.get(socket);
     if (before === undefined || socket.state !== "open") return;
     if (identity.user !== before.user) {

@@ -40,8 +40,13 @@ export class TokenClock {
    * @param expiresAt When its token expires (ms since the epoch), or
    * `undefined` for never.
    * @param warning Milliseconds before expiry it is told.
+   * @throws {RangeError} For a warning that is negative or longer than half
+   * the longest timer (about 12 days).
    */
   constructor(socket: Socket, expiresAt: number | undefined, warning = EXPIRY_WARNING_MS) {
+    if (!(warning >= 0 && warning <= MAX_TIMER_MS / 2)) {
+      throw new RangeError(`Invalid token expiry warning: ${warning} ms`);
+    }
     this.#socket = socket;
     this.#warning = warning;
     this.renew(expiresAt);
@@ -57,9 +62,10 @@ export class TokenClock {
     this.stop();
     if (expiresAt === undefined || this.#socket.state !== "open") return;
     const left = expiresAt - Date.now();
-    if (left - this.#warning > MAX_TIMER_MS) {
-      // Timers take at most ~24.8 days: look again then.
-      this.#warn = setTimeout(() => this.renew(expiresAt), MAX_TIMER_MS);
+    if (left > MAX_TIMER_MS) {
+      // Timers take at most ~24.8 days (a longer one fires at once): look
+      // again before then, while the warning is still ahead.
+      this.#warn = setTimeout(() => this.renew(expiresAt), MAX_TIMER_MS - this.#warning);
       return;
     }
     this.#warn = setTimeout(() => {

@@ -9,7 +9,7 @@
 
 import { validateTopic } from "../server/topics.ts";
 
-/** The most patterns one grant holds (a token's `topics` or `publish`). */
+/** The most patterns one token claim holds (`topics` or `publish`). */
 export const MAX_GRANT_PATTERNS = 256;
 
 /**
@@ -72,14 +72,10 @@ export class TopicGrant {
    * Makes a grant from patterns.
    *
    * @param patterns Topic names, prefixes ending in `*`, or `*`.
-   * @throws {TypeError} For an invalid pattern, or more than
-   * {@linkcode MAX_GRANT_PATTERNS}.
+   * @throws {TypeError} For an invalid pattern.
    */
   constructor(patterns: Iterable<string>) {
     const list = [...patterns];
-    if (list.length > MAX_GRANT_PATTERNS) {
-      throw new TypeError(`A grant holds at most ${MAX_GRANT_PATTERNS} topic patterns`);
-    }
     for (const pattern of list) {
       validatePattern(pattern);
       if (pattern.endsWith("*")) this.#prefixes.push(pattern.slice(0, -1));
@@ -132,13 +128,19 @@ export class TopicGrant {
  * @param claim The claim's value.
  * @param name The claim's name, for the error.
  * @returns The grant.
- * @throws {TypeError} For a claim that is not a pattern or an array of them.
+ * @throws {TypeError} For a claim that is not a pattern or an array of them,
+ * or holds more than {@linkcode MAX_GRANT_PATTERNS}.
  */
 export function grantFromClaim(claim: unknown, name: string): TopicGrant {
   if (claim === undefined || claim === null) return TopicGrant.NONE;
   const patterns = typeof claim === "string" ? [claim] : claim;
   if (!Array.isArray(patterns) || patterns.some((pattern) => typeof pattern !== "string")) {
     throw new TypeError(`Invalid "${name}" claim: expected an array of topic patterns`);
+  }
+  // Bounded here, on what a token says; a grant joined with the server's
+  // public topics (`with`) may hold more.
+  if (patterns.length > MAX_GRANT_PATTERNS) {
+    throw new TypeError(`Invalid "${name}" claim: at most ${MAX_GRANT_PATTERNS} topic patterns`);
   }
   try {
     return new TopicGrant(patterns);

@@ -139,17 +139,39 @@ export function isJwtAuthorizer(authorize: Authorize | undefined): authorize is 
 }
 
 /**
- * The token of an upgrade request: its `Authorization: Bearer` header, else
- * its `token` query parameter.
+ * The token of an upgrade request: its `Authorization: Bearer` header or its
+ * `token` query parameter, sent one way only (RFC 6750 §2: a request that
+ * sends two, which a proxy or a log filter could read differently from this
+ * server, is refused).
+ *
+ * @example
+ * ```ts
+ * import { requestToken } from "./jwt.ts";
+ *
+ * const headers = new Map([["authorization", "Bearer abc"]]);
+ * console.log(requestToken({ headers, query: new URLSearchParams() })); // "abc"
+ * console.log(requestToken({ headers: new Map(), query: new URLSearchParams("token=abc") })); // "abc"
+ * ```
  *
  * @param request The upgrade request.
  * @returns The token, or `undefined` when there is none.
+ * @throws {HttpError} 400 for a token both in the header and in the query,
+ * or twice in the query.
  */
 export function requestToken(
   request: Pick<UpgradeRequest, "headers" | "query">,
 ): string | undefined {
-  const token = bearerToken(request.headers.get("authorization")) ?? request.query.get("token");
-  return token === null || token === "" ? undefined : token;
+  const header = bearerToken(request.headers.get("authorization"));
+  const query = request.query.getAll("token");
+  if (query.length > 1 || (query.length === 1 && header !== undefined)) {
+    throw challenge(
+      400,
+      "Send one token: in the Authorization header or the URL",
+      "invalid_request",
+    );
+  }
+  const token = header ?? query[0];
+  return token === undefined || token === "" ? undefined : token;
 }
 
 /** Verifies a token and reads its claims into an identity. */
@@ -223,6 +245,11 @@ function verifyFailure(error: unknown, remote: boolean): HttpError {
 
 /** A 401 with the `WWW-Authenticate` challenge of RFC 6750 §3. */
 function unauthorized(message: string, code: string | undefined): HttpError {
+  return challenge(401, message, code);
+}
+
+/** An error status with the `WWW-Authenticate` challenge of RFC 6750 §3. */
+function challenge(status: number, message: string, code: string | undefined): HttpError {
   const error = code === undefined ? "" : `, error="${code}"`;
-  return new HttpError(401, message, { "WWW-Authenticate": `Bearer realm="pushwire"${error}` });
+  return new HttpError(status, message, { "WWW-Authenticate": `Bearer realm="pushwire"${error}` });
 }

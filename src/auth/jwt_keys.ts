@@ -9,6 +9,7 @@
  */
 
 import type { JWK, JWTVerifyGetKey, KeyObject } from "jose";
+import { isLoopbackHost } from "../server/access.ts";
 
 /** jose, loaded on first use: importing this module loads no npm package. */
 export type Jose = typeof import("jose");
@@ -53,7 +54,7 @@ export interface JwtKeyOptions {
    * or a `CryptoKey`.
    */
   key?: string | CryptoKey;
-  /** The URL of an identity provider's key set (JWKS), fetched and cached. */
+  /** The https URL of an identity provider's key set (JWKS), fetched and cached. */
   jwks?: string | URL;
   /**
    * The algorithms accepted. With `secret`: `["HS256"]`; with `key`: the
@@ -87,7 +88,8 @@ export interface VerificationKey {
  * @param options Exactly one of `secret`, `key`, `jwks`.
  * @returns The key and its algorithms.
  * @throws {TypeError} For none or several sources, a short secret, a key
- * that does not parse, or a JWKS URL that is not http(s).
+ * that does not parse, or a JWKS URL that is not https (http is accepted on
+ * this machine only: `localhost`, 127.0.0.0/8, `[::1]`).
  */
 export async function loadVerificationKey(options: JwtKeyOptions): Promise<VerificationKey> {
   const { createRemoteJWKSet } = await loadJose();
@@ -107,8 +109,12 @@ export async function loadVerificationKey(options: JwtKeyOptions): Promise<Verif
   }
   if (options.jwks !== undefined) {
     const url = new URL(options.jwks);
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new TypeError(`Invalid JWKS URL "${url}": expected https://`);
+    // Over plain http anyone on the way to the provider could hand out keys
+    // and so mint tokens: only a key set on this machine may use it.
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
+      throw new TypeError(
+        `Invalid JWKS URL "${url}": expected https:// (http:// only on this machine)`,
+      );
     }
     const keySet = createRemoteJWKSet(url, {
       timeoutDuration: 5000,
