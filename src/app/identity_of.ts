@@ -10,46 +10,10 @@
 
 import { TopicGrant } from "../auth/grants.ts";
 import { Identity } from "../auth/identity.ts";
+import { nicknameOf } from "../chat/nickname.ts";
 import type { Socket } from "../server/socket.ts";
 
-/** The longest nickname (`?name=`), in characters. */
-export const MAX_NICKNAME_LENGTH = 32;
-
-// Characters a nickname may not hold: controls (C0, DEL, C1), line and
-// paragraph separators, bidirectional formatting (which reorders what follows
-// the name where pages show it: "(you)", "joined") and invisible ones (a name
-// that looks empty or like another). The joiners emoji use (U+200C, U+200D)
-// are allowed.
-const NOT_IN_NICKNAME =
-  /[\p{Cc}\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
-
-/**
- * Reads the nickname of a connection URL.
- *
- * @example
- * ```ts
- * import { nicknameOf } from "./identity_of.ts";
- *
- * console.log(nicknameOf(new URLSearchParams("name=Ada"))); // "Ada"
- * console.log(nicknameOf(new URLSearchParams(""))); // undefined
- * ```
- *
- * @param query The query of the upgrade request.
- * @returns The nickname, trimmed, or `undefined` for none.
- * @throws {TypeError} For one longer than 32 characters, or with control,
- * bidirectional formatting or invisible characters.
- */
-export function nicknameOf(query: URLSearchParams): string | undefined {
-  const name = query.get("name")?.trim();
-  if (name === undefined || name === "") return undefined;
-  if (name.length > MAX_NICKNAME_LENGTH || NOT_IN_NICKNAME.test(name)) {
-    throw new TypeError(
-      `Invalid name: at most ${MAX_NICKNAME_LENGTH} characters, ` +
-        "no control, bidirectional or invisible formatting characters",
-    );
-  }
-  return name;
-}
+export { MAX_NICKNAME_LENGTH, nicknameOf } from "../chat/nickname.ts";
 
 /**
  * The identity of a socket.
