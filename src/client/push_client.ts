@@ -1,0 +1,575 @@
+/**
+ * The push client: subscriptions that survive reconnects (each topic resumed
+ * from its last id), publishing with the server's answer, token renewal, and
+ * its state as events. Runs on the platform's `WebSocket` and `fetch` only.
+ *
+ * @module
+ */
+
+import { Backoff } from "./backoff.ts";
+import { parseServerEvent, publicationOf, type ServerEvent } from "./events.ts";
+import type { ClientState, PushClientEventMap, PushClientOptions, StateDetail } from "./options.ts";
+import { PendingPublishes, PublishError, type PublishResult } from "./publishes.ts";
+import { addResumeParams, isAfter, lastEventId, validateId, validateTopic } from "./resume.ts";
+import { DEFAULT_QUEUE_LIMIT, type Subscription, SubscriptionQueue } from "./subscription.ts";
+import {
+  messageOf,
+  openEventStream,
+  openWebSocket,
+  type Transport,
+  type TransportEnd,
+  type TransportHandlers,
+  type TransportKind,
+} from "./transport.ts";
+
+/** A topic the client follows: its last id and its subscribers. */
+interface TopicEntry {
+  last: string | undefined;
+  queues: Set<SubscriptionQueue>;
+  live: boolean;
+}
+
+/** One connection: its transport and the topics it was asked for. */
+interface Connection {
+  transport: Transport;
+  opened: boolean;
+  openedAt: number;
+  sent: Set<string>;
+}
+
+type Detail<K extends keyof PushClientEventMap> = PushClientEventMap[K]["detail"];
+
+/**
+ * A client of a pushwire server. It connects at once, reconnects by itself
+ * with backoff, resumes every topic from its last id, and renews its token
+ * when the server says it expires soon.
+ *
+ * @example
+ * ```ts ignore
+ * import { PushClient } from "jsr:@pushwire/pushwire/client";
+ *
+ * const client = new PushClient("wss://push.example.com/", { token: () => getToken() });
+ * client.addEventListener("gap", (event) => console.log("reload", event.detail.topic));
+ * for await (const publication of client.subscribe("news")) {
+ *   console.log(publication.id, publication.data);
+ * }
+ * ```
+ */
+export class PushClient extends EventTarget {
+  readonly #url: URL;
+  readonly #eventsUrl: URL;
+  readonly #options: PushClientOptions;
+  readonly #backoff: Backoff;
+  readonly #topics = new Map<string, TopicEntry>();
+  readonly #publishes: PendingPublishes;
+  #state: ClientState = "connecting";
+  #kind: TransportKind;
+  #webSocketFailures = 0;
+  #everOpened = false;
+  #connection: Connection | undefined;
+  #connecting = false;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #restartQueued = false;
+
+  /**
+   * Creates the client and starts connecting (after the current task, so
+   * that subscriptions made right away are named in the first connection).
+   *
+   * @param url The server: `wss://host/` (`https://host/` works too; in a
+   * browser, a path such as `/` is read against the page's address).
+   * @param options The token, transport, backoff and limits.
+   * @throws {TypeError} For a URL that is not `ws:`, `wss:`, `http:` or `https:`.
+   */
+  constructor(url: string | URL, options: PushClientOptions = {}) {
+    super();
+    this.#url = socketUrl(url);
+    const events = options.eventsUrl ?? new URL("events", this.#url);
+    this.#eventsUrl = new URL(events);
+    this.#eventsUrl.protocol = this.#eventsUrl.protocol.replace(/^ws/, "http");
+    this.#options = options;
+    this.#backoff = new Backoff(options.backoff);
+    this.#publishes = new PendingPublishes(options.publishTimeout ?? 10_000);
+    this.#kind = options.transport === "sse" ? "sse" : "websocket";
+    this.#timer = setTimeout(() => this.#connect(), 0);
+  }
+
+  /** Where the client stands. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The transport in use, or to be tried next. */
+  get transport(): TransportKind {
+    return this.#kind;
+  }
+
+  /**
+   * Subscribes to a topic. Several subscriptions to one topic share it: each
+   * gets every publication from its start on.
+   *
+   * @example
+   * ```ts ignore
+   * const news = client.subscribe("news", { since: lastSeenId });
+   * for await (const publication of news) show(publication);
+   * ```
+   *
+   * @param topic The topic.
+   * @param options `since`: the last id the application handled, to get
+   * every later publication first (only for a topic the client does not
+   * follow yet).
+   * @returns The subscription: iterate it, and `unsubscribe()` (or `break`).
+   * @throws {TypeError} For an invalid topic or id, a `since` for a topic
+   * already followed, or a closed client.
+   */
+  subscribe(topic: string, options: { since?: string } = {}): Subscription {
+    validateTopic(topic);
+    const { since } = options;
+    if (since !== undefined) validateId(since);
+    if (this.#state === "closed") throw new TypeError("Cannot subscribe: the client is closed");
+    let entry = this.#topics.get(topic);
+    if (entry !== undefined && since !== undefined) {
+      throw new TypeError(`Cannot resume "${topic}" from ${since}: it is subscribed already`);
+    }
+    const limit = this.#options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+    const queue = new SubscriptionQueue(topic, limit, (ended) => this.#release(topic, ended));
+    if (entry === undefined) {
+      entry = { last: since, queues: new Set([queue]), live: false };
+      this.#topics.set(topic, entry);
+      this.#request(topic);
+    } else {
+      entry.queues.add(queue);
+    }
+    return queue;
+  }
+
+  /**
+   * Publishes to a topic over the WebSocket, as the connection's grant
+   * allows (docs/push-api.md). Waits for a connection when there is none.
+   *
+   * @param topic The topic.
+   * @param data Any JSON value.
+   * @returns The message's id, once the server answered.
+   * @throws {PublishError} With `outcome: "refused"` when the server refused
+   * it, the client is closed, or the transport is SSE; with `"unknown"` when
+   * the connection dropped (or 10 s passed) after it was sent: it may have
+   * been published.
+   * @throws {TypeError} For an invalid topic, or data that is not JSON.
+   */
+  publish(topic: string, data: unknown): Promise<PublishResult> {
+    let json: string | undefined;
+    try {
+      validateTopic(topic);
+      json = JSON.stringify(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (json === undefined) {
+      return Promise.reject(new TypeError("Cannot publish: data is not JSON"));
+    }
+    if (this.#state === "closed") {
+      return Promise.reject(new PublishError("Cannot publish: the client is closed", "refused"));
+    }
+    if (this.#kind === "sse") {
+      return Promise.reject(
+        new PublishError("Cannot publish over SSE: it only carries the server's events", "refused"),
+      );
+    }
+    return this.#publishes.add(topic, json, (text) => this.#sendNow(text));
+  }
+
+  /**
+   * Closes the client for good: the connection closes with 1000, the
+   * subscriptions end after their queued publications, publishes waiting
+   * are rejected.
+   */
+  close(): void {
+    this.#finish({ code: 1000, reason: "Closed by the client" });
+  }
+
+  /**
+   * Listens for one of the client's events.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options The usual listener options.
+   */
+  override addEventListener<K extends keyof PushClientEventMap>(
+    type: K,
+    listener: (event: PushClientEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Listens for an event.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options The usual listener options.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  /**
+   * Stops listening for one of the client's events.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options The usual listener options.
+   */
+  override removeEventListener<K extends keyof PushClientEventMap>(
+    type: K,
+    listener: (event: PushClientEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Stops listening for an event.
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options The usual listener options.
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+  }
+
+  async #connect(): Promise<void> {
+    this.#timer = undefined;
+    const attempt = ++this.#attempt;
+    this.#connecting = true;
+    let token: string | undefined;
+    try {
+      const source = this.#options.token;
+      token = typeof source === "function" ? await source() : source;
+    } catch (error) {
+      if (attempt !== this.#attempt) return;
+      this.#connecting = false;
+      this.#emit("error", { message: `Cannot get a token: ${messageOf(error)}` });
+      return this.#retry({ code: 1006, reason: "No token" });
+    }
+    if (attempt !== this.#attempt) return;
+    this.#connecting = false;
+    const topics = new Map([...this.#topics].map(([topic, entry]) => [topic, entry.last]));
+    if (this.#kind === "sse" && topics.size === 0) return; // a subscribe connects
+    for (const entry of this.#topics.values()) entry.live = false;
+    const connection: Connection = {
+      transport: undefined as unknown as Transport,
+      opened: false,
+      openedAt: 0,
+      sent: new Set(topics.keys()),
+    };
+    const handlers: TransportHandlers = {
+      open: () => this.#connection === connection && this.#opened(connection),
+      message: (text) => this.#connection === connection && this.#receive(connection, text),
+      end: (info) => this.#connection === connection && this.#ended(connection, info),
+    };
+    this.#connection = connection;
+    connection.transport = this.#open(topics, token, handlers);
+  }
+
+  /** Opens the transport of the current kind. */
+  #open(
+    topics: Map<string, string | undefined>,
+    token: string | undefined,
+    handlers: TransportHandlers,
+  ): Transport {
+    const { name } = this.#options;
+    if (this.#kind === "websocket") {
+      const url = new URL(this.#url);
+      addResumeParams(url.searchParams, topics);
+      if (name !== undefined) url.searchParams.set("name", name);
+      if (token !== undefined) url.searchParams.set("token", token);
+      const WebSocketClass = this.#options.WebSocket ?? globalThis.WebSocket;
+      return openWebSocket(url.href, WebSocketClass, handlers);
+    }
+    const url = new URL(this.#eventsUrl);
+    for (const topic of topics.keys()) url.searchParams.append("topic", topic);
+    if (name !== undefined) url.searchParams.set("name", name);
+    const headers: Record<string, string> = { Accept: "text/event-stream" };
+    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+    const last = lastEventId(topics);
+    if (last !== undefined) headers["Last-Event-ID"] = last;
+    const fetchFunction = this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    return openEventStream(url.href, headers, fetchFunction, handlers);
+  }
+
+  #opened(connection: Connection): void {
+    connection.opened = true;
+    connection.openedAt = Date.now();
+    this.#everOpened = true;
+    if (connection.transport.kind === "websocket") this.#webSocketFailures = 0;
+    this.#setState("open");
+    if (connection.transport.kind === "sse") {
+      const same = connection.sent.size === this.#topics.size &&
+        [...connection.sent].every((topic) => this.#topics.has(topic));
+      if (!same) this.#restartSoon();
+      return;
+    }
+    for (const topic of this.#topics.keys()) {
+      if (!connection.sent.has(topic)) this.#sendSubscribe(connection, topic);
+    }
+    for (const topic of connection.sent) {
+      if (!this.#topics.has(topic)) this.#sendUnsubscribe(connection, topic);
+    }
+    this.#publishes.flush((text) => connection.transport.send(text));
+  }
+
+  #receive(connection: Connection, text: string): void {
+    const event = parseServerEvent(text);
+    if (event === undefined) return;
+    switch (event.type) {
+      case "publication":
+        return this.#deliver(event);
+      case "subscribed":
+        return this.#subscribed(event.topic, event.last);
+      case "gap":
+        return this.#emit("gap", { topic: event.topic, since: event.since, reason: event.reason });
+      case "unsubscribed":
+        return this.#unsubscribed(connection, event.topic, event.reason);
+      case "published":
+        this.#publishes.answer(event.ref, { topic: event.topic, id: event.id });
+        return;
+      case "error":
+        return this.#error(connection, event.message, event.ref);
+      case "expiring":
+        return void this.#renew(connection);
+      case "presence":
+      case "join":
+      case "leave": {
+        const { type, ...detail } = event;
+        return this.#emit(type, detail as Detail<typeof type>);
+      }
+    }
+  }
+
+  #deliver(event: ServerEvent & { type: "publication" }): void {
+    const entry = this.#topics.get(event.topic);
+    if (entry === undefined || !isAfter(event.id, entry.last)) return;
+    entry.last = event.id;
+    const publication = publicationOf(event);
+    for (const queue of entry.queues) queue.push(publication);
+  }
+
+  #subscribed(topic: string, last: string): void {
+    const entry = this.#topics.get(topic);
+    if (entry === undefined) return;
+    if (isAfter(last, entry.last)) entry.last = last;
+    entry.live = true;
+    this.#emit("subscribed", { topic, last });
+  }
+
+  /** The server left a topic (`reason` set) or confirmed an unsubscribe. */
+  #unsubscribed(connection: Connection, topic: string, reason: string | undefined): void {
+    if (reason === undefined) return;
+    connection.sent.delete(topic);
+    this.#drop(topic, new Error(`Unsubscribed from "${topic}" by the server (${reason})`));
+    this.#emit("unsubscribed", { topic, reason });
+  }
+
+  /** An error event: a publish's answer, a refused subscribe, or something else. */
+  #error(connection: Connection, message: string, ref: unknown): void {
+    if (this.#publishes.answer(ref, { error: message })) return;
+    for (const [topic, entry] of this.#topics) {
+      // A refused subscribe names its topic: `Not allowed to subscribe to "room:2"`.
+      if (!entry.live && connection.sent.has(topic) && message.includes(JSON.stringify(topic))) {
+        connection.sent.delete(topic);
+        this.#drop(topic, new Error(message));
+      }
+    }
+    this.#emit("error", { message });
+  }
+
+  /** Ends a topic's subscriptions and forgets it. */
+  #drop(topic: string, error: Error): void {
+    const entry = this.#topics.get(topic);
+    if (entry === undefined) return;
+    this.#topics.delete(topic);
+    for (const queue of entry.queues) queue.end(error);
+  }
+
+  /** The token expires soon: a fresh one, on this socket or by reconnecting (SSE). */
+  async #renew(connection: Connection): Promise<void> {
+    const source = this.#options.token;
+    if (typeof source !== "function") return; // 4401 follows, and the client closes
+    if (connection.transport.kind === "sse") return this.#restartSoon();
+    let token: string;
+    try {
+      token = await source();
+    } catch (error) {
+      return this.#emit("error", { message: `Cannot renew the token: ${messageOf(error)}` });
+    }
+    if (this.#connection === connection) {
+      connection.transport.send(JSON.stringify({ type: "token", token }));
+    }
+  }
+
+  #ended(connection: Connection, end: TransportEnd): void {
+    this.#connection = undefined;
+    this.#publishes.dropped();
+    if (connection.opened && Date.now() - connection.openedAt >= this.#backoff.resetAfter) {
+      this.#backoff.reset();
+    }
+    if (!connection.opened && connection.transport.kind === "websocket") this.#webSocketFailed();
+    const expired = end.code === 4401 || end.status === 401;
+    const renewable = typeof this.#options.token === "function";
+    if (end.code === 4403 || end.status === 403 || (expired && !renewable)) {
+      return this.#finish(end);
+    }
+    this.#retry(end);
+  }
+
+  /** A WebSocket attempt could not connect: maybe fall back to SSE. */
+  #webSocketFailed(): void {
+    this.#webSocketFailures++;
+    const after = this.#options.fallbackAfter ?? 2;
+    if (this.#options.transport !== "auto" || this.#webSocketFailures < after) return;
+    if (this.#kind === "sse") return;
+    this.#kind = "sse";
+    this.#publishes.failAll("The client fell back to SSE, which cannot publish");
+    this.#emit("error", {
+      message: `WebSocket could not connect ${this.#webSocketFailures} times: falling back to SSE`,
+    });
+  }
+
+  #retry(end: TransportEnd): void {
+    const delay = this.#backoff.next();
+    this.#setState(this.#everOpened ? "reconnecting" : "connecting", {
+      code: end.code,
+      reason: end.reason,
+      delay,
+    });
+    this.#timer = setTimeout(() => this.#connect(), delay);
+  }
+
+  /** Reconnects at once (SSE: the topics changed, or the token is renewed). */
+  #restartSoon(): void {
+    if (this.#restartQueued) return;
+    this.#restartQueued = true;
+    queueMicrotask(() => {
+      this.#restartQueued = false;
+      const connection = this.#connection;
+      if (this.#state === "closed" || this.#connecting || this.#timer !== undefined) return;
+      connection?.transport.close();
+      this.#connection = undefined;
+      if (connection?.opened === true) {
+        this.#setState("reconnecting", { code: 1000, reason: "Reconnecting with new topics" });
+      }
+      this.#connect();
+    });
+  }
+
+  /** Closes for good. */
+  #finish(end: TransportEnd): void {
+    if (this.#state === "closed") return;
+    const byClient = end.code === 1000 && end.status === undefined;
+    this.#state = "closed";
+    this.#attempt++;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#connection?.transport.close();
+    this.#connection = undefined;
+    const entries = [...this.#topics.values()];
+    this.#topics.clear();
+    const error = byClient ? undefined : new Error(`Connection closed: ${end.code} ${end.reason}`);
+    for (const entry of entries) for (const queue of entry.queues) queue.end(error);
+    this.#publishes.failAll(byClient ? "The client was closed" : `Connection closed (${end.code})`);
+    this.#emit("state", {
+      state: "closed",
+      transport: this.#kind,
+      code: end.code,
+      reason: end.reason,
+    });
+    this.#emit("close", {
+      code: end.code,
+      reason: end.reason,
+      ...(end.status === undefined ? {} : { status: end.status }),
+    });
+  }
+
+  /** A subscription ended: the topic is left when it was the last one. */
+  #release(topic: string, queue: SubscriptionQueue): void {
+    const entry = this.#topics.get(topic);
+    if (entry === undefined || !entry.queues.delete(queue) || entry.queues.size > 0) return;
+    this.#topics.delete(topic);
+    const connection = this.#connection;
+    if (connection === undefined || !connection.sent.has(topic)) return;
+    if (connection.transport.kind === "sse") return this.#restartSoon();
+    if (connection.opened) this.#sendUnsubscribe(connection, topic);
+  }
+
+  /** A new topic: subscribe on the open socket, or let the next connection name it. */
+  #request(topic: string): void {
+    const connection = this.#connection;
+    if (connection === undefined) {
+      // Over SSE with no topic there was no connection: this one starts it.
+      const idle = !this.#connecting && this.#timer === undefined && this.#state !== "closed";
+      if (idle && this.#attempt > 0) this.#connect();
+      return;
+    }
+    if (connection.transport.kind === "sse") return this.#restartSoon();
+    if (connection.opened) this.#sendSubscribe(connection, topic);
+  }
+
+  #sendSubscribe(connection: Connection, topic: string): void {
+    const since = this.#topics.get(topic)?.last;
+    const message = since === undefined
+      ? { type: "subscribe", topic }
+      : { type: "subscribe", topic, since };
+    if (connection.transport.send(JSON.stringify(message))) connection.sent.add(topic);
+  }
+
+  #sendUnsubscribe(connection: Connection, topic: string): void {
+    connection.transport.send(JSON.stringify({ type: "unsubscribe", topic }));
+    connection.sent.delete(topic);
+  }
+
+  #sendNow(text: string): boolean {
+    const connection = this.#connection;
+    return connection !== undefined && connection.opened && connection.transport.send(text);
+  }
+
+  #setState(state: ClientState, detail: Omit<StateDetail, "state" | "transport"> = {}): void {
+    this.#state = state;
+    this.#emit("state", { state, transport: this.#kind, ...detail });
+  }
+
+  #emit<K extends keyof PushClientEventMap>(type: K, detail: Detail<K>): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/** The WebSocket URL of the server: `ws:`/`wss:`, from `http:`/`https:` too. */
+function socketUrl(url: string | URL): URL {
+  let base: string | undefined;
+  try {
+    base = (globalThis as { location?: { href?: string } }).location?.href;
+  } catch {
+    base = undefined; // Deno without --location throws
+  }
+  const parsed = new URL(url, base);
+  parsed.protocol = parsed.protocol.replace(/^http/, "ws");
+  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new TypeError(
+      `Cannot connect to ${parsed.href}: expected a ws:, wss:, http: or https: URL`,
+    );
+  }
+  return parsed;
+}
