@@ -28,10 +28,7 @@ import { redisCommand, redisTest } from "./_redis.ts";
 import { TestClient, until } from "./_server.ts";
 
 Deno.test({
-  name: "FINDING (session.ts): subscribing again to a presence topic announces no second join",
-  // Fails: a subscribe to a topic the socket is in already enters presence again: a join to
-  // every subscriber and a full snapshot to it (fix: session.ts enters only a new subscription).
-  ignore: true,
+  name: "subscribing again to a presence topic announces no second join",
   fn: async () => {
     await withPush({}, async (_push, port) => {
       const watcher = new TestClient(port, "/?topic=room:1");

@@ -281,10 +281,7 @@ Deno.test("a token expiring 24.86 days and 10 s from now is not closed at once (
 });
 
 Deno.test({
-  name: "FINDING (push/hub.ts): a fresh narrower token also drops a subscription still resuming",
-  // Fails: renewToken drops socket.topics only; the hub keeps the topics still resuming
-  // private, so their replay goes on and joins live (fix: a hub.topicsOf(socket) with both).
-  ignore: true,
+  name: "a fresh narrower token also drops a subscription still resuming",
   fn: async () => {
     const jwt = { secret: SECRET };
     await withJwt(jwt, async (port, push) => {

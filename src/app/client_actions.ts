@@ -90,7 +90,7 @@ export function renewToken(
     }
     users.set(socket, identity);
     clock.renew(identity.expiresAt);
-    for (const topic of [...socket.topics]) {
+    for (const topic of session.hub.topicsOf(socket)) {
       if (identity.subscribe.allows(topic)) continue;
       session.presence?.exit(socket, topic);
       session.hub.unsubscribe(socket, topic);

@@ -174,6 +174,9 @@ export function maySubscribe(
 
 /** Subscribes, then enters presence once the subscription is live. */
 function subscribe(socket: Socket, session: PushSession, topic: string, since?: MessageId): void {
+  // Only a new subscription enters presence: subscribing again is answered
+  // `subscribed` and announces nothing.
+  const again = session.hub.topicsOf(socket).includes(topic);
   let live: Promise<void>;
   try {
     live = session.hub.subscribe(socket, topic, since);
@@ -182,7 +185,7 @@ function subscribe(socket: Socket, session: PushSession, topic: string, since?: 
     return;
   }
   const { presence } = session;
-  if (presence === undefined) return;
+  if (presence === undefined || again) return;
   live.then(() => {
     const identity = session.users.get(socket);
     if (identity !== undefined && socket.topics.has(topic)) presence.enter(socket, topic, identity);

@@ -268,6 +268,17 @@ export class PushHub {
   }
 
   /**
+   * The topics a socket is subscribed to or catching up with (a replay
+   * under way).
+   *
+   * @param socket A socket.
+   * @returns Its topics, live ones first.
+   */
+  topicsOf(socket: Socket): string[] {
+    return [...new Set([...socket.topics, ...this.#resumingOf(socket).keys()])];
+  }
+
+  /**
    * Unsubscribes a socket from a topic (and stops a replay under way).
    *
    * @param socket A socket.
