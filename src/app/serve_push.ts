@@ -8,12 +8,14 @@
  */
 
 import { CHAT_PAGE } from "../chat/page.ts";
+import { CLIENT_JS, CLIENT_JS_ETAG } from "../client/client_js.ts";
 import { Room } from "../chat/room.ts";
 import { clientRate, DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { EngineUnavailableError } from "../push/engine.ts";
 import { SILENT } from "../server/log.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
+import { scriptRoute } from "../server/builtin_routes.ts";
 import type { HttpRoutes } from "../server/routes.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { Socket } from "../server/socket.ts";
@@ -239,7 +241,7 @@ export function servePush(options: ServePushOptions = {}): PushServer {
   };
 }
 
-/** `POST /publish` and the server API's routes. */
+/** `POST /publish`, the server API's routes and the client at `/client.js`. */
 function pushRoutes(
   options: ServePushOptions,
   hub: PushHub,
@@ -248,6 +250,7 @@ function pushRoutes(
   store: PresenceStore,
 ): HttpRoutes {
   return {
+    "/client.js": scriptRoute(CLIENT_JS, CLIENT_JS_ETAG),
     "/publish": publishRoute({
       ...(options.publishToken === undefined ? {} : { token: options.publishToken }),
       ...(options.origins === undefined ? {} : { origins: [...options.origins] }),

@@ -5,7 +5,9 @@
  * @module
  */
 
+import { CLIENT_JS, CLIENT_JS_ETAG } from "../client/client_js.ts";
 import { clientRate, DEFAULTS } from "../defaults.ts";
+import { scriptRoute } from "../server/builtin_routes.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { Authorization, AuthorizeInfo, ServeOptions } from "../server/options.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
@@ -81,6 +83,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatRoom {
       page: CHAT_PAGE,
       ...clientRate(options),
       ...options,
+      routes: { "/client.js": scriptRoute(CLIENT_JS, CLIENT_JS_ETAG), ...options.routes },
       authorize: (request, info) => authorizeChat(request, info, options),
     },
     (socket) => attend(room, socket, maxChatBytes),

@@ -298,6 +298,102 @@ function messageOf(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+// src/client/client_events.ts
+class PushClientEventTarget extends EventTarget {
+    addEventListener(type, listener, options) {
+        super.addEventListener(type, listener, options);
+    }
+    removeEventListener(type, listener, options) {
+        super.removeEventListener(type, listener, options);
+    }
+}
+function emit(target, type, detail) {
+    target.dispatchEvent(new CustomEvent(type, { detail }));
+}
+
+// src/client/resume.ts
+const TOPIC_NAME = /^[A-Za-z0-9_.:@\\/-]{1,128}$/;
+const ID = /^([0-9a-z]{1,16}):(0|[1-9][0-9]{0,15})$/;
+function validateTopic(topic) {
+    if (typeof topic !== "string" || !TOPIC_NAME.test(topic)) {
+        throw new TypeError(\`Invalid topic \${JSON.stringify(topic)}: 1 to 128 letters, digits and _ . : @ / -\`);
+    }
+}
+function validateId(id) {
+    if (typeof id !== "string" || !ID.test(id)) {
+        throw new TypeError(\`Invalid id \${JSON.stringify(id)}: expected <epoch>:<seq>\`);
+    }
+}
+function isAfter(id, last) {
+    if (last === undefined)
+        return true;
+    const a = ID.exec(id);
+    const b = ID.exec(last);
+    if (a === null || b === null || a[1] !== b[1])
+        return true;
+    return Number(a[2]) > Number(b[2]);
+}
+function addResumeParams(query, topics) {
+    for (const topic of topics.keys())
+        query.append("topic", topic);
+    for (const [topic, last] of topics) {
+        if (last !== undefined)
+            query.append("since", \`\${topic}:\${last}\`);
+    }
+}
+function lastEventId(topics) {
+    const since = [];
+    for (const [topic, last] of topics)
+        if (last !== undefined)
+            since.push(\`\${topic}:\${last}\`);
+    return since.length === 0 ? undefined : since.join(",");
+}
+
+// src/client/connect_url.ts
+function socketUrl(url) {
+    let base;
+    try {
+        base = globalThis.location?.href;
+    }
+    catch {
+        base = undefined;
+    }
+    const parsed = new URL(url, base);
+    parsed.protocol = parsed.protocol.replace(/^http/, "ws");
+    if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+        throw new TypeError(\`Cannot connect to \${parsed.href}: expected a ws:, wss:, http: or https: URL\`);
+    }
+    return parsed;
+}
+function eventsUrl(server, given) {
+    const url = new URL(given ?? new URL("events", server), server);
+    url.protocol = url.protocol.replace(/^ws/, "http");
+    return url;
+}
+function webSocketRequest(server, params) {
+    const url = new URL(server);
+    addResumeParams(url.searchParams, params.topics);
+    if (params.name !== undefined)
+        url.searchParams.set("name", params.name);
+    if (params.token !== undefined)
+        url.searchParams.set("token", params.token);
+    return url.href;
+}
+function eventStreamRequest(events, params) {
+    const url = new URL(events);
+    for (const topic of params.topics.keys())
+        url.searchParams.append("topic", topic);
+    if (params.name !== undefined)
+        url.searchParams.set("name", params.name);
+    const headers = { Accept: "text/event-stream" };
+    if (params.token !== undefined)
+        headers.Authorization = \`Bearer \${params.token}\`;
+    const last = lastEventId(params.topics);
+    if (last !== undefined)
+        headers["Last-Event-ID"] = last;
+    return { url: url.href, headers };
+}
+
 // src/client/publishes.ts
 class PublishError extends Error {
     outcome;
@@ -372,44 +468,6 @@ class PendingPublishes {
         clearTimeout(pending.timer);
         this.#pending.delete(ref);
     }
-}
-
-// src/client/resume.ts
-const TOPIC_NAME = /^[A-Za-z0-9_.:@\\/-]{1,128}$/;
-const ID = /^([0-9a-z]{1,16}):(0|[1-9][0-9]{0,15})$/;
-function validateTopic(topic) {
-    if (typeof topic !== "string" || !TOPIC_NAME.test(topic)) {
-        throw new TypeError(\`Invalid topic \${JSON.stringify(topic)}: 1 to 128 letters, digits and _ . : @ / -\`);
-    }
-}
-function validateId(id) {
-    if (typeof id !== "string" || !ID.test(id)) {
-        throw new TypeError(\`Invalid id \${JSON.stringify(id)}: expected <epoch>:<seq>\`);
-    }
-}
-function isAfter(id, last) {
-    if (last === undefined)
-        return true;
-    const a = ID.exec(id);
-    const b = ID.exec(last);
-    if (a === null || b === null || a[1] !== b[1])
-        return true;
-    return Number(a[2]) > Number(b[2]);
-}
-function addResumeParams(query, topics) {
-    for (const topic of topics.keys())
-        query.append("topic", topic);
-    for (const [topic, last] of topics) {
-        if (last !== undefined)
-            query.append("since", \`\${topic}:\${last}\`);
-    }
-}
-function lastEventId(topics) {
-    const since = [];
-    for (const [topic, last] of topics)
-        if (last !== undefined)
-            since.push(\`\${topic}:\${last}\`);
-    return since.length === 0 ? undefined : since.join(",");
 }
 
 // src/client/subscription.ts
@@ -506,7 +564,7 @@ class SubscriptionQueue {
 }
 
 // src/client/push_client.ts
-class PushClient extends EventTarget {
+class PushClient extends PushClientEventTarget {
     #url;
     #eventsUrl;
     #options;
@@ -525,9 +583,7 @@ class PushClient extends EventTarget {
     constructor(url, options = {}) {
         super();
         this.#url = socketUrl(url);
-        const events = options.eventsUrl ?? new URL("events", this.#url);
-        this.#eventsUrl = new URL(events);
-        this.#eventsUrl.protocol = this.#eventsUrl.protocol.replace(/^ws/, "http");
+        this.#eventsUrl = eventsUrl(this.#url, options.eventsUrl);
         this.#options = options;
         this.#backoff = new Backoff(options.backoff);
         this.#publishes = new PendingPublishes(options.publishTimeout ?? 10_000);
@@ -586,12 +642,6 @@ class PushClient extends EventTarget {
     close() {
         this.#finish({ code: 1000, reason: "Closed by the client" });
     }
-    addEventListener(type, listener, options) {
-        super.addEventListener(type, listener, options);
-    }
-    removeEventListener(type, listener, options) {
-        super.removeEventListener(type, listener, options);
-    }
     async #connect() {
         this.#timer = undefined;
         const attempt = ++this.#attempt;
@@ -605,7 +655,7 @@ class PushClient extends EventTarget {
             if (attempt !== this.#attempt)
                 return;
             this.#connecting = false;
-            this.#emit("error", { message: \`Cannot get a token: \${messageOf(error)}\` });
+            emit(this, "error", { message: \`Cannot get a token: \${messageOf(error)}\` });
             return this.#retry({ code: 1006, reason: "No token" });
         }
         if (attempt !== this.#attempt)
@@ -628,33 +678,16 @@ class PushClient extends EventTarget {
             end: (info) => this.#connection === connection && this.#ended(connection, info),
         };
         this.#connection = connection;
-        connection.transport = this.#open(topics, token, handlers);
+        connection.transport = this.#open({ topics, name: this.#options.name, token }, handlers);
     }
-    #open(topics, token, handlers) {
-        const { name } = this.#options;
+    #open(params, handlers) {
         if (this.#kind === "websocket") {
-            const url = new URL(this.#url);
-            addResumeParams(url.searchParams, topics);
-            if (name !== undefined)
-                url.searchParams.set("name", name);
-            if (token !== undefined)
-                url.searchParams.set("token", token);
             const WebSocketClass = this.#options.WebSocket ?? globalThis.WebSocket;
-            return openWebSocket(url.href, WebSocketClass, handlers);
+            return openWebSocket(webSocketRequest(this.#url, params), WebSocketClass, handlers);
         }
-        const url = new URL(this.#eventsUrl);
-        for (const topic of topics.keys())
-            url.searchParams.append("topic", topic);
-        if (name !== undefined)
-            url.searchParams.set("name", name);
-        const headers = { Accept: "text/event-stream" };
-        if (token !== undefined)
-            headers.Authorization = \`Bearer \${token}\`;
-        const last = lastEventId(topics);
-        if (last !== undefined)
-            headers["Last-Event-ID"] = last;
+        const { url, headers } = eventStreamRequest(this.#eventsUrl, params);
         const fetchFunction = this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-        return openEventStream(url.href, headers, fetchFunction, handlers);
+        return openEventStream(url, headers, fetchFunction, handlers);
     }
     #opened(connection) {
         connection.opened = true;
@@ -690,7 +723,7 @@ class PushClient extends EventTarget {
             case "subscribed":
                 return this.#subscribed(event.topic, event.last);
             case "gap":
-                return this.#emit("gap", { topic: event.topic, since: event.since, reason: event.reason });
+                return emit(this, "gap", { topic: event.topic, since: event.since, reason: event.reason });
             case "unsubscribed":
                 return this.#unsubscribed(connection, event.topic, event.reason);
             case "published":
@@ -704,7 +737,7 @@ class PushClient extends EventTarget {
             case "join":
             case "leave": {
                 const { type, ...detail } = event;
-                return this.#emit(type, detail);
+                return emit(this, type, detail);
             }
         }
     }
@@ -724,14 +757,14 @@ class PushClient extends EventTarget {
         if (isAfter(last, entry.last))
             entry.last = last;
         entry.live = true;
-        this.#emit("subscribed", { topic, last });
+        emit(this, "subscribed", { topic, last });
     }
     #unsubscribed(connection, topic, reason) {
         if (reason === undefined)
             return;
         connection.sent.delete(topic);
         this.#drop(topic, new Error(\`Unsubscribed from "\${topic}" by the server (\${reason})\`));
-        this.#emit("unsubscribed", { topic, reason });
+        emit(this, "unsubscribed", { topic, reason });
     }
     #error(connection, message, ref) {
         if (this.#publishes.answer(ref, { error: message }))
@@ -742,7 +775,7 @@ class PushClient extends EventTarget {
                 this.#drop(topic, new Error(message));
             }
         }
-        this.#emit("error", { message });
+        emit(this, "error", { message });
     }
     #drop(topic, error) {
         const entry = this.#topics.get(topic);
@@ -763,7 +796,7 @@ class PushClient extends EventTarget {
             token = await source();
         }
         catch (error) {
-            return this.#emit("error", { message: \`Cannot renew the token: \${messageOf(error)}\` });
+            return emit(this, "error", { message: \`Cannot renew the token: \${messageOf(error)}\` });
         }
         if (this.#connection === connection) {
             connection.transport.send(JSON.stringify({ type: "token", token }));
@@ -793,7 +826,7 @@ class PushClient extends EventTarget {
             return;
         this.#kind = "sse";
         this.#publishes.failAll("The client fell back to SSE, which cannot publish");
-        this.#emit("error", {
+        emit(this, "error", {
             message: \`WebSocket could not connect \${this.#webSocketFailures} times: falling back to SSE\`,
         });
     }
@@ -840,13 +873,13 @@ class PushClient extends EventTarget {
             for (const queue of entry.queues)
                 queue.end(error);
         this.#publishes.failAll(byClient ? "The client was closed" : \`Connection closed (\${end.code})\`);
-        this.#emit("state", {
+        emit(this, "state", {
             state: "closed",
             transport: this.#kind,
             code: end.code,
             reason: end.reason,
         });
-        this.#emit("close", {
+        emit(this, "close", {
             code: end.code,
             reason: end.reason,
             ...(end.status === undefined ? {} : { status: end.status }),
@@ -896,31 +929,13 @@ class PushClient extends EventTarget {
     }
     #setState(state, detail = {}) {
         this.#state = state;
-        this.#emit("state", { state, transport: this.#kind, ...detail });
+        emit(this, "state", { state, transport: this.#kind, ...detail });
     }
-    #emit(type, detail) {
-        this.dispatchEvent(new CustomEvent(type, { detail }));
-    }
-}
-function socketUrl(url) {
-    let base;
-    try {
-        base = globalThis.location?.href;
-    }
-    catch {
-        base = undefined;
-    }
-    const parsed = new URL(url, base);
-    parsed.protocol = parsed.protocol.replace(/^http/, "ws");
-    if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-        throw new TypeError(\`Cannot connect to \${parsed.href}: expected a ws:, wss:, http: or https: URL\`);
-    }
-    return parsed;
 }
 
-export { PushClient, PublishError };
+export { PushClient, PushClientEventTarget, PublishError };
 
 `;
 
 /** The entity tag of {@linkcode CLIENT_JS}: part of its SHA-256, quoted. */
-export const CLIENT_JS_ETAG = '"9f2f1807075ac634f65caa8a"';
+export const CLIENT_JS_ETAG = '"df8f7a53ed603b6e9fa25742"';

@@ -51,6 +51,7 @@
  */
 
 export { PushClient } from "./push_client.ts";
+export { PushClientEventTarget } from "./client_events.ts";
 export { PublishError } from "./publishes.ts";
 export type { PublishResult } from "./publishes.ts";
 export type { Subscription } from "./subscription.ts";

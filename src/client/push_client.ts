@@ -7,10 +7,18 @@
  */
 
 import { Backoff } from "./backoff.ts";
+import { emit, type EventDetail, PushClientEventTarget } from "./client_events.ts";
+import {
+  type ConnectParams,
+  eventStreamRequest,
+  eventsUrl,
+  socketUrl,
+  webSocketRequest,
+} from "./connect_url.ts";
 import { parseServerEvent, publicationOf, type ServerEvent } from "./events.ts";
-import type { ClientState, PushClientEventMap, PushClientOptions, StateDetail } from "./options.ts";
+import type { ClientState, PushClientOptions, StateDetail } from "./options.ts";
 import { PendingPublishes, PublishError, type PublishResult } from "./publishes.ts";
-import { addResumeParams, isAfter, lastEventId, validateId, validateTopic } from "./resume.ts";
+import { isAfter, validateId, validateTopic } from "./resume.ts";
 import { DEFAULT_QUEUE_LIMIT, type Subscription, SubscriptionQueue } from "./subscription.ts";
 import {
   messageOf,
@@ -37,8 +45,6 @@ interface Connection {
   sent: Set<string>;
 }
 
-type Detail<K extends keyof PushClientEventMap> = PushClientEventMap[K]["detail"];
-
 /**
  * A client of a pushwire server. It connects at once, reconnects by itself
  * with backoff, resumes every topic from its last id, and renews its token
@@ -55,7 +61,7 @@ type Detail<K extends keyof PushClientEventMap> = PushClientEventMap[K]["detail"
  * }
  * ```
  */
-export class PushClient extends EventTarget {
+export class PushClient extends PushClientEventTarget {
   readonly #url: URL;
   readonly #eventsUrl: URL;
   readonly #options: PushClientOptions;
@@ -84,9 +90,7 @@ export class PushClient extends EventTarget {
   constructor(url: string | URL, options: PushClientOptions = {}) {
     super();
     this.#url = socketUrl(url);
-    const events = options.eventsUrl ?? new URL("events", this.#url);
-    this.#eventsUrl = new URL(events);
-    this.#eventsUrl.protocol = this.#eventsUrl.protocol.replace(/^ws/, "http");
+    this.#eventsUrl = eventsUrl(this.#url, options.eventsUrl);
     this.#options = options;
     this.#backoff = new Backoff(options.backoff);
     this.#publishes = new PendingPublishes(options.publishTimeout ?? 10_000);
@@ -187,70 +191,6 @@ export class PushClient extends EventTarget {
     this.#finish({ code: 1000, reason: "Closed by the client" });
   }
 
-  /**
-   * Listens for one of the client's events.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options The usual listener options.
-   */
-  override addEventListener<K extends keyof PushClientEventMap>(
-    type: K,
-    listener: (event: PushClientEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /**
-   * Listens for an event.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options The usual listener options.
-   */
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  /**
-   * Stops listening for one of the client's events.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options The usual listener options.
-   */
-  override removeEventListener<K extends keyof PushClientEventMap>(
-    type: K,
-    listener: (event: PushClientEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /**
-   * Stops listening for an event.
-   *
-   * @param type The event type.
-   * @param listener The listener.
-   * @param options The usual listener options.
-   */
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
-  }
-
   async #connect(): Promise<void> {
     this.#timer = undefined;
     const attempt = ++this.#attempt;
@@ -262,7 +202,7 @@ export class PushClient extends EventTarget {
     } catch (error) {
       if (attempt !== this.#attempt) return;
       this.#connecting = false;
-      this.#emit("error", { message: `Cannot get a token: ${messageOf(error)}` });
+      emit(this, "error", { message: `Cannot get a token: ${messageOf(error)}` });
       return this.#retry({ code: 1006, reason: "No token" });
     }
     if (attempt !== this.#attempt) return;
@@ -282,33 +222,18 @@ export class PushClient extends EventTarget {
       end: (info) => this.#connection === connection && this.#ended(connection, info),
     };
     this.#connection = connection;
-    connection.transport = this.#open(topics, token, handlers);
+    connection.transport = this.#open({ topics, name: this.#options.name, token }, handlers);
   }
 
   /** Opens the transport of the current kind. */
-  #open(
-    topics: Map<string, string | undefined>,
-    token: string | undefined,
-    handlers: TransportHandlers,
-  ): Transport {
-    const { name } = this.#options;
+  #open(params: ConnectParams, handlers: TransportHandlers): Transport {
     if (this.#kind === "websocket") {
-      const url = new URL(this.#url);
-      addResumeParams(url.searchParams, topics);
-      if (name !== undefined) url.searchParams.set("name", name);
-      if (token !== undefined) url.searchParams.set("token", token);
       const WebSocketClass = this.#options.WebSocket ?? globalThis.WebSocket;
-      return openWebSocket(url.href, WebSocketClass, handlers);
+      return openWebSocket(webSocketRequest(this.#url, params), WebSocketClass, handlers);
     }
-    const url = new URL(this.#eventsUrl);
-    for (const topic of topics.keys()) url.searchParams.append("topic", topic);
-    if (name !== undefined) url.searchParams.set("name", name);
-    const headers: Record<string, string> = { Accept: "text/event-stream" };
-    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
-    const last = lastEventId(topics);
-    if (last !== undefined) headers["Last-Event-ID"] = last;
+    const { url, headers } = eventStreamRequest(this.#eventsUrl, params);
     const fetchFunction = this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    return openEventStream(url.href, headers, fetchFunction, handlers);
+    return openEventStream(url, headers, fetchFunction, handlers);
   }
 
   #opened(connection: Connection): void {
@@ -341,7 +266,7 @@ export class PushClient extends EventTarget {
       case "subscribed":
         return this.#subscribed(event.topic, event.last);
       case "gap":
-        return this.#emit("gap", { topic: event.topic, since: event.since, reason: event.reason });
+        return emit(this, "gap", { topic: event.topic, since: event.since, reason: event.reason });
       case "unsubscribed":
         return this.#unsubscribed(connection, event.topic, event.reason);
       case "published":
@@ -355,7 +280,7 @@ export class PushClient extends EventTarget {
       case "join":
       case "leave": {
         const { type, ...detail } = event;
-        return this.#emit(type, detail as Detail<typeof type>);
+        return emit(this, type, detail as EventDetail<typeof type>);
       }
     }
   }
@@ -373,7 +298,7 @@ export class PushClient extends EventTarget {
     if (entry === undefined) return;
     if (isAfter(last, entry.last)) entry.last = last;
     entry.live = true;
-    this.#emit("subscribed", { topic, last });
+    emit(this, "subscribed", { topic, last });
   }
 
   /** The server left a topic (`reason` set) or confirmed an unsubscribe. */
@@ -381,7 +306,7 @@ export class PushClient extends EventTarget {
     if (reason === undefined) return;
     connection.sent.delete(topic);
     this.#drop(topic, new Error(`Unsubscribed from "${topic}" by the server (${reason})`));
-    this.#emit("unsubscribed", { topic, reason });
+    emit(this, "unsubscribed", { topic, reason });
   }
 
   /** An error event: a publish's answer, a refused subscribe, or something else. */
@@ -394,7 +319,7 @@ export class PushClient extends EventTarget {
         this.#drop(topic, new Error(message));
       }
     }
-    this.#emit("error", { message });
+    emit(this, "error", { message });
   }
 
   /** Ends a topic's subscriptions and forgets it. */
@@ -414,7 +339,7 @@ export class PushClient extends EventTarget {
     try {
       token = await source();
     } catch (error) {
-      return this.#emit("error", { message: `Cannot renew the token: ${messageOf(error)}` });
+      return emit(this, "error", { message: `Cannot renew the token: ${messageOf(error)}` });
     }
     if (this.#connection === connection) {
       connection.transport.send(JSON.stringify({ type: "token", token }));
@@ -444,7 +369,7 @@ export class PushClient extends EventTarget {
     if (this.#kind === "sse") return;
     this.#kind = "sse";
     this.#publishes.failAll("The client fell back to SSE, which cannot publish");
-    this.#emit("error", {
+    emit(this, "error", {
       message: `WebSocket could not connect ${this.#webSocketFailures} times: falling back to SSE`,
     });
   }
@@ -491,13 +416,13 @@ export class PushClient extends EventTarget {
     const error = byClient ? undefined : new Error(`Connection closed: ${end.code} ${end.reason}`);
     for (const entry of entries) for (const queue of entry.queues) queue.end(error);
     this.#publishes.failAll(byClient ? "The client was closed" : `Connection closed (${end.code})`);
-    this.#emit("state", {
+    emit(this, "state", {
       state: "closed",
       transport: this.#kind,
       code: end.code,
       reason: end.reason,
     });
-    this.#emit("close", {
+    emit(this, "close", {
       code: end.code,
       reason: end.reason,
       ...(end.status === undefined ? {} : { status: end.status }),
@@ -548,28 +473,6 @@ export class PushClient extends EventTarget {
 
   #setState(state: ClientState, detail: Omit<StateDetail, "state" | "transport"> = {}): void {
     this.#state = state;
-    this.#emit("state", { state, transport: this.#kind, ...detail });
+    emit(this, "state", { state, transport: this.#kind, ...detail });
   }
-
-  #emit<K extends keyof PushClientEventMap>(type: K, detail: Detail<K>): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-}
-
-/** The WebSocket URL of the server: `ws:`/`wss:`, from `http:`/`https:` too. */
-function socketUrl(url: string | URL): URL {
-  let base: string | undefined;
-  try {
-    base = (globalThis as { location?: { href?: string } }).location?.href;
-  } catch {
-    base = undefined; // Deno without --location throws
-  }
-  const parsed = new URL(url, base);
-  parsed.protocol = parsed.protocol.replace(/^http/, "ws");
-  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw new TypeError(
-      `Cannot connect to ${parsed.href}: expected a ws:, wss:, http: or https: URL`,
-    );
-  }
-  return parsed;
 }

@@ -274,6 +274,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "OK",
   202: "Accepted",
   204: "No Content",
+  304: "Not Modified",
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",
@@ -319,6 +320,8 @@ export function httpResponse(
     "Content-Length": String(bytes.length),
     "Connection": "close",
   };
+  // A 304 has no body, and a Content-Length would have to be the 200's (RFC 9110 §8.6).
+  if (status === 304) delete all["Content-Length"];
   let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
   for (const [name, value] of Object.entries(all)) head += `${name}: ${value}\r\n`;
   const headBytes = encoder.encode(head + "\r\n");

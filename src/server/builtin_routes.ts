@@ -116,6 +116,41 @@ export function builtinRoutes(sources: BuiltinRouteSources): Record<string, Http
   return routes;
 }
 
+/**
+ * A JavaScript module served from memory (the push client at `/client.js`):
+ * revalidated on every use (`Cache-Control: no-cache`) through its `ETag`,
+ * answered with 304 when `If-None-Match` names it.
+ *
+ * @example
+ * ```ts
+ * import { scriptRoute } from "./builtin_routes.ts";
+ *
+ * const route = scriptRoute("export const x = 1;\n", '"v1"');
+ * const request = { headers: new Map([["if-none-match", '"v1"']]) };
+ * console.log((route.handle as (r: typeof request) => { status: number })(request).status); // 304
+ * ```
+ *
+ * @param body The module's text.
+ * @param etag Its entity tag, quoted (`"…"`).
+ * @returns The route.
+ */
+export function scriptRoute(body: string, etag: string): HttpRoute {
+  const headers = {
+    "Content-Type": "text/javascript; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "ETag": etag,
+  };
+  return {
+    methods: ["GET"],
+    handle: (request) => {
+      const wanted = request.headers.get("if-none-match")?.split(",")
+        .map((tag) => tag.trim().replace(/^W\//, ""));
+      const fresh = wanted !== undefined && (wanted.includes(etag) || wanted.includes("*"));
+      return fresh ? { status: 304, headers } : { status: 200, body, headers };
+    },
+  };
+}
+
 /** Renders the metrics at most once per `ttl` milliseconds. */
 function cachedRender(metrics: Metrics, ttl: number, now: () => number): () => string {
   let text: string | undefined;
