@@ -42,7 +42,7 @@ export const PAGE_SCRIPT = `"use strict";
   var mode = room !== null ? "room" : params.getAll("topic").length > 0 ? "topics" : "chat";
   var roomTopic = room !== null ? "room:" + room : null;
   var topics = roomTopic !== null ? [roomTopic] : params.getAll("topic");
-  var lastIds = {};
+  var lastIds = Object.create(null); // no prototype: a topic named toString is a topic
   var nickname = "";
   var socket = null;
   var me = null; // this page's id in the room (chat) or its client id (room)
@@ -223,7 +223,7 @@ export const PAGE_SCRIPT = `"use strict";
   function displayName(entry) {
     var info = entry.info;
     if (info !== null && typeof info === "object" && typeof info.name === "string" && info.name !== "") {
-      return info.name;
+      return info.name.slice(0, 64);
     }
     return typeof entry.user === "string" && entry.user !== "" ? entry.user : "guest " + entry.client;
   }
@@ -242,7 +242,14 @@ export const PAGE_SCRIPT = `"use strict";
       var item = document.createElement("li");
       item.dataset.client = entry.id;
       if (entry.id === me) item.dataset.you = "true";
-      item.textContent = entry.name + (entry.id === me ? " (you)" : "");
+      item.textContent = entry.name;
+      if (entry.id === me) {
+        // Its own element, so that no name can pass for "(you)".
+        var mark = document.createElement("em");
+        mark.className = "you";
+        mark.textContent = " (you)";
+        item.append(mark);
+      }
       return item;
     });
     var total = typeof count === "number" ? count : online.size;
