@@ -105,3 +105,24 @@ export async function until(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** A JSON event a client received. */
+export type JsonEvent = Record<string, unknown>;
+
+/** Every message a client received so far, parsed as JSON. */
+export function eventsOf(client: TestClient): JsonEvent[] {
+  return client.messages.map((message) => JSON.parse(message as string));
+}
+
+/** Waits for the first event that matches (from the start of the client's messages). */
+export async function waitForEvent(
+  client: TestClient,
+  match: (event: JsonEvent) => boolean,
+  timeout = 5000,
+): Promise<JsonEvent> {
+  for (let count = 1;; count++) {
+    await client.waitFor(count, timeout);
+    const found = eventsOf(client).find(match);
+    if (found !== undefined) return found;
+  }
+}

@@ -10,20 +10,7 @@ import { assert, assertEquals } from "@std/assert";
 import { jwtAuthorizer } from "../src/auth/jwt.ts";
 import { SECRET, signToken } from "./_jwt.ts";
 import { withPush } from "./_push.ts";
-import { TestClient } from "./_server.ts";
-
-type Event = Record<string, unknown>;
-
-const parse = (client: TestClient): Event[] =>
-  client.messages.map((message) => JSON.parse(message as string));
-
-async function waitForEvent(client: TestClient, match: (event: Event) => boolean): Promise<Event> {
-  for (let count = 1;; count++) {
-    await client.waitFor(count);
-    const found = parse(client).find(match);
-    if (found !== undefined) return found;
-  }
-}
+import { eventsOf, type JsonEvent, TestClient, waitForEvent } from "./_server.ts";
 
 const publish = (client: TestClient, topic: string, data: unknown, ref?: unknown) =>
   client.ws.send(JSON.stringify({ type: "publish", topic, data, ref }));
@@ -41,9 +28,9 @@ Deno.test("an anonymous socket publishes to room:*, and gets its id back", async
     const publication = await waitForEvent(reader, (e) => e.type === "publication");
     assertEquals(publication.id, published.id);
     assertEquals(publication.data, { text: "hello" });
-    assertEquals((publication.from as Event).name, "Ada");
-    assertEquals((publication.from as Event).user, undefined);
-    assert(typeof (publication.from as Event).client === "string");
+    assertEquals((publication.from as JsonEvent).name, "Ada");
+    assertEquals((publication.from as JsonEvent).user, undefined);
+    assert(typeof (publication.from as JsonEvent).client === "string");
 
     publish(writer, "news", "not a room", 2);
     const refused = await waitForEvent(writer, (e) => e.type === "error" && e.ref === 2);
@@ -72,7 +59,7 @@ Deno.test("a client publish is kept for resume like an HTTP publish", async () =
     const replayed = await waitForEvent(resumed, (e) => e.type === "publication");
     assertEquals(replayed.id, published.id);
     assertEquals(replayed.data, { text: "from a client" });
-    assert((replayed.from as Event).client !== undefined);
+    assert((replayed.from as JsonEvent).client !== undefined);
     await resumed.close();
   });
 });
@@ -92,7 +79,7 @@ Deno.test("a token's publish claim decides; from carries its user and info.name"
     publish(client, "room:lobby", "yes", 2);
     const publication = await waitForEvent(client, (e) => e.type === "publication");
     assertEquals(publication.data, "yes");
-    const from = publication.from as Event;
+    const from = publication.from as JsonEvent;
     assertEquals([from.user, from.name], ["alice", "Alice A."]);
     await client.close();
   });
@@ -108,7 +95,7 @@ Deno.test("client publishes stay within the socket's message rate", async () => 
       (e) => e.type === "error" && String(e.message).startsWith("Too many messages"),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const published = parse(client).filter((e) => e.type === "published").length;
+    const published = eventsOf(client).filter((e) => e.type === "published").length;
     assert(published >= 10 && published <= 13, `${published} published`);
     const last = await push.publish("room:r", { type: "text", text: "end" });
     assertEquals(Number(last.id.split(":")[1]), published + 1);

@@ -13,20 +13,7 @@ import { RedisPresence } from "../src/push/redis/presence.ts";
 import { SECRET, signToken } from "./_jwt.ts";
 import { withPush } from "./_push.ts";
 import { type RedisProcess, redisTest } from "./_redis.ts";
-import { TestClient } from "./_server.ts";
-
-type Event = Record<string, unknown>;
-
-const parse = (client: TestClient): Event[] =>
-  client.messages.map((message) => JSON.parse(message as string));
-
-async function waitForEvent(client: TestClient, match: (event: Event) => boolean): Promise<Event> {
-  for (let count = 1;; count++) {
-    await client.waitFor(count);
-    const found = parse(client).find(match);
-    if (found !== undefined) return found;
-  }
-}
+import { eventsOf, type JsonEvent, TestClient, waitForEvent } from "./_server.ts";
 
 const API_KEY = "test-api-key";
 
@@ -38,8 +25,8 @@ async function api(port: number, method: string, path: string, key = API_KEY) {
   return { status: response.status, body: await response.json().catch(() => undefined) };
 }
 
-const names = (event: Event) =>
-  (event.clients as Event[]).map((c) => (c.info as { name?: string } | undefined)?.name).sort();
+const names = (event: JsonEvent) =>
+  (event.clients as JsonEvent[]).map((c) => (c.info as { name?: string } | undefined)?.name).sort();
 
 Deno.test("presence in room:*: a snapshot with you, then join and leave; none in other topics", async () => {
   await withPush({}, async (_push, port) => {
@@ -47,17 +34,17 @@ Deno.test("presence in room:*: a snapshot with you, then join and leave; none in
     const first = await waitForEvent(ada, (e) => e.type === "presence");
     assertEquals(first.topic, "room:1");
     assertEquals(names(first), ["Ada"]);
-    assertEquals((first.clients as Event[])[0]!.client, first.you);
+    assertEquals((first.clients as JsonEvent[])[0]!.client, first.you);
     const bob = new TestClient(port, "/?topic=room:1&name=Bob");
     const snapshot = await waitForEvent(bob, (e) => e.type === "presence");
     assertEquals(names(snapshot), ["Ada", "Bob"]);
     const join = await waitForEvent(ada, (e) => e.type === "join" && e.client !== first.you);
-    assertEquals([join.topic, (join.info as Event).name], ["room:1", "Bob"]);
+    assertEquals([join.topic, (join.info as JsonEvent).name], ["room:1", "Bob"]);
     assertEquals(join.client, snapshot.you);
     await bob.close();
     const leave = await waitForEvent(ada, (e) => e.type === "leave");
     assertEquals(leave.client, snapshot.you);
-    assert(!parse(ada).some((e) => e.topic === "news" && e.type !== "subscribed"));
+    assert(!eventsOf(ada).some((e) => e.topic === "news" && e.type !== "subscribed"));
     await ada.close();
   });
 });
@@ -80,7 +67,10 @@ Deno.test("the server API: 404 without a key, presence, topics, unsubscribe and 
 
     const presence = await api(port, "GET", "/api/presence?topic=room:1");
     assertEquals(presence.status, 200);
-    assertEquals((presence.body.clients as Event[]).map((c) => c.user).sort(), ["alice", "bob"]);
+    assertEquals((presence.body.clients as JsonEvent[]).map((c) => c.user).sort(), [
+      "alice",
+      "bob",
+    ]);
     assertEquals((await api(port, "GET", "/api/presence?topic=news")).status, 404);
     assertEquals((await push.presence("room:1")).length, 2);
     const topics = await api(port, "GET", "/api/topics");
@@ -111,8 +101,8 @@ Deno.test("the default room shows names: welcome members, join names", async () 
     const ada = new TestClient(port, "/?name=Ada");
     await ada.waitFor(1);
     const bob = new TestClient(port, "/?name=Bob");
-    const [welcome] = await bob.waitFor(1).then(() => parse(bob));
-    assertEquals((welcome!.members as Event[]).map((m) => m.name), ["Bob", "Ada"]);
+    const [welcome] = await bob.waitFor(1).then(() => eventsOf(bob));
+    assertEquals((welcome!.members as JsonEvent[]).map((m) => m.name), ["Bob", "Ada"]);
     const join = await waitForEvent(ada, (e) => e.type === "join" && e.name === "Bob");
     assertEquals(join.peers, 2);
     await ada.close();
@@ -162,11 +152,11 @@ redisTest("presence, the default room and a kick across two nodes on Redis", asy
     const carol = new TestClient(portA, `/?token=${await token("carol", "Carol")}`);
     await carol.waitFor(1);
     const dave = new TestClient(portB, `/?token=${await token("dave", "Dave")}`);
-    const daveWelcome = parse(await dave.waitFor(1).then(() => dave))[0]!;
+    const daveWelcome = eventsOf(await dave.waitFor(1).then(() => dave))[0]!;
     const joined = await waitForEvent(carol, (e) => e.type === "join" && e.name === "Dave");
     assertEquals(joined.peers, 2);
     assertEquals(
-      (daveWelcome.members as Event[]).map((m) => m.name).sort(),
+      (daveWelcome.members as JsonEvent[]).map((m) => m.name).sort(),
       ["Carol", "Dave"],
     );
 

@@ -9,20 +9,7 @@ import { assert, assertEquals } from "@std/assert";
 import { jwtAuthorizer } from "../src/auth/jwt.ts";
 import { SECRET, signToken } from "./_jwt.ts";
 import { withPush } from "./_push.ts";
-import { TestClient } from "./_server.ts";
-
-type Event = Record<string, unknown>;
-
-const parse = (client: TestClient): Event[] =>
-  client.messages.map((message) => JSON.parse(message as string));
-
-async function waitForEvent(client: TestClient, match: (event: Event) => boolean): Promise<Event> {
-  for (let count = 1;; count++) {
-    await client.waitFor(count);
-    const found = parse(client).find(match);
-    if (found !== undefined) return found;
-  }
-}
+import { TestClient, waitForEvent } from "./_server.ts";
 
 const jwt = { authorize: jwtAuthorizer({ secret: SECRET }) };
 
