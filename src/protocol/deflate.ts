@@ -21,6 +21,7 @@ import { CLOSE_CODE } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 import { encodeFrame, OPCODE } from "./frame.ts";
 import type { DeflateParams, WindowBits } from "./extensions.ts";
+import { type PreparedEvent, prepareEvent, type ResumePoint } from "./event_stream.ts";
 
 /**
  * Messages shorter than this many bytes are sent uncompressed: below it,
@@ -192,10 +193,20 @@ export function createInflater(
   );
 }
 
+/** Options for {@linkcode PreparedMessage}. */
+export interface PreparedMessageOptions {
+  /**
+   * Where the message stands in its topic: event streams send it as the
+   * event's id (see `ResumePoint`); WebSocket ignores it.
+   */
+  resume?: ResumePoint;
+}
+
 /**
  * One message to send to many sockets, framed lazily: once without
- * compression, and once per {@linkcode Deflater.key} among the sockets that
- * negotiated permessage-deflate. Every socket of a kind gets the same bytes.
+ * compression, once per {@linkcode Deflater.key} among the sockets that
+ * negotiated permessage-deflate, and once as an event for event streams.
+ * Every socket of a kind gets the same bytes.
  *
  * @example A broadcast to sockets with and without compression
  * ```ts
@@ -209,24 +220,34 @@ export function createInflater(
  * ```
  */
 export class PreparedMessage {
+  /** Where the message stands in its topic, for event streams. */
+  readonly resume: ResumePoint | undefined;
   readonly #opcode: DataOpcode;
   readonly #payload: Uint8Array;
   #plain: Uint8Array | undefined;
   readonly #compressed = new Map<string, Uint8Array>();
+  #event: PreparedEvent | undefined;
+  #idLine: Uint8Array | undefined;
 
   /**
    * Prepares a message.
    *
    * @param data A string (a text message) or bytes (binary), not changed
    * afterwards.
+   * @param options Where it stands in its topic.
+   * @throws {TypeError} For a resume point with a `,` or a line break.
    */
-  constructor(data: string | Uint8Array) {
+  constructor(data: string | Uint8Array, options: PreparedMessageOptions = {}) {
     if (typeof data === "string") {
       this.#opcode = OPCODE.Text;
       this.#payload = new TextEncoder().encode(data);
     } else {
       this.#opcode = OPCODE.Binary;
       this.#payload = data;
+    }
+    this.resume = options.resume;
+    if (this.resume !== undefined && /[,\r\n]/.test(this.resume.topic + this.resume.id)) {
+      throw new TypeError("Cannot prepare a message: its resume point has a comma or line break");
     }
   }
 
@@ -237,14 +258,15 @@ export class PreparedMessage {
 
   /**
    * The bytes this message holds: its payload and every frame made from it
-   * so far (the plain one, and one per compression parameter set).
+   * so far (the plain one, one per compression parameter set, and its own
+   * bytes as an event).
    */
   get byteLength(): number {
     let bytes = this.#payload.length + (this.#plain?.length ?? 0);
     for (const frame of this.#compressed.values()) {
       if (frame !== this.#plain) bytes += frame.length;
     }
-    return bytes;
+    return bytes + (this.#event?.ownBytes ?? 0) + (this.#idLine?.length ?? 0);
   }
 
   /**
@@ -267,6 +289,27 @@ export class PreparedMessage {
       this.#compressed.set(deflater.key, frame);
     }
     return frame;
+  }
+
+  /**
+   * The message as an event for event streams, without its `id:` line
+   * (see `prepareEvent`); made once.
+   *
+   * @returns The event, shared by every stream.
+   */
+  event(): PreparedEvent {
+    return this.#event ??= prepareEvent(this.#payload, this.#opcode === OPCODE.Text);
+  }
+
+  /**
+   * The `id:` line of a stream of this message's topic alone: `id: <id>`;
+   * made once.
+   *
+   * @returns The line, or `undefined` without a resume point.
+   */
+  idLine(): Uint8Array | undefined {
+    if (this.resume === undefined) return undefined;
+    return this.#idLine ??= new TextEncoder().encode(`id: ${this.resume.id}\n`);
   }
 
   #plainFrame(): Uint8Array {

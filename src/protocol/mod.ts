@@ -2,8 +2,9 @@
  * The protocol layer of pushwire, pure (bytes and strings in, values and
  * bytes out, no I/O): the RFC 6455 frame codec and incremental decoder,
  * message assembly, close frames and codes, HTTP/1.1 request heads, the
- * opening handshake, and permessage-deflate (RFC 7692). For tools, tests
- * and other servers; an application needs only the main entry.
+ * opening handshake, permessage-deflate (RFC 7692), and Server-Sent Events
+ * (the `text/event-stream` format). For tools, tests and other servers; an
+ * application needs only the main entry.
  *
  * @example Encode a frame and decode it again
  * ```ts
@@ -75,4 +76,18 @@ export {
   type DeflaterOptions,
   type Inflater,
   PreparedMessage,
+  type PreparedMessageOptions,
 } from "./deflate.ts";
+export {
+  closeEvent,
+  encodeEvent,
+  type EventFields,
+  eventStreamRequest,
+  eventStreamResponse,
+  type EventStreamResponseOptions,
+  eventTypeOf,
+  HEARTBEAT,
+  type PreparedEvent,
+  prepareEvent,
+  type ResumePoint,
+} from "./event_stream.ts";
