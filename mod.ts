@@ -6,11 +6,12 @@
  *
  * This entry holds what an application needs: {@linkcode serve} for a
  * WebSocket server of your own, {@linkcode servePush} for the push server
- * (topics, `POST /publish`, resume, the chat room), {@linkcode serveChat} for
- * the chat room alone, and their sockets, options, engines and logger. The
- * frame codec and the handshake are in `jsr:@pushwire/pushwire/protocol`;
- * the engine interface, ids and the events a push client receives in
- * `jsr:@pushwire/pushwire/push`; the CLI is `jsr:@pushwire/pushwire/server`.
+ * (topics, `POST /publish`, resume, Server-Sent Events at `/events`, the
+ * chat room), {@linkcode serveChat} for the chat room alone, and their
+ * sockets, options, engines and logger. The frame codec and the handshake
+ * are in `jsr:@pushwire/pushwire/protocol`; the engine interface, ids and
+ * the events a push client receives in `jsr:@pushwire/pushwire/push`; the
+ * CLI is `jsr:@pushwire/pushwire/server`.
  *
  * @example A chat room: every message goes to every client
  * ```ts ignore
@@ -48,11 +49,15 @@ export {
 export {
   type CloseCause,
   type CloseResult,
+  type SendOptions,
   Socket,
   type SocketCounters,
   type SocketOptions,
   type SocketState,
+  type Wire,
 } from "./src/server/socket.ts";
+export type { EventStreamOptions } from "./src/server/event_stream.ts";
+export type { ResumePoint } from "./src/protocol/event_stream.ts";
 export { type BroadcastOptions, Registry } from "./src/server/registry.ts";
 export { type Subscriber, TopicIndex } from "./src/server/topics.ts";
 export type { HttpRequest, HttpResponse, HttpRoute, HttpRoutes } from "./src/server/routes.ts";

@@ -69,6 +69,20 @@ export const DEFAULTS = {
   closeTimeout: 3000,
   /** Milliseconds of silence before the server pings a socket (`serve()`). */
   idleTimeout: 30_000,
+  /** The path of the event stream (Server-Sent Events) of `servePush`. */
+  eventStreamPath: "/events",
+  /**
+   * Milliseconds between comments on an idle event stream, so that proxies
+   * keep it open (one goes out only when nothing else did since the last).
+   */
+  eventStreamHeartbeat: 15_000,
+  /** Milliseconds an event stream's client waits before it reconnects (`retry:`). */
+  eventStreamRetry: 2000,
+  /**
+   * Topics one event stream may name: its resume id (a last id per topic)
+   * must fit a reconnect's request head.
+   */
+  maxEventStreamTopics: 16,
   /** Bytes of a plain HTTP request body (`POST /publish`). */
   maxBodyBytes: 64 * 1024,
   /** Bytes of one chat message (text as UTF-8, or binary), well below maxMessageBytes. */

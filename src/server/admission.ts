@@ -1,8 +1,9 @@
 /**
  * Which connections a server takes on: the limits met as a connection is
  * accepted, before anything is read (pending handshakes, connections per
- * address), the pending handshakes themselves, and the refusals being
- * answered.
+ * address), the pending handshakes themselves, the refusals being
+ * answered, and the places held within `maxConnections` while a request
+ * becomes a socket.
  *
  * @module
  */
@@ -35,6 +36,12 @@ export interface AdmissionOptions {
    * @default {1024}
    */
   maxConnectionsPerAddress?: number;
+  /**
+   * The most sockets, open or being opened.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
   /** Where refusals are counted. */
   stats: ServerMetrics;
   /**
@@ -59,8 +66,10 @@ export class Admission {
   readonly #addresses: AddressLimit;
   readonly #maxPending: number;
   readonly #maxPerAddress: number;
+  readonly #maxConnections: number;
   readonly #stats: ServerMetrics;
   readonly #log: Logger;
+  #reserved = 0;
 
   /**
    * Makes the admission of one server.
@@ -71,6 +80,7 @@ export class Admission {
     this.#maxPending = options.maxPendingHandshakes ?? DEFAULTS.maxPendingHandshakes;
     this.#maxPerAddress = options.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress;
     this.#addresses = new AddressLimit(this.#maxPerAddress);
+    this.#maxConnections = options.maxConnections ?? DEFAULTS.maxConnections;
     this.#stats = options.stats;
     this.#log = options.logger ?? SILENT;
   }
@@ -110,6 +120,35 @@ export class Admission {
       this.#addresses.refused(address);
     });
     return false;
+  }
+
+  /**
+   * Holds a place within `maxConnections` while a request becomes a socket
+   * (its checks, its answer), so that concurrent ones cannot overshoot the
+   * limit.
+   *
+   * @param conn The connection.
+   * @param open How many sockets are open.
+   * @returns A function that gives the place back (once the socket is open
+   * and counted, or the request refused).
+   * @throws {HttpError} 503 past the limit, logged as `connection-refused`
+   * (`max-connections`).
+   */
+  reserve(conn: Conn, open: number): () => void {
+    if (open + this.#reserved >= this.#maxConnections) {
+      this.#log.warn("connection-refused", {
+        reason: "max-connections",
+        remote: addressOf(conn),
+        limit: this.#maxConnections,
+      });
+      throw new HttpError(503, "Too many connections");
+    }
+    this.#reserved++;
+    let held = true;
+    return () => {
+      if (held) this.#reserved--;
+      held = false;
+    };
   }
 
   /**

@@ -207,6 +207,22 @@ export class ClosingHandshake {
   }
 
   /**
+   * This side's close went out on a one-way connection (an event stream),
+   * whose peer never answers: the close is complete once it is written, as
+   * if the peer had echoed it.
+   *
+   * @returns `"drain"`, or `"none"` unless this side's close went out.
+   */
+  sentOneWay(): CloseAction {
+    if (this.#sent === undefined || (this.#phase !== "closing" && this.#phase !== "draining")) {
+      return "none";
+    }
+    this.#received ??= this.#sent;
+    this.#phase = "draining";
+    return "drain";
+  }
+
+  /**
    * Everything queued was written. While draining: end the connection once
    * close frames went both ways, else half-close after a protocol error.
    *

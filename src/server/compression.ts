@@ -19,6 +19,41 @@ import {
   type DeflateOptions,
   negotiateDeflate,
 } from "../protocol/extensions.ts";
+import { encodeFrame, encodeTextFrame, OPCODE } from "../protocol/frame.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * The frame of one message for one socket: compressed when the socket has a
+ * deflater and the message is long enough, plain otherwise (text that
+ * cannot reach the threshold is framed without encoding it twice).
+ *
+ * @example
+ * ```ts
+ * import { messageFrame } from "./compression.ts";
+ *
+ * console.log(messageFrame("hi", undefined)); // Uint8Array(4) [ 129, 2, 104, 105 ]
+ * ```
+ *
+ * @param data A string (a text frame) or bytes (a binary frame).
+ * @param deflater The socket's deflater, if it negotiated permessage-deflate.
+ * @returns The frame's bytes.
+ */
+export function messageFrame(
+  data: string | Uint8Array,
+  deflater: Deflater | undefined,
+): Uint8Array {
+  if (
+    typeof data === "string" && (deflater === undefined || data.length * 3 < deflater.threshold)
+  ) {
+    return encodeTextFrame(data);
+  }
+  const opcode = typeof data === "string" ? OPCODE.Text : OPCODE.Binary;
+  const payload = typeof data === "string" ? encoder.encode(data) : data;
+  return deflater !== undefined && payload.length >= deflater.threshold
+    ? deflater.encodeFrame(opcode, payload)
+    : encodeFrame(opcode, payload);
+}
 
 /** The compression state a socket is made with. */
 export interface SocketCompression {

@@ -1,11 +1,37 @@
 /**
- * Small helpers for a raw TCP (or TLS) connection: write all of some bytes,
- * read the status of a response, close politely after a response, answer
- * and close within a bound of time, close without caring whether it was
- * closed already, and tell a peer's disconnection from a fault.
+ * Small helpers for a raw TCP (or TLS) connection: read a request head,
+ * write all of some bytes, read the status of a response, close politely
+ * after a response, answer and close within a bound of time, close without
+ * caring whether it was closed already, and tell a peer's disconnection
+ * from a fault.
  *
  * @module
  */
+
+import type { RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
+
+const READ_CHUNK = 2048;
+
+/**
+ * Reads until a request head is complete.
+ *
+ * @param conn The connection.
+ * @param parser The parser of its head (its `rest` then holds what followed).
+ * @returns The head, or `undefined` when the client left first.
+ * @throws {HttpError} From the parser: 431 or 400.
+ */
+export async function readHead(
+  conn: { read(buffer: Uint8Array): Promise<number | null> },
+  parser: RequestHeadParser,
+): Promise<RequestHead | undefined> {
+  const buffer = new Uint8Array(READ_CHUNK);
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) return undefined;
+    const head = parser.push(buffer.subarray(0, n));
+    if (head !== undefined) return head;
+  }
+}
 
 /**
  * Writes every byte, however many writes it takes.

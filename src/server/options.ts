@@ -9,9 +9,10 @@
 import type { DeflaterOptions } from "../protocol/deflate.ts";
 import type { DeflateOptions } from "../protocol/extensions.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
+import type { EventStreamOptions } from "./event_stream.ts";
 import type { Logger } from "./log.ts";
 import type { HttpRoutes } from "./routes.ts";
-import type { Socket, SocketOptions } from "./socket.ts";
+import type { Socket, SocketOptions, Wire } from "./socket.ts";
 
 /**
  * The answer of an {@linkcode Authorize} hook: accept the upgrade (with data
@@ -39,12 +40,19 @@ export type Authorization =
 export interface AuthorizeInfo {
   /** The client's address. */
   remoteAddr: Deno.NetAddr;
+  /**
+   * What the request opens: a WebSocket (an upgrade), or an event stream
+   * (a `GET` of `ServeOptions.eventStream`'s path).
+   */
+  wire: Wire;
 }
 
 /**
- * Decides whether an upgrade request may become a socket. It runs after the
- * request was found valid and its origin allowed, before the `101` response;
- * the handshake timeout bounds it. Throwing a `HttpError` refuses with
+ * Decides whether an upgrade request (or an event stream request, see
+ * `AuthorizeInfo.wire`) may become a socket. It runs after the request was
+ * found valid, its origin allowed and a place held within `maxConnections`,
+ * before the `101` response (or the event stream's `200`); the handshake
+ * timeout bounds it. Throwing a `HttpError` refuses with
  * its status; any other error refuses with 500.
  */
 export type Authorize = (
@@ -181,6 +189,19 @@ export interface ServeOptions extends SocketOptions {
   perMessageDeflate?: boolean | (DeflateOptions & DeflaterOptions);
   /** Decides whether each upgrade request is accepted (see {@linkcode Authorize}). */
   authorize?: Authorize;
+  /**
+   * Server-Sent Events: a `GET` of this path (or `EventStreamOptions.path`)
+   * opens an event stream, a `Socket` whose messages go out as events (its
+   * `wire` is `"event-stream"`). It passes the same checks as an upgrade, in
+   * the same order (origin, `maxConnections`, `authorize`) and is refused
+   * with the same statuses; an allowed cross-origin request gets CORS
+   * headers (and an `OPTIONS` preflight its answer). It takes precedence
+   * over `routes` on its path; an upgrade on it is still a WebSocket.
+   * `servePush` serves it at `/events`.
+   *
+   * @default {false: none}
+   */
+  eventStream?: string | false | EventStreamOptions;
   /**
    * More plain HTTP routes by exact path, for example `POST /publish`. They
    * take precedence over the built-in `/`, `/healthz` and `/metrics`.

@@ -121,6 +121,24 @@ export class Outbox {
   }
 
   /**
+   * Queues the parts of one message (an event of an event stream: its id
+   * line, shared bytes, its end) together, or none of them: the cap applies
+   * to their sum as {@linkcode Outbox.push} applies it to one frame.
+   *
+   * @param parts Encoded bytes, in order; not changed afterwards.
+   * @returns As {@linkcode Outbox.push}.
+   */
+  pushAll(parts: readonly Uint8Array[]): boolean {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    if (this.#queuedBytes > 0 && this.#queuedBytes + length > this.#maxBytes) {
+      return this.#stopped;
+    }
+    for (const part of parts) this.#enqueue(part);
+    return true;
+  }
+
+  /**
    * Queues a pong. Once 16 pongs wait to be written, a new one replaces the
    * newest of them, in its place, so that however many pings arrive few
    * pongs wait and the latest ping is answered (RFC 6455 §5.5.3 lets an

@@ -1,9 +1,9 @@
 /**
  * `serve()`: listen on TCP (or TLS), admit connections within the limits
  * (pending handshakes, connections per address), run the opening handshake
- * with its access checks, hand plain HTTP to the route table, keep the
- * registry of sockets, log what an operator needs to know, and shut down
- * gracefully.
+ * (or open an event stream) with its access checks, hand plain HTTP to the
+ * route table, keep the registry of sockets, log what an operator needs to
+ * know, and shut down gracefully.
  *
  * @module
  */
@@ -11,43 +11,49 @@
 import { DEFAULTS } from "../defaults.ts";
 import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { HttpError } from "../protocol/errors.ts";
-import type { DeflateNegotiation } from "../protocol/extensions.ts";
-import {
-  acceptKey,
-  isUpgradeRequest,
-  type UpgradeRequest,
-  upgradeResponse,
-  validateUpgrade,
-} from "../protocol/handshake.ts";
+import { eventStreamRequest } from "../protocol/event_stream.ts";
+import { isUpgradeRequest, type UpgradeRequest, validateUpgrade } from "../protocol/handshake.ts";
 import { errorResponse, type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
 import { VERSION } from "../version.ts";
 import {
   checkHost,
   checkOrigin,
-  chooseProtocol,
   normalizeAllowedHosts,
   type OriginPolicy,
   originPolicy,
 } from "./access.ts";
 import { addressOf, Admission } from "./admission.ts";
+import { runAuthorize } from "./authorize_hook.ts";
 import { builtinRoutes } from "./builtin_routes.ts";
 import { Compression } from "./compression.ts";
-import { closeQuietly, isDisconnection, lingerClose, statusOf, writeAll } from "./conn_io.ts";
+import {
+  closeQuietly,
+  isDisconnection,
+  lingerClose,
+  readHead,
+  statusOf,
+  writeAll,
+} from "./conn_io.ts";
 import { logClose } from "./close_log.ts";
 import { Deadlines } from "./deadlines.ts";
+import {
+  checkEventStreamTopics,
+  corsHeaders,
+  type EventStreamSettings,
+  eventStreamSettings,
+} from "./event_stream.ts";
+import { answerEventStream, answerPreflight, answerUpgrade, type Opening } from "./opening.ts";
+import { hostPort, listen, type Listener } from "./listen.ts";
 import { errorFields, type Logger, SILENT } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import type { Authorization, ServeOptions, SocketHandler } from "./options.ts";
+import type { ServeOptions, SocketHandler } from "./options.ts";
 import { Registry } from "./registry.ts";
 import { handleHttp, type HttpRoutes } from "./routes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
-import { Socket, type SocketOptions } from "./socket.ts";
+import { Socket, type SocketInit, type SocketOptions, type Wire } from "./socket.ts";
 import { TopicIndex } from "./topics.ts";
 
-type Listener = Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr>;
 type Conn = Deno.Conn<Deno.NetAddr>;
-
-const READ_CHUNK = 2048;
 
 /**
  * A running WebSocket server, made by {@linkcode serve}.
@@ -74,6 +80,7 @@ export class Server {
   readonly #origins: OriginPolicy;
   readonly #allowedHosts: ReadonlySet<string> | undefined;
   readonly #routes: HttpRoutes;
+  readonly #eventStream: EventStreamSettings | undefined;
   readonly #stats = new ServerMetrics();
   readonly #data = new WeakMap<Socket, unknown>();
   // Pending connections (#answering of them plain HTTP requests being
@@ -88,7 +95,6 @@ export class Server {
   readonly #startedAt = Date.now();
   readonly #compression: Compression;
   #nextId = 0;
-  #reserved = 0;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -97,7 +103,8 @@ export class Server {
    * @param options Where to listen, limits and timeouts.
    * @param handler Called with every accepted socket.
    * @throws {TypeError} For `cert` without `key` (or the reverse), an
-   * invalid origin or an invalid allowed host.
+   * invalid origin, an invalid allowed host or event stream path.
+   * @throws {RangeError} For an invalid event stream heartbeat or retry.
    */
   constructor(options: ServeOptions = {}, handler?: SocketHandler) {
     this.#options = options;
@@ -116,20 +123,12 @@ export class Server {
       },
     );
     this.#origins = originPolicy(options.origins);
+    this.#eventStream = eventStreamSettings(options.eventStream);
     this.#allowedHosts = options.allowedHosts === undefined
       ? undefined
       : normalizeAllowedHosts(options.allowedHosts);
-    if ((options.cert === undefined) !== (options.key === undefined)) {
-      throw new TypeError("Cannot serve TLS: cert and key must be given together");
-    }
-    const where = {
-      port: options.port ?? DEFAULTS.port,
-      hostname: options.hostname ?? DEFAULTS.hostname,
-    };
+    this.#listener = listen(options);
     this.secure = options.cert !== undefined;
-    this.#listener = options.cert !== undefined && options.key !== undefined
-      ? Deno.listenTls({ ...where, cert: options.cert, key: options.key })
-      : Deno.listen(where);
     this.addr = this.#listener.addr;
     this.#compression = new Compression(options.perMessageDeflate ?? true);
     this.#routes = { ...this.#builtinRoutes(options), ...options.routes };
@@ -241,8 +240,9 @@ export class Server {
     this.shutdown();
   }
 
-  // One connection until it is a socket: its request head, then plain HTTP
-  // or the upgrade; a refusal is answered with its status.
+  // One connection until it is a socket: its request head, then the
+  // upgrade, the event stream or plain HTTP; a refusal is answered with its
+  // status.
   async #handshake(conn: Conn): Promise<void> {
     this.#handshakeDeadlines.add(conn);
     const parser = new RequestHeadParser({
@@ -256,12 +256,14 @@ export class Server {
       if (this.#allowedHosts !== undefined) {
         checkHost(head.headers, this.#allowedHosts, this.secure ? 443 : 80);
       }
-      if (!isUpgradeRequest(head)) {
+      if (isUpgradeRequest(head)) {
+        upgraded = await this.#upgrade(conn, validateUpgrade(head), parser.rest);
+      } else if (head.path === this.#eventStream?.path) {
+        upgraded = await this.#openEventStream(conn, head, parser.rest, this.#eventStream);
+      } else {
         this.#handshakeDeadlines.delete(conn);
         await this.#serveHttp(conn, head, parser.rest);
-        return;
       }
-      upgraded = await this.#upgrade(conn, validateUpgrade(head), parser.rest);
     } catch (error) {
       await this.#failHandshake(conn, head, error);
     } finally {
@@ -280,7 +282,7 @@ export class Server {
   async #failHandshake(conn: Conn, head: RequestHead | undefined, error: unknown): Promise<void> {
     const remote = addressOf(conn);
     if (error instanceof HttpError) {
-      if (head !== undefined && isUpgradeRequest(head)) {
+      if (head !== undefined && this.#isSocketRequest(head)) {
         this.#stats.recordHandshakeFailure(error.status);
       } else {
         this.#stats.recordHttpResponse(error.status);
@@ -300,65 +302,74 @@ export class Server {
     }
   }
 
-  // The checks in order (origin, connection limit, authorize), then the 101
-  // response and the socket. Whether the connection became a socket.
-  async #upgrade(conn: Conn, request: UpgradeRequest, rest: Uint8Array): Promise<boolean> {
+  /** Whether a request asks for a socket: an upgrade, or an event stream's GET. */
+  #isSocketRequest(head: RequestHead): boolean {
+    return isUpgradeRequest(head) ||
+      (head.path === this.#eventStream?.path && head.method !== "OPTIONS");
+  }
+
+  // The checks every socket passes, in order (origin, connection limit,
+  // authorize), then its answer (written by `answer`) and the socket.
+  // Whether the connection became a socket.
+  async #accept(
+    conn: Conn,
+    request: UpgradeRequest,
+    wire: Wire,
+    rest: Uint8Array,
+    answer: () => Promise<Opening>,
+  ): Promise<boolean> {
     if (this.#origins.kind === "listed") checkOrigin(request, this.#origins.origins);
-    // Hold a place while the handshake completes, so that concurrent
-    // upgrades cannot overshoot the limit.
-    const maxConnections = this.#options.maxConnections ?? DEFAULTS.maxConnections;
-    if (this.sockets.size + this.#reserved >= maxConnections) {
-      this.#log.warn("connection-refused", {
-        reason: "max-connections",
-        remote: addressOf(conn),
-        limit: maxConnections,
-      });
-      throw new HttpError(503, "Too many connections");
-    }
-    this.#reserved++;
+    const release = this.#admission.reserve(conn, this.sockets.size);
     try {
-      const data = await this.#authorize(request, conn.remoteAddr);
-      const protocol = chooseProtocol(request.protocols, this.#options.protocols ?? []);
-      const deflate = this.#compression.negotiate(request.extensions);
-      const accept = await acceptKey(request.key);
-      await writeAll(
-        conn,
-        upgradeResponse(accept, {
-          ...(protocol === undefined ? {} : { protocol }),
-          ...(deflate === undefined ? {} : { extensions: deflate.response }),
-        }),
-      );
+      const info = { remoteAddr: conn.remoteAddr, wire };
+      const data = await runAuthorize(this.#options.authorize, request, info, this.#log);
+      const opening = await answer();
       if (this.#shutdown !== undefined) return false;
       this.#handshakeDeadlines.delete(conn);
       this.#admission.upgraded(conn);
       if (!this.secure) (conn as Deno.TcpConn).setNoDelay(true);
-      this.#open(conn, request, rest, protocol, data, deflate);
+      this.#open(conn, { ...opening, request, head: rest }, data);
       return true;
     } finally {
-      this.#reserved--;
+      release();
     }
   }
 
-  /** Runs the authorize hook; returns its data or throws the refusal. */
-  async #authorize(request: UpgradeRequest, remoteAddr: Deno.NetAddr): Promise<unknown> {
-    const authorize = this.#options.authorize;
-    if (authorize === undefined) return undefined;
-    let answer: Authorization | undefined;
+  // An upgrade: the socket's subprotocol and compression, then the 101.
+  #upgrade(conn: Conn, request: UpgradeRequest, rest: Uint8Array): Promise<boolean> {
+    return this.#accept(conn, request, "websocket", rest, () =>
+      answerUpgrade(conn, request, {
+        protocols: this.#options.protocols ?? [],
+        compression: this.#compression,
+        maxMessageBytes: this.#options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      }));
+  }
+
+  // An event stream: a preflight is answered; a GET passes the same checks
+  // as an upgrade (its refusals with CORS headers for an allowed origin),
+  // then gets its 200 and first bytes.
+  async #openEventStream(
+    conn: Conn,
+    head: RequestHead,
+    rest: Uint8Array,
+    settings: EventStreamSettings,
+  ): Promise<boolean> {
+    if (head.method === "OPTIONS") {
+      await answerPreflight(conn, head.headers, this.#origins);
+      this.#stats.recordHttpResponse(204);
+      return false;
+    }
+    const request = eventStreamRequest(head);
+    const cors = corsHeaders(request, this.#origins);
     try {
-      answer = await authorize(request, { remoteAddr });
+      const maxHeadBytes = this.#options.maxHeadBytes ?? DEFAULTS.maxHeadBytes;
+      const topics = checkEventStreamTopics(request, maxHeadBytes);
+      const answer = () => answerEventStream(conn, settings, topics, cors);
+      return await this.#accept(conn, request, "event-stream", rest, answer);
     } catch (error) {
-      if (error instanceof HttpError) throw error;
-      this.#log.error("authorize-failed", { remote: remoteAddr.hostname, ...errorFields(error) });
-      answer = undefined;
+      if (!(error instanceof HttpError)) throw error;
+      throw new HttpError(error.status, error.message, { ...error.headers, ...cors });
     }
-    if (typeof answer !== "object" || answer === null) {
-      throw new HttpError(500, "Authorization failed");
-    }
-    if (answer.accept === true) return answer.data;
-    const status = Number.isInteger(answer.status) && answer.status >= 400 && answer.status <= 599
-      ? answer.status
-      : 500;
-    throw new HttpError(status, answer.message ?? "Forbidden", answer.headers ?? {});
   }
 
   async #serveHttp(conn: Conn, head: RequestHead, rest: Uint8Array): Promise<void> {
@@ -387,23 +398,14 @@ export class Server {
 
   #open(
     conn: Conn,
-    request: UpgradeRequest,
-    head: Uint8Array,
-    protocol: string | undefined,
+    init: Omit<SocketInit, "id" | "remoteAddr" | "topics">,
     data: unknown,
-    deflate: DeflateNegotiation | undefined,
   ): void {
-    const maxMessageBytes = this.#options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     const socket = new Socket(conn, {
+      ...init,
       id: String(++this.#nextId),
       remoteAddr: conn.remoteAddr,
-      request,
-      head,
       topics: this.topics,
-      ...(protocol === undefined ? {} : { protocol }),
-      ...(deflate === undefined
-        ? {}
-        : { compression: this.#compression.forSocket(deflate, maxMessageBytes) }),
     }, this.#socketOptions);
     if (data !== undefined) this.#data.set(socket, data);
     this.#stats.recordSocket(socket);
@@ -433,7 +435,9 @@ export class Server {
  * given, and 404 elsewhere. Browsers connect from this server's own pages
  * or `origins`; with `allowedHosts`, a request naming another host gets 403.
  * Connections are admitted within `maxPendingHandshakes` and
- * `maxConnectionsPerAddress`; what happens is logged through `logger`.
+ * `maxConnectionsPerAddress`; what happens is logged through `logger`. With
+ * `eventStream`, a `GET` of its path opens a socket that writes
+ * Server-Sent Events, after the same checks as an upgrade.
  *
  * @example Broadcast every message to every client
  * ```ts ignore
@@ -475,24 +479,6 @@ export function serve(options: ServeOptions = {}, handler?: SocketHandler): Serv
   return new Server(options, handler);
 }
 
-/** `host:port`, with an IPv6 address in brackets. */
-function hostPort(addr: Deno.NetAddr): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
-}
-
 function failHandler(socket: Socket): void {
   if (socket.state === "open") socket.close(CLOSE_CODE.InternalError, "handler failed");
-}
-
-/** Reads until the request head is complete; `undefined` when the client left first. */
-async function readHead(conn: Conn, parser: RequestHeadParser): Promise<RequestHead | undefined> {
-  const buffer = new Uint8Array(READ_CHUNK);
-  while (true) {
-    const n = await conn.read(buffer);
-    if (n === null) return undefined;
-    const head = parser.push(buffer.subarray(0, n));
-    if (head !== undefined) return head;
-  }
 }

@@ -178,7 +178,11 @@ export class ServerMetrics {
   /** Sockets open, accepted and closed; handshakes refused; plain HTTP. */
   #connectionMetrics(sockets: Iterable<Socket>): Metric[] {
     let open = 0;
-    for (const _ of sockets) open++;
+    let streams = 0;
+    for (const socket of sockets) {
+      open++;
+      if (socket.wire === "event-stream") streams++;
+    }
     return [
       single(
         "pushwire_start_time_seconds",
@@ -186,7 +190,18 @@ export class ServerMetrics {
         "gauge",
         Math.floor(this.#startedAt / 1000),
       ),
-      single("pushwire_sockets_open", "WebSocket connections open now.", "gauge", open),
+      single(
+        "pushwire_sockets_open",
+        "Sockets open now: WebSocket connections and event streams.",
+        "gauge",
+        open,
+      ),
+      single(
+        "pushwire_event_streams_open",
+        "Event streams (Server-Sent Events) open now, counted in pushwire_sockets_open too.",
+        "gauge",
+        streams,
+      ),
       single(
         "pushwire_sockets_accepted_total",
         "WebSocket connections accepted.",

@@ -2,6 +2,8 @@
  * One WebSocket connection over a TCP connection: the read loop, control
  * frames, and the timers and I/O of the closing handshake, whose phases live
  * in `closing_handshake.ts`; messages wait in an inbox and frames in an outbox.
+ * On an event stream (Server-Sent Events) the same socket writes events
+ * instead (`event_stream.ts`), reads nothing, and sends heartbeats.
  *
  * @module
  */
@@ -10,7 +12,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { decodeClosePayload } from "../protocol/close_frame.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { encodeFrame, encodeTextFrame, type Frame, OPCODE } from "../protocol/frame.ts";
+import { encodeFrame, type Frame, OPCODE } from "../protocol/frame.ts";
 import { FrameDecoder } from "../protocol/frame_decoder.ts";
 import { type Message, MessageAssembler } from "../protocol/message.ts";
 import {
@@ -20,46 +22,39 @@ import {
   ClosingHandshake,
   type SocketState,
 } from "./closing_handshake.ts";
+import { messageFrame } from "./compression.ts";
 import { watch } from "./heartbeat.ts";
 import { Inbox } from "./inbox.ts";
 import { Outbox } from "./outbox.ts";
 import { budgetedInflater, BudgetError, type MessageRate, messageRateOf } from "./peer_budget.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { TopicIndex } from "./topics.ts";
-import type { Deflater, Inflater, PreparedMessage } from "../protocol/deflate.ts";
-import type { SocketCounters, SocketOptions, Transport } from "./socket_options.ts";
+import type { Deflater, PreparedMessage } from "../protocol/deflate.ts";
+import type { EventStreamWire } from "./event_stream.ts";
+import type {
+  SendOptions,
+  SocketCounters,
+  SocketInit,
+  SocketOptions,
+  Transport,
+  Wire,
+} from "./socket_options.ts";
 
 export type { CloseCause, CloseResult, SocketState } from "./closing_handshake.ts";
-export type { SocketCounters, SocketOptions, Transport } from "./socket_options.ts";
-
-/** Details of an accepted connection, for a {@linkcode Socket}. */
-export interface SocketInit {
-  /** The socket's identifier, unique within its server. */
-  id: string;
-  /** The peer's address. */
-  remoteAddr: Deno.Addr;
-  /** The upgrade request the socket was accepted for. */
-  request: UpgradeRequest;
-  /** The negotiated subprotocol, or `""`. */
-  protocol?: string;
-  /** Bytes that arrived after the handshake request (a pipelined frame). */
-  head?: Uint8Array;
-  /** The server's topic index, for {@linkcode Socket.subscribe}. */
-  topics?: TopicIndex<Socket>;
-  /**
-   * permessage-deflate, when negotiated: the deflater for what this socket
-   * sends (shared by every socket with the same parameters) and the
-   * inflater for what it receives (its own).
-   */
-  compression?: { deflater: Deflater; inflater: Inflater; response: string };
-}
+export type {
+  SendOptions,
+  SocketCounters,
+  SocketInit,
+  SocketOptions,
+  Transport,
+  Wire,
+} from "./socket_options.ts";
 
 // An idle socket holds READ_BUFFER_MIN bytes in its pending read.
 const READ_BUFFER_MIN = 128;
 const READ_BUFFER_MAX = 64 * 1024;
 // How long a close owed to the peer may wait for unread messages to be read.
 const OWED_CLOSE_MAX_MS = 1000;
-const encoder = new TextEncoder();
 const NO_TOPICS: ReadonlySet<string> = new Set();
 const EMPTY = new Uint8Array(0);
 
@@ -92,8 +87,11 @@ export class Socket implements AsyncIterable<Message> {
   readonly protocol: string;
   /** The negotiated extensions (`Sec-WebSocket-Extensions` answer), or `""`. */
   readonly extensions: string;
+  /** What the socket speaks: WebSocket, or an event stream (one way, to the client). */
+  readonly wire: Wire;
 
   readonly #transport: Transport;
+  readonly #events: EventStreamWire | undefined;
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
   readonly #deflater: Deflater | undefined;
@@ -115,7 +113,8 @@ export class Socket implements AsyncIterable<Message> {
   // The owed close's deadline in the "owed" phase, the close timeout after.
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unwatchIdle: (() => void) | undefined;
-  // Idle checks since the peer was last heard: the second pings, the third closes.
+  // Idle checks since the peer was last heard: the second pings, the third
+  // closes. On an event stream: bytesOut at the last check.
   #silentChecks = 0;
 
   readonly #closed = Promise.withResolvers<CloseResult>();
@@ -124,7 +123,8 @@ export class Socket implements AsyncIterable<Message> {
    * Wraps an accepted, upgraded connection and starts reading. Servers make
    * sockets; applications receive them.
    *
-   * @param transport The connection, after the 101 response was written.
+   * @param transport The connection, after the 101 response (or an event
+   * stream's first bytes) was written.
    * @param init The socket's identity and any bytes already read.
    * @param options Limits and timeouts.
    */
@@ -134,6 +134,8 @@ export class Socket implements AsyncIterable<Message> {
     this.request = init.request;
     this.protocol = init.protocol ?? "";
     this.#transport = transport;
+    this.#events = init.eventStream;
+    this.wire = init.eventStream === undefined ? "websocket" : "event-stream";
     this.#topicIndex = init.topics;
     this.#decoder = new FrameDecoder({
       maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
@@ -156,7 +158,7 @@ export class Socket implements AsyncIterable<Message> {
         if (this.#handshake.phase === "draining") this.#step(this.#handshake.drained());
       },
     }, options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes);
-    const idleTimeout = options.idleTimeout ?? 0;
+    const idleTimeout = this.#events?.heartbeat ?? options.idleTimeout ?? 0;
     if (idleTimeout > 0) {
       this.#unwatchIdle = watch(idleTimeout, () => this.#checkIdle());
     }
@@ -232,37 +234,32 @@ export class Socket implements AsyncIterable<Message> {
   }
 
   /**
-   * Sends a message: a string as a text frame, bytes as a binary frame.
+   * Sends a message: a string as a text frame, bytes as a binary frame. On
+   * an event stream, a string as an event (named after the `type` its JSON
+   * starts with, if any; its resume point makes the stream's resume id its
+   * `id:`), bytes as an event named `binary` with their base64 as its data.
    *
    * @param data The message.
+   * @param options Where it stands in its topic, for an event stream.
    * @returns `false` when the socket is no longer open (nothing is sent).
    */
-  send(data: string | Uint8Array): boolean {
+  send(data: string | Uint8Array, options: SendOptions = {}): boolean {
     if (!this.#handshake.sending) return false;
-    if (
-      typeof data === "string" &&
-      (this.#deflater === undefined || data.length * 3 < this.#deflater.threshold)
-    ) {
-      return this.sendFrame(encodeTextFrame(data));
-    }
-    const opcode = typeof data === "string" ? OPCODE.Text : OPCODE.Binary;
-    const payload = typeof data === "string" ? encoder.encode(data) : data;
-    const frame = this.#deflater !== undefined && payload.length >= this.#deflater.threshold
-      ? this.#deflater.encodeFrame(opcode, payload)
-      : encodeFrame(opcode, payload);
-    return this.sendFrame(frame);
+    if (this.#events !== undefined) return this.#queue(this.#events.message(data, options.resume));
+    return this.sendFrame(messageFrame(data, this.#deflater));
   }
 
   /**
    * Sends a message prepared once for many sockets: compressed (once per
    * parameter set) when this socket negotiated permessage-deflate, plain
-   * otherwise.
+   * otherwise; on an event stream, as the message's event.
    *
    * @param message The prepared message.
    * @returns As {@linkcode Socket.sendFrame}.
    */
   sendPrepared(message: PreparedMessage): boolean {
     if (!this.#handshake.sending) return false;
+    if (this.#events !== undefined) return this.#queue(this.#events.prepared(message));
     return this.sendFrame(message.frame(this.#deflater));
   }
 
@@ -273,8 +270,12 @@ export class Socket implements AsyncIterable<Message> {
    * @param frame One or more complete, unmasked frames.
    * @returns `false` when the socket is no longer open, or when the frame
    * took the outbox past its cap (the socket is then closed with 1008).
+   * @throws {TypeError} On an event stream.
    */
   sendFrame(frame: Uint8Array): boolean {
+    if (this.#events !== undefined) {
+      throw new TypeError("Cannot send a WebSocket frame on an event stream");
+    }
     if (!this.#handshake.sending) return false;
     // A frame larger than the cap still goes out alone; the cap bounds what piles up.
     if (!this.#outbox.push(frame)) return this.#slowConsumer();
@@ -285,21 +286,22 @@ export class Socket implements AsyncIterable<Message> {
 
   /**
    * Sends a ping; the peer answers with a pong carrying the same bytes. The
-   * ping counts against `maxBufferedBytes` as data does.
+   * ping counts against `maxBufferedBytes` as data does. On an event stream,
+   * a comment (`: `), which nobody answers.
    *
    * @param data Up to 125 bytes of payload.
    */
   ping(data: Uint8Array = EMPTY): void {
     if (data.length > 125) throw new RangeError("Cannot ping: at most 125 bytes of payload");
-    if (this.#handshake.sending && !this.#outbox.push(encodeFrame(OPCODE.Ping, data))) {
-      this.#slowConsumer();
-    }
+    const ping = this.#events?.heartbeatBytes ?? encodeFrame(OPCODE.Ping, data);
+    if (this.#handshake.sending && !this.#outbox.push(ping)) this.#slowConsumer();
   }
 
   /**
    * Starts the closing handshake: sends a close frame, waits up to the close
    * timeout for the peer's, then ends the connection. Closing a socket that
-   * is already closing does nothing.
+   * is already closing does nothing. On an event stream: sends the `close`
+   * event (`{"code":…,"reason":…}`) and ends the stream once it is written.
    *
    * @param code A close code that may be sent (1000–1003, 1007–1014,
    * 3000–4999).
@@ -347,6 +349,12 @@ export class Socket implements AsyncIterable<Message> {
 
   #receive(chunk: Uint8Array): void {
     if (!this.#handshake.reading) return;
+    if (this.#events !== undefined) {
+      // An event stream's client sends nothing after its request: bytes
+      // from it (a pipelined request, a body) end the stream.
+      this.#inbox.end();
+      return this.#step(this.#handshake.failed(CLOSE_CODE.ProtocolError, "unexpected bytes"));
+    }
     try {
       const frames = this.#decoder.push(chunk);
       for (const frame of frames) {
@@ -406,6 +414,14 @@ export class Socket implements AsyncIterable<Message> {
     return true;
   }
 
+  // Queues the parts of one message (a frame, or an event's parts) together.
+  #queue(parts: readonly Uint8Array[]): boolean {
+    if (!this.#outbox.pushAll(parts)) return this.#slowConsumer();
+    this.#framesOut++;
+    for (const part of parts) this.#bytesOut += part.length;
+    return true;
+  }
+
   #slowConsumer(): false {
     const reason = "slow consumer: outbox full";
     this.#step(this.#handshake.abort(CLOSE_CODE.PolicyViolation, reason, "slow-consumer"));
@@ -423,11 +439,15 @@ export class Socket implements AsyncIterable<Message> {
         this.#timer = setTimeout(() => this.#step(this.#handshake.pay()), wait);
         return;
       }
-      case "send":
-        this.#outbox.pushPastCap(encodeFrame(OPCODE.Close, this.#handshake.payload));
+      case "send": {
+        const close = this.#handshake.payload;
+        this.#outbox.pushPastCap(this.#events?.close(close) ?? encodeFrame(OPCODE.Close, close));
         clearTimeout(this.#timer);
         this.#timer = setTimeout(() => this.#destroy(), this.#closeTimeout);
+        // An event stream's client never answers: the close ends it once written.
+        if (this.#events !== undefined) this.#step(this.#handshake.sentOneWay());
         return;
+      }
       case "drain":
         if (this.#outbox.idle) this.#step(this.#handshake.drained());
         return;
@@ -443,6 +463,12 @@ export class Socket implements AsyncIterable<Message> {
   }
 
   #checkIdle(): void {
+    if (this.#events !== undefined) {
+      // A quiet event stream gets a comment, so that proxies keep it open.
+      if (this.#bytesOut === this.#silentChecks) this.ping();
+      this.#silentChecks = this.#bytesOut;
+      return;
+    }
     const checks = ++this.#silentChecks;
     if (checks === 2) {
       this.ping();

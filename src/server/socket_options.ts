@@ -1,9 +1,62 @@
 /**
- * What a `Socket` is configured with and reports: its limits and timeouts,
- * the byte stream it runs over, and its traffic counts.
+ * What a `Socket` is made with, configured with and reports: the details of
+ * its connection, its limits and timeouts, the byte stream it runs over,
+ * what it speaks, and its traffic counts.
  *
  * @module
  */
+
+import type { Deflater, Inflater } from "../protocol/deflate.ts";
+import type { ResumePoint } from "../protocol/event_stream.ts";
+import type { UpgradeRequest } from "../protocol/handshake.ts";
+import type { EventStreamWire } from "./event_stream.ts";
+import type { Socket } from "./socket.ts";
+import type { TopicIndex } from "./topics.ts";
+
+/**
+ * What a socket speaks: `"websocket"`, or `"event-stream"` (Server-Sent
+ * Events: one way, to the client; it sends nothing after its request).
+ */
+export type Wire = "websocket" | "event-stream";
+
+/** Details of an accepted connection, for a `Socket`. */
+export interface SocketInit {
+  /** The socket's identifier, unique within its server. */
+  id: string;
+  /** The peer's address. */
+  remoteAddr: Deno.Addr;
+  /**
+   * The request the socket was accepted for: an upgrade, or an event
+   * stream's `GET` (with no key, subprotocols or extensions).
+   */
+  request: UpgradeRequest;
+  /** The negotiated subprotocol, or `""`. */
+  protocol?: string;
+  /** Bytes that arrived after the handshake request (a pipelined frame). */
+  head?: Uint8Array;
+  /** The server's topic index, for `Socket.subscribe`. */
+  topics?: TopicIndex<Socket>;
+  /**
+   * permessage-deflate, when negotiated: the deflater for what this socket
+   * sends (shared by every socket with the same parameters) and the
+   * inflater for what it receives (its own).
+   */
+  compression?: { deflater: Deflater; inflater: Inflater; response: string };
+  /**
+   * For a socket on an event stream: what it writes instead of frames (its
+   * response head and first bytes already written).
+   */
+  eventStream?: EventStreamWire;
+}
+
+/** Options of `Socket.send`. */
+export interface SendOptions {
+  /**
+   * Where the message stands in its topic. On an event stream it makes
+   * the stream's resume id the event's `id:`; WebSocket ignores it.
+   */
+  resume?: ResumePoint;
+}
 
 /** Traffic counts of a `Socket`. */
 export interface SocketCounters {
