@@ -8,7 +8,7 @@
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { Authorization, Authorize, AuthorizeInfo } from "../server/options.ts";
 import { Identity } from "../auth/identity.ts";
-import { parseSubscriptions } from "../push/subscriptions.ts";
+import { requestSubscriptions } from "../push/subscriptions.ts";
 import { nicknameOf } from "./identity_of.ts";
 
 /** The application's rules for upgrades and topics. */
@@ -23,8 +23,9 @@ export interface TopicAccess {
 }
 
 /**
- * Decides an upgrade of the push server: the URL's topics, `since` and
- * `name` must parse (else 400), the application's `authorize` hook must
+ * Decides an upgrade (or an event stream) of the push server: the URL's
+ * topics, `since` and `name` must parse, and an event stream's
+ * `Last-Event-ID` (else 400), the application's `authorize` hook must
  * accept, and the identity it attached (when it is an `Identity`) and its
  * `allowTopic` rule must allow every topic in the URL (else 403).
  *
@@ -42,7 +43,7 @@ export async function authorizeUpgrade(
 ): Promise<Authorization> {
   let topics: string[];
   try {
-    topics = parseSubscriptions(request.query, maxSubscriptions).topics;
+    topics = requestSubscriptions(request, info.wire, maxSubscriptions).topics;
     nicknameOf(request.query);
   } catch (error) {
     return { accept: false, status: 400, message: (error as Error).message };

@@ -157,7 +157,8 @@ export interface PushServer {
  * Starts the push server: `POST /publish` feeds topics (with ids and
  * history); clients that name topics in their URL subscribe to them (and
  * resume with `since`); clients that name none are in the chat room, exactly
- * as with {@linkcode serveChat}.
+ * as with {@linkcode serveChat}. `GET /events?topic=news` (the
+ * `eventStream` option) streams the same events as Server-Sent Events.
  *
  * What a client sends: a control message (`subscribe`, `unsubscribe`) is
  * handled for every client; anything else is chat for a client in the room,
@@ -212,6 +213,7 @@ export function servePush(options: ServePushOptions = {}): PushServer {
   });
   const server: Server = serve({
     page: CHAT_PAGE,
+    eventStream: DEFAULTS.eventStreamPath,
     ...clientRate(options),
     ...options,
     routes: { ...pushRoutes(options, hub, control, presence.relay, store), ...options.routes },

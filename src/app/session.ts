@@ -1,9 +1,10 @@
 /**
  * One socket's stay on the push server: it subscribes to the topics of its
- * URL (resuming with `since`) or joins the chat room when it names none;
- * then every message it sends is a control message (`subscribe`,
- * `unsubscribe`, `publish`, `token`), chat from a socket in the room, or
- * refused with an error event. Its identity's grants decide what it may
+ * URL (resuming with `since`, or an event stream's `Last-Event-ID`) or joins
+ * the chat room when it names none; then every message it sends is a
+ * control message (`subscribe`, `unsubscribe`, `publish`, `token`), chat
+ * from a socket in the room, or refused with an error event (an event
+ * stream sends none). Its identity's grants decide what it may
  * subscribe and publish to, and its token's expiry when it is closed.
  *
  * @module
@@ -17,7 +18,7 @@ import type { Socket } from "../server/socket.ts";
 import { sendEvent } from "../push/events.ts";
 import type { MessageId } from "../push/history.ts";
 import type { PushHub } from "../push/hub.ts";
-import { type ControlMessage, parseControl, parseSubscriptions } from "../push/subscriptions.ts";
+import { type ControlMessage, parseControl, requestSubscriptions } from "../push/subscriptions.ts";
 import type { TopicAccess } from "./authorize.ts";
 import { publishFrom, renewToken } from "./client_actions.ts";
 import { identityOf } from "./identity_of.ts";
@@ -93,7 +94,11 @@ export async function attend(socket: Socket, server: Server, session: PushSessio
   users.set(socket, identity);
   const clock = new TokenClock(socket, identity.expiresAt);
   // Checked at the handshake already; parsing again is cheap and pure.
-  const { topics, since } = parseSubscriptions(socket.request.query, session.maxSubscriptions);
+  const { topics, since } = requestSubscriptions(
+    socket.request,
+    socket.wire,
+    session.maxSubscriptions,
+  );
   if (topics.length === 0) {
     room.join(socket, identity.name);
     session.presence?.enter(socket, ROOM_TOPIC, identity);

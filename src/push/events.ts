@@ -237,12 +237,16 @@ export function publicationJson(message: EngineMessage): string {
 }
 
 /**
- * Sends an event to a socket as a JSON text frame.
+ * Sends an event to a socket as a JSON text frame (on an event stream, as
+ * an event; `subscribed` with the topic's last id as its resume point, so
+ * that the stream's resume id covers the topic from then on).
  *
  * @param socket An open socket.
  * @param event The event.
  * @returns Whether it was queued (`false` once the socket is closing).
  */
 export function sendEvent(socket: Socket, event: PushEvent): boolean {
-  return socket.send(JSON.stringify(event));
+  const json = JSON.stringify(event);
+  if (event.type !== "subscribed") return socket.send(json);
+  return socket.send(json, { resume: { topic: event.topic, id: event.last } });
 }

@@ -353,7 +353,8 @@ export class PushHub {
   #prepare(message: EngineMessage): PreparedMessage {
     let prepared = this.#prepared.get(message);
     if (prepared === undefined) {
-      prepared = new PreparedMessage(publicationJson(message));
+      const resume = { topic: message.topic, id: formatId(message.id) };
+      prepared = new PreparedMessage(publicationJson(message), { resume });
       this.#prepared.set(message, prepared);
     }
     return prepared;

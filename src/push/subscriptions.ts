@@ -1,11 +1,14 @@
 /**
  * What a client asks the push hub for, pure: topics and resume points from
- * its connection URL (`?topic=news&since=news:<epoch>:<seq>`), and the small
- * JSON control messages it may send later.
+ * its connection URL (`?topic=news&since=news:<epoch>:<seq>`) and, for an
+ * event stream, from its `Last-Event-ID`; and the small JSON control
+ * messages a WebSocket client may send later.
  *
  * @module
  */
 
+import type { RequestHead } from "../protocol/http_head.ts";
+import type { Wire } from "../server/socket_options.ts";
 import { type MessageId, parseId, parseSince } from "./history.ts";
 import { validateTopic } from "../server/topics.ts";
 
@@ -85,6 +88,56 @@ export function parseSubscriptions(query: URLSearchParams, maxTopics = 100): Sub
     throw new TypeError(`Cannot subscribe: at most ${maxTopics} topics per connection`);
   }
   return { topics, since: parseSince(query.getAll("since"), topics) };
+}
+
+/**
+ * Reads the topics of a socket request and where to resume each. A
+ * WebSocket's come from its URL ({@linkcode parseSubscriptions}). An event
+ * stream names at least one topic in its URL; its URL's `since` values are
+ * then overridden, topic by topic, by the stream's resume id that a
+ * reconnecting `EventSource` sends as `Last-Event-ID` (or a client that
+ * cannot set headers as the `lastEventId` parameter): `<epoch>:<seq>` for a
+ * stream of one topic, else `<topic>:<epoch>:<seq>` for each, joined with
+ * `,` (see `server/event_stream.ts`, which writes it).
+ *
+ * @example
+ * ```ts
+ * import { requestSubscriptions } from "./subscriptions.ts";
+ *
+ * const request = {
+ *   query: new URLSearchParams("topic=a&topic=b"),
+ *   headers: new Map([["last-event-id", "a:m3k9x2ab:12,b:m3k9x2ab:3"]]),
+ * };
+ * console.log(requestSubscriptions(request, "event-stream").since.get("b")); // { epoch: "m3k9x2ab", seq: 3 }
+ * ```
+ *
+ * @param request The request's query and headers.
+ * @param wire What it opens.
+ * @param maxTopics The most topics one connection may name.
+ * @returns The topics and resume points.
+ * @throws {TypeError} As {@linkcode parseSubscriptions}; for an event stream
+ * without a topic, or a malformed `Last-Event-ID`.
+ */
+export function requestSubscriptions(
+  request: Pick<RequestHead, "query" | "headers">,
+  wire: Wire,
+  maxTopics = 100,
+): Subscriptions {
+  const subscriptions = parseSubscriptions(request.query, maxTopics);
+  if (wire === "websocket") return subscriptions;
+  if (subscriptions.topics.length === 0) {
+    throw new TypeError("Cannot open an event stream without a topic: add ?topic=<name>");
+  }
+  const last = request.headers.get("last-event-id") ?? request.query.get("lastEventId") ?? "";
+  if (last === "") return subscriptions;
+  let resumed: Map<string, MessageId>;
+  try {
+    resumed = parseSince(last.split(","), subscriptions.topics);
+  } catch (error) {
+    throw new TypeError(`Invalid Last-Event-ID: ${(error as Error).message}`);
+  }
+  for (const [topic, id] of resumed) subscriptions.since.set(topic, id);
+  return subscriptions;
 }
 
 /**
