@@ -3,7 +3,10 @@
  * subscribe, publish and close; resume across a server restart on the same
  * port (with Redis: nothing lost, nothing doubled; in memory: a gap with
  * reason `restart`); token renewal on `expiring`; 4401 with a token that
- * cannot be renewed; 4403; refused subscribes; the bounded queue; backoff.
+ * cannot be renewed; 4403; refused subscribes; the bounded queue; backoff;
+ * and `transport: "auto"` falling back to the server's `/events` when its
+ * WebSocket upgrades are refused (with Redis, a restart over SSE loses and
+ * doubles nothing either).
  */
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
@@ -11,6 +14,7 @@ import { jwtAuthorizer } from "../src/auth/jwt.ts";
 import { servePush } from "../src/app/serve_push.ts";
 import { RedisEngine } from "../src/push/redis_engine.ts";
 import { PublishError, PushClient, type PushClientEventMap } from "../src/client/mod.ts";
+import type { ServePushOptions } from "../src/app/serve_push.ts";
 import { SECRET, signToken } from "./_jwt.ts";
 import { withPush } from "./_push.ts";
 import { redisTest } from "./_redis.ts";
@@ -19,6 +23,13 @@ import { until } from "./_server.ts";
 const FAST = { backoff: { initial: 20, max: 100 } };
 const jwt = { authorize: jwtAuthorizer({ secret: SECRET }) };
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A server that refuses WebSocket upgrades, as some proxies do, and serves event streams. */
+const NO_UPGRADES: ServePushOptions = {
+  authorize: (_request, info) =>
+    info.wire === "websocket"
+      ? { accept: false, status: 403, message: "No WebSocket here" }
+      : { accept: true },
+};
 
 /** The next event of a type (that matches), within `timeout` ms. */
 function nextEvent<K extends keyof PushClientEventMap>(
@@ -270,3 +281,75 @@ Deno.test("PushClient backs off within its bounds until the server comes up", as
     client.close();
   }
 });
+
+Deno.test("PushClient falls back to SSE when upgrades are refused: receives, resumes, adds topics", async () => {
+  await withPush(NO_UPGRADES, async (push, port) => {
+    const client = new PushClient(`http://127.0.0.1:${port}/`, { ...FAST, transport: "auto" });
+    const log = record(client);
+    const news = collect(client.subscribe("news"));
+    await nextEvent(client, "subscribed");
+    assertEquals(client.transport, "sse");
+    for (const text of ["a", "b"]) await push.publish("news", { type: "text", text });
+    await until(() => news.items.length === 2, 5000, "a and b");
+    const refused = await assertRejects(() => client.publish("news", 1), PublishError);
+    assertEquals(refused.outcome, "refused");
+
+    // A new topic reopens the stream with both, news resumed from b.
+    const sport = collect(client.subscribe("sport"));
+    await nextEvent(client, "subscribed", (event) => event.detail.topic === "sport");
+    await push.publish("sport", { type: "text", text: "goal" });
+    await push.publish("news", { type: "text", text: "c" });
+    await until(() => sport.items.length === 1 && news.items.length === 3, 5000, "goal and c");
+    await pause(50);
+    assertEquals(news.items.map((p) => p.data), ["a", "b", "c"]);
+    assertEquals(sport.items.map((p) => p.data), ["goal"]);
+    assertEquals(log.gaps, []);
+    client.close();
+  });
+});
+
+redisTest(
+  "PushClient over SSE across a restart with Redis: every message once, in order, no gap",
+  async (redis) => {
+    const node = (port = 0) =>
+      servePush({
+        port,
+        hostname: "127.0.0.1",
+        engine: new RedisEngine({ url: redis.url }),
+        ...NO_UPGRADES,
+      });
+    let a = node();
+    const b = node();
+    await Promise.all([a.ready, b.ready]);
+    const port = a.server.addr.port;
+    const client = new PushClient(`ws://127.0.0.1:${port}/`, { ...FAST, transport: "sse" });
+    try {
+      const log = record(client);
+      const news = collect(client.subscribe("news"));
+      await nextEvent(client, "subscribed");
+      for (const n of [1, 2]) await a.publish("news", { type: "text", text: `m${n}` });
+      await until(() => news.items.length === 2, 5000, "m1, m2");
+
+      const down = nextEvent(client, "state", (event) => event.detail.state === "reconnecting");
+      await a.server.shutdown();
+      assertEquals((await down).detail.code, 1001);
+      for (const n of [3, 4]) await b.publish("news", { type: "text", text: `m${n}` });
+      const resumed = nextEvent(client, "subscribed");
+      a = node(port);
+      await a.ready;
+      await resumed;
+      await a.publish("news", { type: "text", text: "m5" });
+      await until(() => news.items.length >= 5, 5000, "m3..m5");
+      await pause(100);
+
+      assertEquals(news.items.map((p) => p.data), ["m1", "m2", "m3", "m4", "m5"]);
+      const [epoch] = news.items[0]!.id.split(":");
+      assertEquals(news.items.map((p) => p.id), news.items.map((_, i) => `${epoch}:${i + 1}`));
+      assertEquals(log.gaps, []);
+    } finally {
+      client.close();
+      await a.server.shutdown();
+      await b.server.shutdown();
+    }
+  },
+);
