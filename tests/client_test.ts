@@ -212,6 +212,44 @@ Deno.test("PushClient renews its token on expiring and keeps its socket", async 
   });
 });
 
+Deno.test("PushClient renews over SSE by reopening the stream; too short tokens are not renewed in a loop", async (t) => {
+  await withPush(jwt, async (push, port) => {
+    await t.step("SSE: a fresh token, the stream reopened, nothing lost", async () => {
+      let calls = 0;
+      const token = () => signToken({ topics: ["news"], expiresIn: ++calls === 1 ? 2 : 120 });
+      const client = new PushClient(`ws://127.0.0.1:${port}/`, {
+        ...FAST,
+        token,
+        transport: "sse",
+      });
+      const news = collect(client.subscribe("news"));
+      await nextEvent(client, "subscribed");
+      await push.publish("news", { type: "text", text: "before" });
+      await until(() => calls === 2 && client.state === "open", 5000, "the renewal");
+      await pause(2500); // past the first token's expiry: no 4401
+      await push.publish("news", { type: "text", text: "after" });
+      await until(() => news.items.length === 2, 5000, "both publications");
+      assertEquals(news.items.map((p) => p.data), ["before", "after"]);
+      assertEquals([client.state, calls], ["open", 2]);
+      client.close();
+    });
+    await t.step("WebSocket: tokens that expire within the warning renew once", async () => {
+      let calls = 0;
+      const token = () => (calls++, signToken({ topics: ["news"], expiresIn: 20 }));
+      const client = new PushClient(`ws://127.0.0.1:${port}/`, { ...FAST, token });
+      const errors: string[] = [];
+      client.addEventListener("error", (event) => errors.push(event.detail.message));
+      client.subscribe("news");
+      await nextEvent(client, "subscribed");
+      await until(() => errors.length > 0, 5000, "the refusal to renew again");
+      await pause(200);
+      assertEquals(calls, 2, "the connection's token and one renewal");
+      assertEquals(errors, ["Cannot renew the token: the fresh one expires within 30 s too"]);
+      client.close();
+    });
+  });
+});
+
 Deno.test("PushClient with a plain token closes on 4401; on 4403 it stays closed", async (t) => {
   await withPush(jwt, async (push, port) => {
     await t.step("4401: the token expired and cannot be renewed", async () => {

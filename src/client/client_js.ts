@@ -564,6 +564,7 @@ class SubscriptionQueue {
 }
 
 // src/client/push_client.ts
+const MIN_RENEWAL_INTERVAL = 5000;
 class PushClient extends PushClientEventTarget {
     #url;
     #eventsUrl;
@@ -580,6 +581,7 @@ class PushClient extends PushClientEventTarget {
     #attempt = 0;
     #timer;
     #restartQueued = false;
+    #renewedAt = Number.NEGATIVE_INFINITY;
     constructor(url, options = {}) {
         super();
         this.#url = socketUrl(url);
@@ -789,6 +791,12 @@ class PushClient extends PushClientEventTarget {
         const source = this.#options.token;
         if (typeof source !== "function")
             return;
+        if (Date.now() - this.#renewedAt < MIN_RENEWAL_INTERVAL) {
+            return emit(this, "error", {
+                message: "Cannot renew the token: the fresh one expires within 30 s too",
+            });
+        }
+        this.#renewedAt = Date.now();
         if (connection.transport.kind === "sse")
             return this.#restartSoon();
         let token;
@@ -938,4 +946,4 @@ export { PushClient, PushClientEventTarget, PublishError };
 `;
 
 /** The entity tag of {@linkcode CLIENT_JS}: part of its SHA-256, quoted. */
-export const CLIENT_JS_ETAG = '"df8f7a53ed603b6e9fa25742"';
+export const CLIENT_JS_ETAG = '"070b9da2096253d305df370f"';

@@ -30,6 +30,12 @@ import {
   type TransportKind,
 } from "./transport.ts";
 
+/**
+ * The least time between two token renewals, in milliseconds: a token that
+ * expires within the server's 30 s warning is told `expiring` at once.
+ */
+const MIN_RENEWAL_INTERVAL = 5000;
+
 /** A topic the client follows: its last id and its subscribers. */
 interface TopicEntry {
   last: string | undefined;
@@ -77,6 +83,7 @@ export class PushClient extends PushClientEventTarget {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #restartQueued = false;
+  #renewedAt = Number.NEGATIVE_INFINITY;
 
   /**
    * Creates the client and starts connecting (after the current task, so
@@ -330,10 +337,20 @@ export class PushClient extends PushClientEventTarget {
     for (const queue of entry.queues) queue.end(error);
   }
 
-  /** The token expires soon: a fresh one, on this socket or by reconnecting (SSE). */
+  /**
+   * The token expires soon: a fresh one, on this socket or by reconnecting
+   * (SSE). At most one renewal per {@linkcode MIN_RENEWAL_INTERVAL}: tokens
+   * that live under the server's 30 s warning would renew in a loop.
+   */
   async #renew(connection: Connection): Promise<void> {
     const source = this.#options.token;
     if (typeof source !== "function") return; // 4401 follows, and the client closes
+    if (Date.now() - this.#renewedAt < MIN_RENEWAL_INTERVAL) {
+      return emit(this, "error", {
+        message: "Cannot renew the token: the fresh one expires within 30 s too",
+      });
+    }
+    this.#renewedAt = Date.now();
     if (connection.transport.kind === "sse") return this.#restartSoon();
     let token: string;
     try {
