@@ -126,8 +126,15 @@ export function builtinRoutes(sources: BuiltinRouteSources): Record<string, Http
  * import { scriptRoute } from "./builtin_routes.ts";
  *
  * const route = scriptRoute("export const x = 1;\n", '"v1"');
- * const request = { headers: new Map([["if-none-match", '"v1"']]) };
- * console.log((route.handle as (r: typeof request) => { status: number })(request).status); // 304
+ * const answer = await route.handle({
+ *   method: "GET",
+ *   path: "/client.js",
+ *   query: new URLSearchParams(),
+ *   headers: new Map([["if-none-match", '"v1"']]),
+ *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+ *   body: () => Promise.resolve(new Uint8Array()),
+ * });
+ * console.log(answer.status); // 304
  * ```
  *
  * @param body The module's text.
