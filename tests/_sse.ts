@@ -209,3 +209,39 @@ export function streamRequest(
   for (const [name, value] of Object.entries(headers)) request += `${name}: ${value}\r\n`;
   return request + "\r\n";
 }
+
+/** A parsed event's JSON data. */
+export type EventJson = Record<string, unknown>;
+
+/** Opens a stream on 127.0.0.1 with `fetch` that must be accepted. */
+export async function openStream(
+  port: number,
+  path: string,
+  headers: HeadersInit = {},
+): Promise<SseClient> {
+  const { response, client } = await SseClient.fetch(`http://127.0.0.1:${port}${path}`, {
+    headers,
+  });
+  if (client === undefined) {
+    throw new Error(`${path}: ${response.status} ${await response.text().catch(() => "")}`);
+  }
+  return client;
+}
+
+/** Reads events (as JSON) until `count` named `type` arrived; returns all of them. */
+export async function readUntil(client: SseClient, type: string, count = 1): Promise<EventJson[]> {
+  const events: EventJson[] = [];
+  let seen = 0;
+  while (seen < count) {
+    const event = JSON.parse((await client.next()).data) as EventJson;
+    events.push(event);
+    if (event.type === type) seen++;
+  }
+  return events;
+}
+
+/** The `data` of the publications of one topic among events, in order. */
+export function publicationTexts(events: EventJson[], topic: string): unknown[] {
+  return events.filter((event) => event.type === "publication" && event.topic === topic)
+    .map((event) => event.data);
+}

@@ -11,31 +11,7 @@ import { servePush } from "../src/app/serve_push.ts";
 import { RedisEngine } from "../src/push/redis_engine.ts";
 import { redisTest } from "./_redis.ts";
 import { until } from "./_server.ts";
-import { SseClient } from "./_sse.ts";
-
-type Json = Record<string, unknown>;
-
-/** Opens a stream that must be accepted. */
-async function open(port: number, path: string, headers: HeadersInit = {}): Promise<SseClient> {
-  const { response, client } = await SseClient.fetch(`http://127.0.0.1:${port}${path}`, {
-    headers,
-  });
-  if (client === undefined) throw new Error(`${path}: ${response.status}`);
-  return client;
-}
-
-/** Reads events until `count` of type `type` arrived; returns all of them. */
-async function readUntil(client: SseClient, type: string, count = 1): Promise<Json[]> {
-  const events: Json[] = [];
-  while (events.filter((event) => event.type === type).length < count) {
-    events.push(JSON.parse((await client.next()).data));
-  }
-  return events;
-}
-
-const texts = (events: Json[], topic: string) =>
-  events.filter((event) => event.type === "publication" && event.topic === topic)
-    .map((event) => event.data);
+import { openStream as open, publicationTexts as texts, readUntil } from "./_sse.ts";
 
 redisTest("an event stream resumes on another node with its Last-Event-ID", async (redis) => {
   const node = () =>

@@ -14,44 +14,21 @@ import { type PushServer, servePush } from "../src/app/serve_push.ts";
 import { SECRET, signToken } from "./_jwt.ts";
 import { withPush } from "./_push.ts";
 import { TestClient, until, withServer } from "./_server.ts";
-import { SseClient, streamRequest } from "./_sse.ts";
+import {
+  openStream as open,
+  publicationTexts as texts,
+  readUntil,
+  SseClient,
+  streamRequest,
+} from "./_sse.ts";
 import { makeCertificate } from "./_tls.ts";
 
-type Json = Record<string, unknown>;
-
 const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
-
-/** Opens a stream that must be accepted. */
-async function open(port: number, path: string, headers: HeadersInit = {}): Promise<SseClient> {
-  const { response, client } = await SseClient.fetch(url(port, path), { headers });
-  if (client === undefined) {
-    throw new Error(`${path}: ${response.status} ${await response.text().catch(() => "")}`);
-  }
-  return client;
-}
 
 /** The status, headers and body of a request that must be refused (or answered plainly). */
 async function refused(port: number, path: string, init: RequestInit = {}) {
   const response = await fetch(url(port, path), init);
   return { status: response.status, headers: response.headers, body: await response.text() };
-}
-
-/** The texts of publications among events, by topic. */
-function texts(events: Json[], topic: string): unknown[] {
-  return events.filter((event) => event.type === "publication" && event.topic === topic)
-    .map((event) => event.data);
-}
-
-/** Reads events until `count` of type `type` arrived; returns all of them. */
-async function readUntil(client: SseClient, type: string, count = 1): Promise<Json[]> {
-  const events: Json[] = [];
-  let seen = 0;
-  while (seen < count) {
-    const event = JSON.parse((await client.next()).data) as Json;
-    events.push(event);
-    if (event.type === type) seen++;
-  }
-  return events;
 }
 
 /** Publishes text messages, one after another. */
