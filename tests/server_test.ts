@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { CLOSE_CODE } from "../src/protocol/close_code.ts";
+import { servePush } from "../src/app/serve_push.ts";
 import { CHAT_PAGE } from "../src/chat/page.ts";
 import { OPCODE } from "../src/protocol/frame.ts";
 import type { Server } from "../src/server/server.ts";
@@ -323,4 +324,19 @@ Deno.test("a handler that throws closes its socket with 1011 only", async () => 
     await until(() => server.sockets.size === 1);
     await good!.close();
   });
+});
+
+Deno.test("shutdown frees the port before it resolves, even with an event stream not being read", async () => {
+  for (let round = 0; round < 3; round++) {
+    const first = servePush({ port: 0, hostname: "127.0.0.1" });
+    await first.ready;
+    const port = first.server.addr.port;
+    const stream = await fetch(`http://127.0.0.1:${port}/events?topic=news`);
+    const reader = stream.body!.getReader();
+    await reader.read(); // then never again
+    await first.server.shutdown();
+    const again = servePush({ port, hostname: "127.0.0.1" }); // throws AddrInUse if not free
+    await again.server.shutdown();
+    await reader.cancel();
+  }
 });

@@ -92,6 +92,7 @@ export class Server {
   readonly #handshakeDeadlines: Deadlines<Conn>;
   readonly #lateHandshakes = new Set<Conn>();
   readonly #finished = Promise.withResolvers<void>();
+  #accepting: Promise<void> = Promise.resolve();
   readonly #startedAt = Date.now();
   readonly #compression: Compression;
   #nextId = 0;
@@ -140,7 +141,7 @@ export class Server {
     });
     options.signal?.addEventListener("abort", () => this.shutdown(), { once: true });
     if (options.signal?.aborted) this.shutdown();
-    this.#acceptLoop();
+    this.#accepting = this.#acceptLoop();
   }
 
   #builtinRoutes(options: ServeOptions): HttpRoutes {
@@ -218,6 +219,8 @@ export class Server {
     this.#log.info("shutting-down", { sockets: closing.length, handshakes });
     const started = Date.now();
     await Promise.all(closing);
+    // The port is free once the accept loop has let go of the listener.
+    await this.#accepting;
     this.sockets.end();
     this.#log.info("stopped", { closingMs: Date.now() - started });
     this.#finished.resolve();
