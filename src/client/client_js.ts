@@ -50,6 +50,62 @@ class Backoff {
     }
 }
 
+// src/client/room_events.ts
+const CONTROL_TYPES = ["subscribe", "unsubscribe", "publish", "token"];
+function roomEventOf(fields) {
+    if (typeof fields.time !== "number" || "topic" in fields)
+        return undefined;
+    const { type, time } = fields;
+    if (type === "message")
+        return roomMessageOf(fields, time);
+    if (typeof fields.id !== "string" || typeof fields.peers !== "number")
+        return undefined;
+    const { id, peers } = fields;
+    if (type === "welcome") {
+        const members = Array.isArray(fields.members) ? fields.members.flatMap(roomMemberOf) : [];
+        return { type, id, time, peers, members };
+    }
+    if (type !== "join" && type !== "leave")
+        return undefined;
+    return { type, id, time, peers, ...roomNameOf(fields) };
+}
+function roomMessageOf(fields, time) {
+    const { from, text, data } = fields;
+    if (typeof from !== "string")
+        return undefined;
+    const sender = { type: "message", from, ...roomNameOf(fields), time };
+    if (typeof text === "string")
+        return { ...sender, text };
+    if (typeof data !== "string" || fields.encoding !== "base64")
+        return undefined;
+    return { ...sender, data, encoding: "base64" };
+}
+function roomMemberOf(value) {
+    if (typeof value !== "object" || value === null)
+        return [];
+    const fields = value;
+    return typeof fields.id === "string" ? [{ id: fields.id, ...roomNameOf(fields) }] : [];
+}
+function roomNameOf(fields) {
+    return typeof fields.name === "string" ? { name: fields.name } : {};
+}
+function sayRefusal(text) {
+    if (typeof text !== "string")
+        return new TypeError("Cannot say: the message must be a string");
+    if (!text.trimStart().startsWith("{"))
+        return undefined;
+    let type;
+    try {
+        type = JSON.parse(text)?.type;
+    }
+    catch {
+        return undefined;
+    }
+    return CONTROL_TYPES.includes(type)
+        ? new TypeError(\`Cannot say: the server would read it as a \${type} message, not chat\`)
+        : undefined;
+}
+
 // src/client/events.ts
 const SHAPES = {
     publication: { topic: "string", id: "string", time: "number" },
@@ -75,6 +131,9 @@ function parseServerEvent(text) {
     if (typeof value !== "object" || value === null)
         return undefined;
     const fields = value;
+    const room = roomEventOf(fields);
+    if (room !== undefined)
+        return { type: "room", event: room };
     const type = fields.type;
     if (typeof type !== "string" || !Object.hasOwn(SHAPES, type))
         return undefined;
@@ -403,6 +462,14 @@ class PublishError extends Error {
         this.outcome = outcome;
     }
 }
+function sendRefusal(verb, state, transport) {
+    if (state === "closed") {
+        return new PublishError(\`Cannot \${verb}: the client is closed\`, "refused");
+    }
+    if (transport !== "sse")
+        return undefined;
+    return new PublishError(\`Cannot \${verb} over SSE: it only carries the server's events\`, "refused");
+}
 const MAX_PENDING_PUBLISHES = 1000;
 class PendingPublishes {
     #pending = new Map();
@@ -412,13 +479,22 @@ class PendingPublishes {
         this.#timeout = timeout;
     }
     add(topic, json, send) {
+        const quoted = JSON.stringify(topic);
+        const text = (ref) => \`{"type":"publish","topic":\${quoted},"data":\${json},"ref":\${ref}}\`;
+        return this.#enqueue(text, false, send);
+    }
+    addChat(text, send) {
+        return this.#enqueue(() => text, true, send).then(() => { });
+    }
+    #enqueue(textOf, chat, send) {
         if (this.#pending.size >= MAX_PENDING_PUBLISHES) {
-            return Promise.reject(new PublishError(\`Cannot publish: \${MAX_PENDING_PUBLISHES} publishes are waiting\`, "refused"));
+            const what = chat ? "Cannot say" : "Cannot publish";
+            return Promise.reject(new PublishError(\`\${what}: \${MAX_PENDING_PUBLISHES} messages are waiting\`, "refused"));
         }
         const ref = this.#nextRef++;
-        const text = \`{"type":"publish","topic":\${JSON.stringify(topic)},"data":\${json},"ref":\${ref}}\`;
+        const text = textOf(ref);
         return new Promise((resolve, reject) => {
-            const pending = { text, sent: false, timer: undefined, resolve, reject };
+            const pending = { text, sent: false, chat, timer: undefined, resolve, reject };
             this.#pending.set(ref, pending);
             this.#send(ref, pending, send);
         });
@@ -459,6 +535,10 @@ class PendingPublishes {
         if (!send(pending.text))
             return;
         pending.sent = true;
+        if (pending.chat) {
+            this.#settle(ref, pending);
+            return pending.resolve(undefined);
+        }
         pending.timer = setTimeout(() => {
             this.#settle(ref, pending);
             pending.reject(new PublishError(\`No answer within \${this.#timeout} ms: the message may have been published\`, "unknown"));
@@ -563,6 +643,79 @@ class SubscriptionQueue {
     }
 }
 
+// src/client/followed_topics.ts
+class FollowedTopics {
+    #entries = new Map();
+    get size() {
+        return this.#entries.size;
+    }
+    has(topic) {
+        return this.#entries.has(topic);
+    }
+    names() {
+        return this.#entries.keys();
+    }
+    last(topic) {
+        return this.#entries.get(topic)?.last;
+    }
+    reconnect() {
+        for (const entry of this.#entries.values())
+            entry.live = false;
+        return new Map([...this.#entries].map(([topic, entry]) => [topic, entry.last]));
+    }
+    add(topic, queue, since) {
+        const entry = this.#entries.get(topic);
+        if (entry !== undefined) {
+            entry.queues.add(queue);
+            return false;
+        }
+        this.#entries.set(topic, { last: since, queues: new Set([queue]), live: false });
+        return true;
+    }
+    deliver(publication) {
+        const entry = this.#entries.get(publication.topic);
+        if (entry === undefined || !isAfter(publication.id, entry.last))
+            return;
+        entry.last = publication.id;
+        for (const queue of entry.queues)
+            queue.push(publication);
+    }
+    live(topic, last) {
+        const entry = this.#entries.get(topic);
+        if (entry === undefined)
+            return false;
+        if (isAfter(last, entry.last))
+            entry.last = last;
+        entry.live = true;
+        return true;
+    }
+    waiting(topic) {
+        return this.#entries.get(topic)?.live === false;
+    }
+    drop(topic, error) {
+        const entry = this.#entries.get(topic);
+        if (entry === undefined)
+            return;
+        this.#entries.delete(topic);
+        for (const queue of entry.queues)
+            queue.end(error);
+    }
+    dropAll(error) {
+        const entries = [...this.#entries.values()];
+        this.#entries.clear();
+        for (const entry of entries)
+            for (const queue of entry.queues)
+                queue.end(error);
+    }
+    release(topic, queue) {
+        const entry = this.#entries.get(topic);
+        if (entry === undefined || !entry.queues.delete(queue) || entry.queues.size > 0)
+            return false;
+        this.#entries.delete(topic);
+        return true;
+    }
+}
+
 // src/client/push_client.ts
 const MIN_RENEWAL_INTERVAL = 5000;
 class PushClient extends PushClientEventTarget {
@@ -570,7 +723,7 @@ class PushClient extends PushClientEventTarget {
     #eventsUrl;
     #options;
     #backoff;
-    #topics = new Map();
+    #topics = new FollowedTopics();
     #publishes;
     #state = "connecting";
     #kind;
@@ -605,20 +758,13 @@ class PushClient extends PushClientEventTarget {
             validateId(since);
         if (this.#state === "closed")
             throw new TypeError("Cannot subscribe: the client is closed");
-        let entry = this.#topics.get(topic);
-        if (entry !== undefined && since !== undefined) {
+        if (since !== undefined && this.#topics.has(topic)) {
             throw new TypeError(\`Cannot resume "\${topic}" from \${since}: it is subscribed already\`);
         }
         const limit = this.#options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
         const queue = new SubscriptionQueue(topic, limit, (ended) => this.#release(topic, ended));
-        if (entry === undefined) {
-            entry = { last: since, queues: new Set([queue]), live: false };
-            this.#topics.set(topic, entry);
+        if (this.#topics.add(topic, queue, since))
             this.#request(topic);
-        }
-        else {
-            entry.queues.add(queue);
-        }
         return queue;
     }
     publish(topic, data) {
@@ -633,13 +779,16 @@ class PushClient extends PushClientEventTarget {
         if (json === undefined) {
             return Promise.reject(new TypeError("Cannot publish: data is not JSON"));
         }
-        if (this.#state === "closed") {
-            return Promise.reject(new PublishError("Cannot publish: the client is closed", "refused"));
-        }
-        if (this.#kind === "sse") {
-            return Promise.reject(new PublishError("Cannot publish over SSE: it only carries the server's events", "refused"));
-        }
+        const refusal = sendRefusal("publish", this.#state, this.#kind);
+        if (refusal !== undefined)
+            return Promise.reject(refusal);
         return this.#publishes.add(topic, json, (text) => this.#sendNow(text));
+    }
+    say(text) {
+        const refusal = sayRefusal(text) ?? sendRefusal("say", this.#state, this.#kind);
+        if (refusal !== undefined)
+            return Promise.reject(refusal);
+        return this.#publishes.addChat(text, (message) => this.#sendNow(message));
     }
     close() {
         this.#finish({ code: 1000, reason: "Closed by the client" });
@@ -663,11 +812,9 @@ class PushClient extends PushClientEventTarget {
         if (attempt !== this.#attempt)
             return;
         this.#connecting = false;
-        const topics = new Map([...this.#topics].map(([topic, entry]) => [topic, entry.last]));
-        if (this.#kind === "sse" && topics.size === 0)
+        if (this.#kind === "sse" && this.#topics.size === 0)
             return;
-        for (const entry of this.#topics.values())
-            entry.live = false;
+        const topics = this.#topics.reconnect();
         const connection = {
             transport: undefined,
             opened: false,
@@ -705,7 +852,7 @@ class PushClient extends PushClientEventTarget {
                 this.#restartSoon();
             return;
         }
-        for (const topic of this.#topics.keys()) {
+        for (const topic of this.#topics.names()) {
             if (!connection.sent.has(topic))
                 this.#sendSubscribe(connection, topic);
         }
@@ -721,7 +868,7 @@ class PushClient extends PushClientEventTarget {
             return;
         switch (event.type) {
             case "publication":
-                return this.#deliver(event);
+                return this.#topics.deliver(publicationOf(event));
             case "subscribed":
                 return this.#subscribed(event.topic, event.last);
             case "gap":
@@ -734,7 +881,10 @@ class PushClient extends PushClientEventTarget {
             case "error":
                 return this.#error(connection, event.message, event.ref);
             case "expiring":
+                emit(this, "expiring", { expires: event.expires });
                 return void this.#renew(connection);
+            case "room":
+                return emit(this, "room", event.event);
             case "presence":
             case "join":
             case "leave": {
@@ -743,49 +893,28 @@ class PushClient extends PushClientEventTarget {
             }
         }
     }
-    #deliver(event) {
-        const entry = this.#topics.get(event.topic);
-        if (entry === undefined || !isAfter(event.id, entry.last))
-            return;
-        entry.last = event.id;
-        const publication = publicationOf(event);
-        for (const queue of entry.queues)
-            queue.push(publication);
-    }
     #subscribed(topic, last) {
-        const entry = this.#topics.get(topic);
-        if (entry === undefined)
-            return;
-        if (isAfter(last, entry.last))
-            entry.last = last;
-        entry.live = true;
-        emit(this, "subscribed", { topic, last });
+        if (this.#topics.live(topic, last))
+            emit(this, "subscribed", { topic, last });
     }
     #unsubscribed(connection, topic, reason) {
         if (reason === undefined)
             return;
         connection.sent.delete(topic);
-        this.#drop(topic, new Error(\`Unsubscribed from "\${topic}" by the server (\${reason})\`));
+        this.#topics.drop(topic, new Error(\`Unsubscribed from "\${topic}" by the server (\${reason})\`));
         emit(this, "unsubscribed", { topic, reason });
     }
     #error(connection, message, ref) {
         if (this.#publishes.answer(ref, { error: message }))
             return;
-        for (const [topic, entry] of this.#topics) {
-            if (!entry.live && connection.sent.has(topic) && message.includes(JSON.stringify(topic))) {
+        for (const topic of this.#topics.names()) {
+            const named = message.includes(JSON.stringify(topic));
+            if (named && this.#topics.waiting(topic) && connection.sent.has(topic)) {
                 connection.sent.delete(topic);
-                this.#drop(topic, new Error(message));
+                this.#topics.drop(topic, new Error(message));
             }
         }
         emit(this, "error", { message });
-    }
-    #drop(topic, error) {
-        const entry = this.#topics.get(topic);
-        if (entry === undefined)
-            return;
-        this.#topics.delete(topic);
-        for (const queue of entry.queues)
-            queue.end(error);
     }
     async #renew(connection) {
         const source = this.#options.token;
@@ -874,12 +1003,8 @@ class PushClient extends PushClientEventTarget {
         this.#timer = undefined;
         this.#connection?.transport.close();
         this.#connection = undefined;
-        const entries = [...this.#topics.values()];
-        this.#topics.clear();
         const error = byClient ? undefined : new Error(\`Connection closed: \${end.code} \${end.reason}\`);
-        for (const entry of entries)
-            for (const queue of entry.queues)
-                queue.end(error);
+        this.#topics.dropAll(error);
         this.#publishes.failAll(byClient ? "The client was closed" : \`Connection closed (\${end.code})\`);
         emit(this, "state", {
             state: "closed",
@@ -894,10 +1019,8 @@ class PushClient extends PushClientEventTarget {
         });
     }
     #release(topic, queue) {
-        const entry = this.#topics.get(topic);
-        if (entry === undefined || !entry.queues.delete(queue) || entry.queues.size > 0)
+        if (!this.#topics.release(topic, queue))
             return;
-        this.#topics.delete(topic);
         const connection = this.#connection;
         if (connection === undefined || !connection.sent.has(topic))
             return;
@@ -920,7 +1043,7 @@ class PushClient extends PushClientEventTarget {
             this.#sendSubscribe(connection, topic);
     }
     #sendSubscribe(connection, topic) {
-        const since = this.#topics.get(topic)?.last;
+        const since = this.#topics.last(topic);
         const message = since === undefined
             ? { type: "subscribe", topic }
             : { type: "subscribe", topic, since };
@@ -946,4 +1069,4 @@ export { PushClient, PushClientEventTarget, PublishError };
 `;
 
 /** The entity tag of {@linkcode CLIENT_JS}: part of its SHA-256, quoted. */
-export const CLIENT_JS_ETAG = '"070b9da2096253d305df370f"';
+export const CLIENT_JS_ETAG = '"5e02b935ff22dab869180ba0"';

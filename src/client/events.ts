@@ -1,12 +1,15 @@
 /**
  * What a push server sends, as the client reads it: the JSON events of
- * docs/push-api.md and docs/presence-and-api.md, told apart by `type`. The
+ * docs/push-api.md and docs/presence-and-api.md, told apart by `type`, and
+ * the chat room's envelopes (docs/chat.md, `room_events.ts`). The
  * client imports nothing from the server (it runs in browsers), so these
  * types repeat the server's, reduced to what a client needs; {@linkcode parseServerEvent} checks each event's
  * shape before the client trusts it.
  *
  * @module
  */
+
+import { type RoomEvent, roomEventOf } from "./room_events.ts";
 
 /** Who published a message from a socket; the server sets it. */
 export interface Sender {
@@ -107,12 +110,15 @@ export type ServerEvent =
   | { type: "token"; expires: number | null }
   | ({ type: "presence" } & PresenceDetail)
   | ({ type: "join" } & JoinDetail)
-  | ({ type: "leave" } & LeaveDetail);
+  | ({ type: "leave" } & LeaveDetail)
+  | { type: "room"; event: RoomEvent };
 
 type Field = "string" | "number" | "array";
 
-/** The fields each event must have, and their types. */
-const SHAPES: Readonly<Record<ServerEvent["type"], Readonly<Record<string, Field>>>> = {
+/** The fields each event must have, and their types (the room's are checked apart). */
+const SHAPES: Readonly<
+  Record<Exclude<ServerEvent["type"], "room">, Readonly<Record<string, Field>>>
+> = {
   publication: { topic: "string", id: "string", time: "number" },
   subscribed: { topic: "string", last: "string" },
   gap: { topic: "string", since: "string", reason: "string" },
@@ -127,9 +133,10 @@ const SHAPES: Readonly<Record<ServerEvent["type"], Readonly<Record<string, Field
 };
 
 /**
- * Reads one event sent by the server. Anything else (the chat room's
- * events, an event type this client does not know, malformed JSON) is not
- * an event for the client.
+ * Reads one event sent by the server. The chat room's envelopes come back
+ * as `{ type: "room", event }`. Anything else (an event type this client
+ * does not know, a field of the wrong type, malformed JSON) is not an event
+ * for the client.
  *
  * @example
  * ```ts
@@ -137,7 +144,9 @@ const SHAPES: Readonly<Record<ServerEvent["type"], Readonly<Record<string, Field
  *
  * console.log(parseServerEvent('{"type":"subscribed","topic":"news","last":"e1:0"}'));
  * // { type: "subscribed", topic: "news", last: "e1:0" }
- * console.log(parseServerEvent('{"type":"join","id":"7","peers":2}')); // undefined: the chat room's
+ * console.log(parseServerEvent('{"type":"join","id":"7","time":0,"peers":2}'));
+ * // { type: "room", event: { type: "join", id: "7", time: 0, peers: 2 } }
+ * console.log(parseServerEvent('{"type":"join","topic":"room:1"}')); // undefined: no client
  * ```
  *
  * @param text A text message or an SSE event's data.
@@ -152,9 +161,11 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
   }
   if (typeof value !== "object" || value === null) return undefined;
   const fields = value as Record<string, unknown>;
+  const room = roomEventOf(fields);
+  if (room !== undefined) return { type: "room", event: room };
   const type = fields.type;
   if (typeof type !== "string" || !Object.hasOwn(SHAPES, type)) return undefined;
-  const shape = SHAPES[type as ServerEvent["type"]];
+  const shape = SHAPES[type as keyof typeof SHAPES];
   for (const [name, kind] of Object.entries(shape)) {
     const field = fields[name];
     const ok = kind === "array"

@@ -10,6 +10,8 @@
  *   presence and errors are events too.
  * - `publish()` answers the message's id; a token function is asked for a
  *   fresh token before the server's deadline.
+ * - A WebSocket connection that names no topic is in the server's chat
+ *   room: `say()` chats there, and `room` events carry its envelopes.
  * - `transport: "auto"` falls back to SSE (`GET /events`, receive only) when
  *   WebSocket cannot connect.
  *
@@ -60,6 +62,7 @@ export type {
   ClientState,
   CloseDetail,
   ErrorDetail,
+  ExpiringDetail,
   PushClientEventMap,
   PushClientOptions,
   StateDetail,
@@ -76,6 +79,14 @@ export type {
   SubscribedDetail,
   UnsubscribedDetail,
 } from "./events.ts";
+export type {
+  RoomBinaryMessage,
+  RoomEvent,
+  RoomMember,
+  RoomMessage,
+  RoomPresence,
+  RoomWelcome,
+} from "./room_events.ts";
 export type {
   FetchFunction,
   TransportKind,

@@ -14,6 +14,7 @@ import type {
   SubscribedDetail,
   UnsubscribedDetail,
 } from "./events.ts";
+import type { RoomEvent } from "./room_events.ts";
 import type { FetchFunction, TransportKind, WebSocketConstructor } from "./transport.ts";
 
 /**
@@ -121,6 +122,12 @@ export interface CloseDetail {
   status?: number;
 }
 
+/** The detail of an `expiring` event. */
+export interface ExpiringDetail {
+  /** When the token expires, in milliseconds since the epoch. */
+  expires: number;
+}
+
 /** The detail of an `error` event. */
 export interface ErrorDetail {
   /** What went wrong: the server's error message, or the client's. */
@@ -143,6 +150,16 @@ export interface PushClientEventMap {
   join: CustomEvent<JoinDetail>;
   /** A client left a topic with presence. */
   leave: CustomEvent<LeaveDetail>;
+  /**
+   * The chat room's envelopes (`welcome`, `join`, `leave`, `message`), for a
+   * WebSocket connection that named no topic (docs/chat.md).
+   */
+  room: CustomEvent<RoomEvent>;
+  /**
+   * The server says the token expires within 30 s; a token function is asked
+   * for a fresh one, a plain token ends with a close 4401.
+   */
+  expiring: CustomEvent<ExpiringDetail>;
   /** The server refused something, or the client could not do something. */
   error: CustomEvent<ErrorDetail>;
   /** The client closed for good. */

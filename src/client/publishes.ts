@@ -2,7 +2,9 @@
  * The client's publishes on their way: each gets a `ref`, waits for a
  * connection if there is none, and is settled by the server's answer with
  * that `ref` (`published` or `error`), by a drop of the connection it was
- * sent on (outcome unknown), or by a timeout.
+ * sent on (outcome unknown), or by a timeout. Chat messages for the room
+ * wait in the same line, so that what is sent keeps its order, and are
+ * settled once sent: the room answers nothing.
  *
  * @module
  */
@@ -16,11 +18,12 @@ export interface PublishResult {
 }
 
 /**
- * A publish that did not succeed. `outcome` says whether the message may
- * still have been published: `"refused"` (it was not: the server refused it,
- * or it was never sent) or `"unknown"` (it was sent and the connection
- * dropped, or the answer did not come in time: it may have been published;
- * subscribers will see it if it was).
+ * A publish (or a chat message, from `say`) that did not succeed. `outcome`
+ * says whether the message may still have been published: `"refused"` (it
+ * was not: the server refused it, or it was never sent) or `"unknown"` (it
+ * was sent and the connection dropped, or the answer did not come in time:
+ * it may have been published; subscribers will see it if it was). A chat
+ * message is only ever `"refused"`: once sent, it is settled.
  */
 export class PublishError extends Error {
   /** `"refused"`: not published. `"unknown"`: it may have been. */
@@ -39,14 +42,48 @@ export class PublishError extends Error {
   }
 }
 
+/**
+ * Why nothing can be sent, for good, or `undefined`: the client is closed,
+ * or its transport is SSE (one way).
+ *
+ * @example
+ * ```ts
+ * import { sendRefusal } from "./publishes.ts";
+ *
+ * console.log(sendRefusal("say", "open", "sse")?.message);
+ * // "Cannot say over SSE: it only carries the server's events"
+ * ```
+ *
+ * @param verb What was asked: `publish`, `say`.
+ * @param state The client's state.
+ * @param transport Its transport.
+ * @returns The error to reject with, or `undefined`.
+ */
+export function sendRefusal(
+  verb: string,
+  state: string,
+  transport: string,
+): PublishError | undefined {
+  if (state === "closed") {
+    return new PublishError(`Cannot ${verb}: the client is closed`, "refused");
+  }
+  if (transport !== "sse") return undefined;
+  return new PublishError(
+    `Cannot ${verb} over SSE: it only carries the server's events`,
+    "refused",
+  );
+}
+
 /** The most publishes waiting for an answer or a connection. */
 export const MAX_PENDING_PUBLISHES = 1000;
 
 interface Pending {
   text: string;
   sent: boolean;
+  /** A chat message: settled (with `undefined`) once sent. */
+  chat: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
-  resolve: (result: PublishResult) => void;
+  resolve: (result: PublishResult | undefined) => void;
   reject: (error: PublishError) => void;
 }
 
@@ -74,18 +111,38 @@ export class PendingPublishes {
    * @returns The answer.
    */
   add(topic: string, json: string, send: (text: string) => boolean): Promise<PublishResult> {
+    const quoted = JSON.stringify(topic);
+    const text = (ref: number) =>
+      `{"type":"publish","topic":${quoted},"data":${json},"ref":${ref}}`;
+    return this.#enqueue(text, false, send) as Promise<PublishResult>;
+  }
+
+  /**
+   * Adds a chat message; `send` is tried at once. It is settled once sent.
+   *
+   * @param text The message.
+   * @param send Sends a text message now, or says it cannot.
+   * @returns Resolves once it is sent.
+   */
+  addChat(text: string, send: (text: string) => boolean): Promise<void> {
+    return this.#enqueue(() => text, true, send).then(() => {});
+  }
+
+  #enqueue(
+    textOf: (ref: number) => string,
+    chat: boolean,
+    send: (text: string) => boolean,
+  ): Promise<PublishResult | undefined> {
     if (this.#pending.size >= MAX_PENDING_PUBLISHES) {
+      const what = chat ? "Cannot say" : "Cannot publish";
       return Promise.reject(
-        new PublishError(
-          `Cannot publish: ${MAX_PENDING_PUBLISHES} publishes are waiting`,
-          "refused",
-        ),
+        new PublishError(`${what}: ${MAX_PENDING_PUBLISHES} messages are waiting`, "refused"),
       );
     }
     const ref = this.#nextRef++;
-    const text = `{"type":"publish","topic":${JSON.stringify(topic)},"data":${json},"ref":${ref}}`;
+    const text = textOf(ref);
     return new Promise((resolve, reject) => {
-      const pending: Pending = { text, sent: false, timer: undefined, resolve, reject };
+      const pending: Pending = { text, sent: false, chat, timer: undefined, resolve, reject };
       this.#pending.set(ref, pending);
       this.#send(ref, pending, send);
     });
@@ -152,6 +209,10 @@ export class PendingPublishes {
   #send(ref: number, pending: Pending, send: (text: string) => boolean): void {
     if (!send(pending.text)) return;
     pending.sent = true;
+    if (pending.chat) {
+      this.#settle(ref, pending);
+      return pending.resolve(undefined);
+    }
     pending.timer = setTimeout(() => {
       this.#settle(ref, pending);
       pending.reject(

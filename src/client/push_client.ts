@@ -1,7 +1,8 @@
 /**
  * The push client: subscriptions that survive reconnects (each topic resumed
- * from its last id), publishing with the server's answer, token renewal, and
- * its state as events. Runs on the platform's `WebSocket` and `fetch` only.
+ * from its last id), publishing with the server's answer, the chat room,
+ * token renewal, and its state as events. Runs on the platform's `WebSocket`
+ * and `fetch` only.
  *
  * @module
  */
@@ -15,10 +16,12 @@ import {
   socketUrl,
   webSocketRequest,
 } from "./connect_url.ts";
-import { parseServerEvent, publicationOf, type ServerEvent } from "./events.ts";
+import { parseServerEvent, publicationOf } from "./events.ts";
 import type { ClientState, PushClientOptions, StateDetail } from "./options.ts";
-import { PendingPublishes, PublishError, type PublishResult } from "./publishes.ts";
-import { isAfter, validateId, validateTopic } from "./resume.ts";
+import { PendingPublishes, type PublishResult, sendRefusal } from "./publishes.ts";
+import { FollowedTopics } from "./followed_topics.ts";
+import { validateId, validateTopic } from "./resume.ts";
+import { sayRefusal } from "./room_events.ts";
 import { DEFAULT_QUEUE_LIMIT, type Subscription, SubscriptionQueue } from "./subscription.ts";
 import {
   messageOf,
@@ -35,13 +38,6 @@ import {
  * expires within the server's 30 s warning is told `expiring` at once.
  */
 const MIN_RENEWAL_INTERVAL = 5000;
-
-/** A topic the client follows: its last id and its subscribers. */
-interface TopicEntry {
-  last: string | undefined;
-  queues: Set<SubscriptionQueue>;
-  live: boolean;
-}
 
 /** One connection: its transport and the topics it was asked for. */
 interface Connection {
@@ -72,7 +68,7 @@ export class PushClient extends PushClientEventTarget {
   readonly #eventsUrl: URL;
   readonly #options: PushClientOptions;
   readonly #backoff: Backoff;
-  readonly #topics = new Map<string, TopicEntry>();
+  readonly #topics = new FollowedTopics();
   readonly #publishes: PendingPublishes;
   #state: ClientState = "connecting";
   #kind: TransportKind;
@@ -138,19 +134,12 @@ export class PushClient extends PushClientEventTarget {
     const { since } = options;
     if (since !== undefined) validateId(since);
     if (this.#state === "closed") throw new TypeError("Cannot subscribe: the client is closed");
-    let entry = this.#topics.get(topic);
-    if (entry !== undefined && since !== undefined) {
+    if (since !== undefined && this.#topics.has(topic)) {
       throw new TypeError(`Cannot resume "${topic}" from ${since}: it is subscribed already`);
     }
     const limit = this.#options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
     const queue = new SubscriptionQueue(topic, limit, (ended) => this.#release(topic, ended));
-    if (entry === undefined) {
-      entry = { last: since, queues: new Set([queue]), live: false };
-      this.#topics.set(topic, entry);
-      this.#request(topic);
-    } else {
-      entry.queues.add(queue);
-    }
+    if (this.#topics.add(topic, queue, since)) this.#request(topic);
     return queue;
   }
 
@@ -178,15 +167,38 @@ export class PushClient extends PushClientEventTarget {
     if (json === undefined) {
       return Promise.reject(new TypeError("Cannot publish: data is not JSON"));
     }
-    if (this.#state === "closed") {
-      return Promise.reject(new PublishError("Cannot publish: the client is closed", "refused"));
-    }
-    if (this.#kind === "sse") {
-      return Promise.reject(
-        new PublishError("Cannot publish over SSE: it only carries the server's events", "refused"),
-      );
-    }
+    const refusal = sendRefusal("publish", this.#state, this.#kind);
+    if (refusal !== undefined) return Promise.reject(refusal);
     return this.#publishes.add(topic, json, (text) => this.#sendNow(text));
+  }
+
+  /**
+   * Says a text message in the server's chat room, where a WebSocket
+   * connection that named no topic is: everyone there (this client too)
+   * gets it as a `room` event of type `message`. Waits for a connection when
+   * there is none, in line with publishes. The room answers nothing; a
+   * message it refuses (too long) comes back as an `error` event.
+   *
+   * @example
+   * ```ts ignore
+   * const client = new PushClient("/", { name: "Ada" });
+   * client.addEventListener("room", ({ detail }) => {
+   *   if (detail.type === "message" && "text" in detail) console.log(detail.name, detail.text);
+   * });
+   * await client.say("hello");
+   * ```
+   *
+   * @param text The message.
+   * @returns Resolves once it is sent.
+   * @throws {PublishError} With `outcome: "refused"` when the client is
+   * closed or the transport is SSE.
+   * @throws {TypeError} For text the server would read as a control message
+   * (a JSON object whose `type` is `subscribe`, `publish`, …).
+   */
+  say(text: string): Promise<void> {
+    const refusal = sayRefusal(text) ?? sendRefusal("say", this.#state, this.#kind);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    return this.#publishes.addChat(text, (message) => this.#sendNow(message));
   }
 
   /**
@@ -214,9 +226,8 @@ export class PushClient extends PushClientEventTarget {
     }
     if (attempt !== this.#attempt) return;
     this.#connecting = false;
-    const topics = new Map([...this.#topics].map(([topic, entry]) => [topic, entry.last]));
-    if (this.#kind === "sse" && topics.size === 0) return; // a subscribe connects
-    for (const entry of this.#topics.values()) entry.live = false;
+    if (this.#kind === "sse" && this.#topics.size === 0) return; // a subscribe connects
+    const topics = this.#topics.reconnect();
     const connection: Connection = {
       transport: undefined as unknown as Transport,
       opened: false,
@@ -255,7 +266,7 @@ export class PushClient extends PushClientEventTarget {
       if (!same) this.#restartSoon();
       return;
     }
-    for (const topic of this.#topics.keys()) {
+    for (const topic of this.#topics.names()) {
       if (!connection.sent.has(topic)) this.#sendSubscribe(connection, topic);
     }
     for (const topic of connection.sent) {
@@ -269,7 +280,7 @@ export class PushClient extends PushClientEventTarget {
     if (event === undefined) return;
     switch (event.type) {
       case "publication":
-        return this.#deliver(event);
+        return this.#topics.deliver(publicationOf(event));
       case "subscribed":
         return this.#subscribed(event.topic, event.last);
       case "gap":
@@ -282,7 +293,10 @@ export class PushClient extends PushClientEventTarget {
       case "error":
         return this.#error(connection, event.message, event.ref);
       case "expiring":
+        emit(this, "expiring", { expires: event.expires });
         return void this.#renew(connection);
+      case "room":
+        return emit(this, "room", event.event);
       case "presence":
       case "join":
       case "leave": {
@@ -292,49 +306,30 @@ export class PushClient extends PushClientEventTarget {
     }
   }
 
-  #deliver(event: ServerEvent & { type: "publication" }): void {
-    const entry = this.#topics.get(event.topic);
-    if (entry === undefined || !isAfter(event.id, entry.last)) return;
-    entry.last = event.id;
-    const publication = publicationOf(event);
-    for (const queue of entry.queues) queue.push(publication);
-  }
-
   #subscribed(topic: string, last: string): void {
-    const entry = this.#topics.get(topic);
-    if (entry === undefined) return;
-    if (isAfter(last, entry.last)) entry.last = last;
-    entry.live = true;
-    emit(this, "subscribed", { topic, last });
+    if (this.#topics.live(topic, last)) emit(this, "subscribed", { topic, last });
   }
 
   /** The server left a topic (`reason` set) or confirmed an unsubscribe. */
   #unsubscribed(connection: Connection, topic: string, reason: string | undefined): void {
     if (reason === undefined) return;
     connection.sent.delete(topic);
-    this.#drop(topic, new Error(`Unsubscribed from "${topic}" by the server (${reason})`));
+    this.#topics.drop(topic, new Error(`Unsubscribed from "${topic}" by the server (${reason})`));
     emit(this, "unsubscribed", { topic, reason });
   }
 
   /** An error event: a publish's answer, a refused subscribe, or something else. */
   #error(connection: Connection, message: string, ref: unknown): void {
     if (this.#publishes.answer(ref, { error: message })) return;
-    for (const [topic, entry] of this.#topics) {
+    for (const topic of this.#topics.names()) {
       // A refused subscribe names its topic: `Not allowed to subscribe to "room:2"`.
-      if (!entry.live && connection.sent.has(topic) && message.includes(JSON.stringify(topic))) {
+      const named = message.includes(JSON.stringify(topic));
+      if (named && this.#topics.waiting(topic) && connection.sent.has(topic)) {
         connection.sent.delete(topic);
-        this.#drop(topic, new Error(message));
+        this.#topics.drop(topic, new Error(message));
       }
     }
     emit(this, "error", { message });
-  }
-
-  /** Ends a topic's subscriptions and forgets it. */
-  #drop(topic: string, error: Error): void {
-    const entry = this.#topics.get(topic);
-    if (entry === undefined) return;
-    this.#topics.delete(topic);
-    for (const queue of entry.queues) queue.end(error);
   }
 
   /**
@@ -428,10 +423,8 @@ export class PushClient extends PushClientEventTarget {
     this.#timer = undefined;
     this.#connection?.transport.close();
     this.#connection = undefined;
-    const entries = [...this.#topics.values()];
-    this.#topics.clear();
     const error = byClient ? undefined : new Error(`Connection closed: ${end.code} ${end.reason}`);
-    for (const entry of entries) for (const queue of entry.queues) queue.end(error);
+    this.#topics.dropAll(error);
     this.#publishes.failAll(byClient ? "The client was closed" : `Connection closed (${end.code})`);
     emit(this, "state", {
       state: "closed",
@@ -448,9 +441,7 @@ export class PushClient extends PushClientEventTarget {
 
   /** A subscription ended: the topic is left when it was the last one. */
   #release(topic: string, queue: SubscriptionQueue): void {
-    const entry = this.#topics.get(topic);
-    if (entry === undefined || !entry.queues.delete(queue) || entry.queues.size > 0) return;
-    this.#topics.delete(topic);
+    if (!this.#topics.release(topic, queue)) return;
     const connection = this.#connection;
     if (connection === undefined || !connection.sent.has(topic)) return;
     if (connection.transport.kind === "sse") return this.#restartSoon();
@@ -471,7 +462,7 @@ export class PushClient extends PushClientEventTarget {
   }
 
   #sendSubscribe(connection: Connection, topic: string): void {
-    const since = this.#topics.get(topic)?.last;
+    const since = this.#topics.last(topic);
     const message = since === undefined
       ? { type: "subscribe", topic }
       : { type: "subscribe", topic, since };
