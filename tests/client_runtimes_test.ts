@@ -3,7 +3,8 @@
  * (from the npm registry through `npx`; the system Node may be older) on a
  * copy of it, and headless Chromium importing it from a page of the server.
  * Each runs tests/clients/push_client_scenario.mjs: subscribe, get a
- * publication, publish, get its id and its echo.
+ * publication, publish, get its id and its echo; and in the chat room, say
+ * something and get it back.
  *
  * Without `npx` (or Chromium and playwright-core) the tests are skipped with
  * a message, unless `CI` is `"true"` (`.ci/run` warms `npx` for both).
@@ -36,6 +37,11 @@ function assertScenario(result: Record<string, unknown>): void {
   assertEquals(result.echoedData, { text: "hi" });
   assertEquals(result.from, "runtime");
   assertEquals(result.states, ["open", "closed"]);
+  assertEquals(result.chat, {
+    events: ["welcome", "join", "message"],
+    name: "chatter",
+    text: "hello room",
+  });
 }
 
 /** Runs the scenario with `runtime` on a copy of the served /client.js. */

@@ -4,8 +4,10 @@
 //
 // It imports the client from `moduleUrl` (the served /client.js, or a copy
 // of it), subscribes to news and room:1, posts to news over HTTP and gets
-// the publication, publishes to room:1 and gets its id and its echo, closes,
-// and returns what it saw. Self-contained: Chromium gets its source.
+// the publication, publishes to room:1 and gets its id and its echo; a
+// second client that follows no topic is in the chat room, gets its welcome
+// and says something that comes back as a room message. It closes both and
+// returns what they saw. Self-contained: Chromium gets its source.
 
 /**
  * @param {{ moduleUrl: string, serverUrl: string }} where The client module and the server.
@@ -41,6 +43,7 @@ export async function scenario({ moduleUrl, serverUrl }) {
     const received = (await within(news.next(), "the news publication")).value;
     const published = await within(client.publish("room:1", { text: "hi" }), "the publish");
     const echoed = (await within(room.next(), "the room:1 publication")).value;
+    const chat = await chatRoom();
     return {
       posted: posted.id,
       received: received.id,
@@ -50,8 +53,28 @@ export async function scenario({ moduleUrl, serverUrl }) {
       echoedData: echoed.data,
       from: echoed.from?.name,
       states,
+      chat,
     };
   } finally {
     client.close();
+  }
+
+  /** A client in the chat room: its welcome, then what it said, back as a message. */
+  async function chatRoom() {
+    const chatter = new PushClient(serverUrl, { name: "chatter" });
+    const events = [];
+    const said = new Promise((resolve) => {
+      chatter.addEventListener("room", (event) => {
+        events.push(event.detail.type);
+        if (event.detail.type === "message") resolve(event.detail);
+      });
+    });
+    try {
+      await within(chatter.say("hello room"), "say()");
+      const message = await within(said, "the room message");
+      return { events, name: message.name, text: message.text };
+    } finally {
+      chatter.close();
+    }
   }
 }
