@@ -5,27 +5,33 @@
  * @module
  */
 
+import { CLIENT_JS, CLIENT_JS_ETAG } from "../client/client_js.ts";
+import { scriptRoute } from "../server/builtin_routes.ts";
+import type { HttpRoutes } from "../server/routes.ts";
 import { PAGE_SCRIPT } from "./page_script.ts";
 
 /**
- * The demo page: one HTML document with inline CSS and JavaScript and nothing
- * loaded from elsewhere. It connects to `ws(s)://<same host>/` and reconnects
- * by itself, with backoff, when the connection drops (not after a close with
- * 4401, token expired, or 4403, disconnected by the server: it shows the
- * reason instead). A reconnect shows one "reconnected" line.
+ * The demo page: one HTML document with inline CSS and an inline module
+ * script built on the client library, which it imports from `/client.js` of
+ * the same server (nothing is loaded from elsewhere; serve `/client.js` with
+ * it, as `serveChat` and `servePush` do). The client connects to
+ * `ws(s)://<same host>/` and reconnects by itself, with backoff, when the
+ * connection drops (not after a close with 4401, token expired, or 4403,
+ * disconnected by the server: the page shows the reason instead). A
+ * reconnect shows one "reconnected" line.
  *
- * Opened as `/`, it is the chat room of `room.ts`, with who is online. Opened
- * as `/?room=lobby`, it chats in the topic `room:lobby` (protocol of
- * `src/push/events.ts`): it publishes what is typed, shows who is online from
- * the room's presence, and resumes with `since` after a drop. In both it asks
- * for a nickname once (kept in `localStorage`, sent as `?name=`) unless the
- * page's URL has `?token=<jwt>`, which goes on to the socket's URL and
- * whose identity names the page. Opened with topics,
- * `/?topic=news&topic=sport`, it subscribes to them: it shows each
- * publication, keeps the last id of every topic, and reconnects with `since`
- * for each, so that a reconnect shows no hole and no duplicate; a `gap`
- * event shows as a notice with a reload button. Its input then subscribes to
- * one more topic.
+ * Opened as `/`, it is the chat room of `room.ts` (the client's `say` and
+ * `room` events), with who is online. Opened as `/?room=lobby`, it chats in
+ * the topic `room:lobby` (protocol of `src/push/events.ts`): it publishes
+ * what is typed, shows who is online from the room's presence, and the
+ * client resumes with `since` after a drop. In both it asks for a nickname
+ * once (kept in `localStorage`, the client's `name`) unless the page's URL
+ * has `?token=<jwt>`, which is the client's `token` and whose identity names
+ * the page. Opened with topics, `/?topic=news&topic=sport`, it follows them:
+ * it shows each publication, and the client resumes every topic after a
+ * drop, so that a reconnect shows no hole and no duplicate; a `gap` event
+ * shows as a notice with a reload button. Its input then follows one more
+ * topic.
  *
  * For browser tests: `#status` (its `data-state` is `connecting`,
  * `connected`, `reconnecting` or `closed`), `#peers` (the online count, or
@@ -38,13 +44,11 @@ import { PAGE_SCRIPT } from "./page_script.ts";
  * messages, `data-topic` on gaps), `#composer`, `#input` and `#send`. All
  * text is set with `textContent`.
  *
- * @example Serve the page on its own
+ * @example Serve the page on `serve()`, with the client it imports
  * ```ts ignore
- * import { CHAT_PAGE } from "./page.ts";
+ * import { CHAT_PAGE, CHAT_PAGE_ROUTES, serve } from "jsr:@pushwire/pushwire";
  *
- * Deno.serve((_request) =>
- *   new Response(CHAT_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } })
- * );
+ * const server = serve({ port: 8080, page: CHAT_PAGE, routes: CHAT_PAGE_ROUTES });
  * ```
  */
 export const CHAT_PAGE = `<!doctype html>
@@ -173,8 +177,25 @@ export const CHAT_PAGE = `<!doctype html>
   <input id="input" name="text" placeholder="Message" aria-label="Message" maxlength="4000" autofocus>
   <button id="send" type="submit" disabled>Send</button>
 </form>
-<script>
+<script type="module">
 ${PAGE_SCRIPT}</script>
 </body>
 </html>
 `;
+
+/**
+ * What {@linkcode CHAT_PAGE} loads besides itself, as routes for `serve()`:
+ * `GET /client.js`, the client library its script imports (JavaScript,
+ * `Cache-Control: no-cache` with an `ETag`). `serveChat` and `servePush`
+ * serve it already; a server of your own that serves the page needs it too.
+ *
+ * @example
+ * ```ts
+ * import { CHAT_PAGE_ROUTES } from "./page.ts";
+ *
+ * console.log(Object.keys(CHAT_PAGE_ROUTES)); // [ "/client.js" ]
+ * ```
+ */
+export const CHAT_PAGE_ROUTES: HttpRoutes = {
+  "/client.js": scriptRoute(CLIENT_JS, CLIENT_JS_ETAG),
+};
