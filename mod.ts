@@ -100,4 +100,4 @@ export {
 export { RedisPresence, type RedisPresenceOptions } from "./src/push/redis/presence.ts";
 export { Room } from "./src/chat/room.ts";
 export { type ChatRoom, serveChat, type ServeChatOptions } from "./src/chat/serve_chat.ts";
-export { CHAT_PAGE } from "./src/chat/page.ts";
+export { CHAT_PAGE, CHAT_PAGE_ROUTES } from "./src/chat/page.ts";

@@ -10,10 +10,11 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { CHAT_PAGE, serve, type Socket } from "../mod.ts";
+import { CHAT_PAGE, CHAT_PAGE_ROUTES, serve, type Socket } from "../mod.ts";
 
 const { port } = parseArgs(Deno.args, { string: ["port"], default: { port: "8080" } });
-const server = serve({ port: Number(port), page: CHAT_PAGE });
+// The page imports the client library from /client.js: CHAT_PAGE_ROUTES serves it.
+const server = serve({ port: Number(port), page: CHAT_PAGE, routes: CHAT_PAGE_ROUTES });
 console.log(`chat example on http://localhost:${server.addr.port}/`);
 
 /** Sends an event to everyone: one JSON encoding, one frame for all sockets. */
