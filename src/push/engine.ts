@@ -139,8 +139,8 @@ export type EngineRecovery =
  * ```
  */
 export interface Engine {
-  /** Which engine: `"memory"` or `"redis"`. */
-  readonly kind: "memory" | "redis";
+  /** Which engine: `"memory"`, `"redis"` or `"workers"` (one of a server's workers). */
+  readonly kind: "memory" | "redis" | "workers";
   /**
    * Whether several nodes share the engine's topics. A shared engine
    * delivers only the topics a node watches, so the hub watches a topic
