@@ -7,15 +7,13 @@
  * @module
  */
 
-import { CHAT_PAGE } from "../chat/page.ts";
-import { CLIENT_JS, CLIENT_JS_ETAG } from "../client/client_js.ts";
+import { CHAT_PAGE, CHAT_PAGE_ROUTES } from "../chat/page.ts";
 import { Room } from "../chat/room.ts";
 import { clientRate, DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { EngineUnavailableError } from "../push/engine.ts";
 import { SILENT } from "../server/log.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
-import { scriptRoute } from "../server/builtin_routes.ts";
 import type { HttpRoutes } from "../server/routes.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { Socket } from "../server/socket.ts";
@@ -252,7 +250,7 @@ function pushRoutes(
   store: PresenceStore,
 ): HttpRoutes {
   return {
-    "/client.js": scriptRoute(CLIENT_JS, CLIENT_JS_ETAG),
+    ...CHAT_PAGE_ROUTES,
     "/publish": publishRoute({
       ...(options.publishToken === undefined ? {} : { token: options.publishToken }),
       ...(options.origins === undefined ? {} : { origins: [...options.origins] }),

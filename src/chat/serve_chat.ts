@@ -5,15 +5,13 @@
  * @module
  */
 
-import { CLIENT_JS, CLIENT_JS_ETAG } from "../client/client_js.ts";
 import { clientRate, DEFAULTS } from "../defaults.ts";
-import { scriptRoute } from "../server/builtin_routes.ts";
 import { serve, type Server } from "../server/server.ts";
 import type { Authorization, AuthorizeInfo, ServeOptions } from "../server/options.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { Socket } from "../server/socket.ts";
 import { nicknameOf } from "./nickname.ts";
-import { CHAT_PAGE } from "./page.ts";
+import { CHAT_PAGE, CHAT_PAGE_ROUTES } from "./page.ts";
 import { chatRefusal, Room } from "./room.ts";
 
 /**
@@ -83,7 +81,7 @@ export function serveChat(options: ServeChatOptions = {}): ChatRoom {
       page: CHAT_PAGE,
       ...clientRate(options),
       ...options,
-      routes: { "/client.js": scriptRoute(CLIENT_JS, CLIENT_JS_ETAG), ...options.routes },
+      routes: { ...CHAT_PAGE_ROUTES, ...options.routes },
       authorize: (request, info) => authorizeChat(request, info, options),
     },
     (socket) => attend(room, socket, maxChatBytes),

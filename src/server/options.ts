@@ -242,8 +242,9 @@ export interface ServeOptions extends SocketOptions {
    */
   logger?: Logger;
   /**
-   * The HTML served at `GET /` (for example the chat page, `CHAT_PAGE`), or
-   * `false` for none (404). `serveChat` and `servePush` serve the chat page.
+   * The HTML served at `GET /` (for example the chat page, `CHAT_PAGE`, with
+   * `routes: CHAT_PAGE_ROUTES` for the client it imports), or `false` for
+   * none (404). `serveChat` and `servePush` serve the chat page.
    *
    * @default {none}
    */
