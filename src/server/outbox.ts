@@ -2,13 +2,14 @@
  * The write side of a connection: frames queue here, at most one write is in
  * flight, and everything queued meanwhile goes out in the next write. The
  * bytes queued, and every joined write, stay within a cap; however many
- * pings arrive, only a few pongs wait to be written.
+ * pings arrive, only a few pongs wait to be written. Outboxes whose queues
+ * hold the same frames (a broadcast burst) share one joined write.
  *
  * @module
  */
 
 import { setImmediate } from "node:timers";
-import { concatBytes } from "../protocol/bytes.ts";
+import { SharedJoin } from "./shared_join.ts";
 
 /** The writer an {@linkcode Outbox} drains into (a `Deno.Conn` is one). */
 export interface Writer {
@@ -35,6 +36,11 @@ let pending: Outbox[] = [];
 // sends ten at once), few enough that a flood of them costs nothing.
 const MAX_WAITING_PONGS = 16;
 let flushScheduled = false;
+
+// The joins of every outbox: a broadcast queues the same frames on many
+// sockets, whose joined writes are then made once and shared (it keeps the
+// last joined write alive until the next join).
+const joins = new SharedJoin();
 
 function flushPending(): void {
   const outboxes = pending;
@@ -245,12 +251,10 @@ export class Outbox {
     // otherwise the count stays an upper bound.
     if (this.#pongAt < count) this.#forgetPongs();
     else this.#pongAt -= count;
-    if (count === frames.length) {
-      const joined = concatBytes(frames, length);
-      frames.length = 0;
-      return joined;
-    }
-    return concatBytes(frames.splice(0, count), length);
+    const joined = joins.join(frames, count, length);
+    if (count === frames.length) frames.length = 0;
+    else frames.splice(0, count);
+    return joined;
   }
 
   #write(bytes: Uint8Array): void {
