@@ -39,6 +39,7 @@
  */
 
 export { serve, Server } from "./src/server/server.ts";
+export type { Health } from "./src/server/builtin_routes.ts";
 export {
   type Authorization,
   type Authorize,
@@ -68,6 +69,12 @@ export { CLOSE_CODE, type CloseCode } from "./src/protocol/close_code.ts";
 export { HttpError, ProtocolError } from "./src/protocol/errors.ts";
 export type { UpgradeRequest } from "./src/protocol/handshake.ts";
 export { type PushServer, servePush, type ServePushOptions } from "./src/app/serve_push.ts";
+export {
+  type PushWorkers,
+  servePushWorkers,
+  type ServePushWorkersOptions,
+  type WorkerServeOptions,
+} from "./src/app/workers/serve_push_workers.ts";
 export { PushHub, type PushHubOptions } from "./src/push/hub.ts";
 export type { Publication, PublishOptions, PublishResult } from "./src/push/publish.ts";
 export type { Sender } from "./src/push/events.ts";

@@ -76,6 +76,9 @@
  *                         process only)
  *   --redis-timeout <s>   seconds to keep trying to reach Redis at start
  *                         (default 10)
+ *   --workers <n|auto>    serve the port from n workers (auto: one per core), one
+ *                         set of topics, ids and rooms; Linux; needs
+ *                         --unstable-net and -R=<the src/ folder> (default: one)
  *   --log-level <level>   debug, info, warn, error or silent: JSON lines on
  *                         stderr (default info)
  *   --stdin <mode>        auto: read lines from a pipe or file, and from a
@@ -93,6 +96,7 @@
  */
 
 import { type PushServer, servePush, type ServePushOptions } from "./app/serve_push.ts";
+import { type PushWorkers, servePushWorkers } from "./app/workers/serve_push_workers.ts";
 import {
   checkToken,
   type Command,
@@ -128,6 +132,20 @@ function tokenFromEnvironment(variable: string): string | undefined {
  * key loaded; `undefined` without them. jose is loaded only then.
  */
 async function jwtAuthorize(command: ServeCommand): Promise<Authorize | undefined> {
+  const options = await jwtOptions(command);
+  if (options === undefined) return undefined;
+  const { jwtAuthorizer } = await import("./auth/jwt.ts");
+  const authorize = jwtAuthorizer(options);
+  try {
+    await authorize.ready;
+  } catch (error) {
+    throw new StartError((error as Error).message);
+  }
+  return authorize;
+}
+
+/** The options of the JWT flags (or of `$PUSHWIRE_JWT_SECRET`), key files read. */
+async function jwtOptions(command: ServeCommand): Promise<JwtOptions | undefined> {
   const jwt = command.jwt ?? {};
   const options: JwtOptions = { publicTopics: command.publicTopics };
   if (jwt.secret !== undefined) options.secret = await readToken(jwt.secret, "--jwt-secret");
@@ -142,14 +160,7 @@ async function jwtAuthorize(command: ServeCommand): Promise<Authorize | undefine
   if (jwt.algorithm !== undefined) options.algorithms = [jwt.algorithm];
   if (jwt.issuer !== undefined) options.issuer = jwt.issuer;
   if (jwt.audience !== undefined) options.audience = jwt.audience;
-  const { jwtAuthorizer } = await import("./auth/jwt.ts");
-  const authorize = jwtAuthorizer(options);
-  try {
-    await authorize.ready;
-  } catch (error) {
-    throw new StartError((error as Error).message);
-  }
-  return authorize;
+  return options;
 }
 
 /** The URL to print: a clickable `localhost` for the wildcard addresses. */
@@ -293,6 +304,7 @@ async function main(args: string[]): Promise<number> {
     console.error(`error: ${(error as Error).message}`);
     return 1;
   }
+  if (command.workers !== undefined) return await serveWorkers(command, options, logger);
   const push = await start(command, options, logger);
   if (push === undefined) return 1;
   const { server } = push;
@@ -316,6 +328,46 @@ async function main(args: string[]): Promise<number> {
   });
   await pushStdin(push, command.stdin, logger);
   await server.finished;
+  return 0;
+}
+
+/**
+ * `--workers`: the server on every core, until a signal shuts it down.
+ * Lines on stdin are not read (the chat room lives in the workers).
+ */
+async function serveWorkers(
+  command: ServeCommand,
+  options: ServePushOptions,
+  logger: Logger,
+): Promise<number> {
+  const { logger: _logger, authorize: _authorize, ...data } = options;
+  let push: PushWorkers;
+  try {
+    const jwt = await jwtOptions(command);
+    push = await servePushWorkers({
+      ...data,
+      workers: command.workers ?? 1,
+      logger,
+      logLevel: command.logLevel,
+      ...(jwt === undefined ? {} : { jwt }),
+    });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  }
+  const stop = (signal: Deno.Signal) => {
+    logger.info("signal", { signal });
+    push.shutdown().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  const url = displayUrl(push.addr, push.secure);
+  console.log(`pushwire listening on ${url} (${push.workers} workers)`);
+  logger.info("started", { version: VERSION, url, engine: "workers", workers: push.workers });
+  if (command.stdin !== "off") {
+    logger.info("stdin-ignored", { reason: "--workers: the chat room lives in the workers" });
+  }
+  await push.finished;
   return 0;
 }
 

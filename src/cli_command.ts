@@ -85,6 +85,9 @@ Options:
                         process only)
   --redis-timeout <s>   seconds to keep trying to reach Redis at start
                         (default 10)
+  --workers <n|auto>    serve the port from n workers (auto: one per core), one
+                        set of topics, ids and rooms; Linux; needs
+                        --unstable-net and -R=<the src/ folder> (default: one)
   --log-level <level>   debug, info, warn, error or silent: JSON lines on
                         stderr (default info)
   --stdin <mode>        auto: read lines from a pipe or file, and from a
@@ -96,7 +99,8 @@ Options:
 
 Permissions: -N (network) always, --redis included; --allow-env=PUSHWIRE_TOKEN
 (PUSHWIRE_JWT_SECRET, PUSHWIRE_API_KEY) to read them from the environment;
--R=<file> for each file named (TLS, token and key files).
+-R=<file> for each file named (TLS, token and key files). --workers: also
+--unstable-net, and read access to the modules (from a checkout: -R=src).
 `;
 
 /** A token: given on the command line, or the path of a file that holds it. */
@@ -179,6 +183,8 @@ export interface ServeCommand {
   redis: string | undefined;
   /** `--redis-timeout`. */
   redisTimeoutSeconds: number;
+  /** `--workers` (`auto`: the number of cores); absent for one thread. */
+  workers?: number;
   /** `--log-level`. */
   logLevel: LogThreshold;
   /** `--stdin`. */
@@ -256,6 +262,7 @@ const STRING_FLAGS = [
   "key",
   "redis",
   "redis-timeout",
+  "workers",
   "log-level",
   "stdin",
 ] as const;
@@ -312,7 +319,14 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
   if (redis !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redis)) {
     throw new TypeError("Invalid --redis: use redis://host:port/db (or rediss:// for TLS)");
   }
+  const workers = workerCount(flags.workers);
+  if (workers !== undefined && redis !== undefined) {
+    throw new TypeError(
+      "--workers and --redis do not go together: run one process per core with --redis instead",
+    );
+  }
   return {
+    ...(workers === undefined ? {} : { workers }),
     kind: "serve",
     port,
     hostname,
@@ -356,6 +370,13 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
     logLevel: oneOf(flags["log-level"], "--log-level", LOG_LEVELS),
     stdin: oneOf(flags.stdin, "--stdin", STDIN_MODES),
   };
+}
+
+/** `--workers`: a count from 1 to 256, or `auto` for every core. */
+function workerCount(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (String(value) === "auto") return Math.max(1, navigator.hardwareConcurrency);
+  return integer(value, "--workers", 1, 256);
 }
 
 /** The JWT flags, checked: at most one key source; the others need one. */

@@ -172,8 +172,16 @@ function cachedRender(metrics: Metrics, ttl: number, now: () => number): () => s
   };
 }
 
-/** Lets a scrape through: the token when one is set, else a loopback client. */
-async function checkScraper(request: HttpRequest, token: string | undefined): Promise<void> {
+/**
+ * Lets a scrape of `GET /metrics` through: the token when one is set, else a
+ * loopback client.
+ *
+ * @param request The request.
+ * @param token The metrics token, if any.
+ * @throws {HttpError} 401 without a token, 403 for a wrong one or a client
+ * not on loopback.
+ */
+export async function checkScraper(request: HttpRequest, token: string | undefined): Promise<void> {
   if (token === undefined) {
     if (isLoopback(request.remoteAddr.hostname)) return;
     throw new HttpError(

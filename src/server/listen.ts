@@ -20,6 +20,14 @@ export interface ListenOptions {
   cert?: string;
   /** Its PEM private key. */
   key?: string;
+  /**
+   * Lets several listeners (a server's workers) share the port, the kernel
+   * spreading connections between them (`SO_REUSEPORT`, Linux; Deno's
+   * `--unstable-net`).
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
 }
 
 /**
@@ -36,6 +44,7 @@ export function listen(options: ListenOptions): Listener {
   const where = {
     port: options.port ?? DEFAULTS.port,
     hostname: options.hostname ?? DEFAULTS.hostname,
+    ...(options.reusePort === true ? { reusePort: true } : {}),
   };
   return options.cert !== undefined && options.key !== undefined
     ? Deno.listenTls({ ...where, cert: options.cert, key: options.key })

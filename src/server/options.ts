@@ -82,6 +82,13 @@ export interface ServeOptions extends SocketOptions {
   /** The PEM private key of {@linkcode ServeOptions.cert}. */
   key?: string;
   /**
+   * Shares the port with other listeners (a server's workers): the kernel
+   * spreads connections between them. Linux, and Deno's `--unstable-net`.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
+  /**
    * The most open sockets; upgrade requests past it get 503.
    *
    * @default {10000}

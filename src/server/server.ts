@@ -24,7 +24,7 @@ import {
 } from "./access.ts";
 import { addressOf, Admission } from "./admission.ts";
 import { runAuthorize } from "./authorize_hook.ts";
-import { builtinRoutes } from "./builtin_routes.ts";
+import { builtinRoutes, type Health } from "./builtin_routes.ts";
 import { Compression } from "./compression.ts";
 import {
   closeQuietly,
@@ -146,12 +146,7 @@ export class Server {
 
   #builtinRoutes(options: ServeOptions): HttpRoutes {
     return builtinRoutes({
-      health: () => ({
-        status: this.#shutdown === undefined ? "ok" : "shutting down",
-        sockets: this.sockets.size,
-        handshakes: this.#admission.pending - this.#answering,
-        uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
-      }),
+      health: () => this.health(),
       metrics: (options.metrics ?? true) ? this.metrics : undefined,
       ...(options.metricsToken === undefined ? {} : { metricsToken: options.metricsToken }),
       ...(options.metricsCacheTtl === undefined
@@ -159,6 +154,21 @@ export class Server {
         : { metricsCacheTtl: options.metricsCacheTtl }),
       page: options.page ?? false,
     });
+  }
+
+  /**
+   * What `GET /healthz` reports: the status, open sockets, handshakes in
+   * progress and uptime.
+   *
+   * @returns The counts, now.
+   */
+  health(): Health {
+    return {
+      status: this.#shutdown === undefined ? "ok" : "shutting down",
+      sockets: this.sockets.size,
+      handshakes: this.#admission.pending - this.#answering,
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+    };
   }
 
   /**
