@@ -60,6 +60,7 @@ Deno.test("the server API: 404 without a key, presence, topics, unsubscribe and 
   await withPush(options, async (push, port) => {
     const token = await signToken({ topics: ["room:*", "news"], info: { name: "Alice" } });
     const alice = new TestClient(port, `/?topic=room:1&topic=news&token=${token}`);
+    await waitForEvent(alice, (e) => e.type === "presence"); // alice is in before bob comes
     const other = await signToken({ sub: "bob", topics: ["room:*"] });
     const bob = new TestClient(port, `/?topic=room:1&token=${other}`);
     await waitForEvent(alice, (e) => e.type === "join" && e.user === "bob");
