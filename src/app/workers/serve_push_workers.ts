@@ -14,12 +14,12 @@
  * @module
  */
 
-import { Coordinator, type Member } from "../../push/workers/coordinator.ts";
-import { newNodeId } from "../../push/presence.ts";
+import { Coordinator } from "../../push/workers/coordinator.ts";
 import type { JwtOptions } from "../../auth/jwt.ts";
 import { type Logger, type LogThreshold, SILENT } from "../../server/log.ts";
 import { DEFAULTS } from "../../defaults.ts";
-import type { FromWorker, ToWorker, WorkerServeOptions } from "./worker_messages.ts";
+import { WorkerFleet } from "./worker_fleet.ts";
+import type { WorkerServeOptions } from "./worker_messages.ts";
 
 export type { WorkerServeOptions } from "./worker_messages.ts";
 
@@ -84,17 +84,6 @@ export interface PushWorkers {
   readonly finished: Promise<void>;
 }
 
-/** One worker, as this thread tracks it. */
-interface Slot {
-  readonly index: number;
-  readonly node: string;
-  readonly worker: Worker;
-  readonly member: Member;
-  readonly channel: MessageChannel;
-  listening: boolean;
-  readonly finished: PromiseWithResolvers<void>;
-}
-
 /**
  * Starts a push server of `workers` workers sharing one port, one set of
  * topics, ids and rooms. Resolves once every worker listens.
@@ -132,134 +121,36 @@ export async function servePushWorkers(options: ServePushWorkersOptions): Promis
     ...(serve.historyBytes === undefined ? {} : { maxBytes: serve.historyBytes }),
   });
   const share = (total: number) => Math.max(1, Math.floor(total / count));
-  const perWorker: WorkerServeOptions = {
-    ...serve,
-    maxConnections: share(serve.maxConnections ?? DEFAULTS.maxConnections),
-    maxPendingHandshakes: share(serve.maxPendingHandshakes ?? DEFAULTS.maxPendingHandshakes),
-  };
-  const slots: Slot[] = [];
-  const finished = Promise.withResolvers<void>();
-  let stopping: Promise<void> | undefined;
-  let replaced = 0;
-  let port = serve.port ?? DEFAULTS.port;
-
-  const spawn = (index: number): Promise<Slot> => {
-    const node = newNodeId();
-    const worker = new Worker(WORKER_URL, { type: "module", name: `pushwire-worker-${index}` });
-    const channel = new MessageChannel();
-    const member = coordinator.attach(channel.port1, node);
-    const slot: Slot = {
-      index,
-      node,
-      worker,
-      member,
-      channel,
-      listening: false,
-      finished: Promise.withResolvers(),
-    };
-    const started = Promise.withResolvers<number>();
-    const timer = setTimeout(
-      () => started.reject(new Error(`worker ${index} did not listen within ${startTimeout} ms`)),
-      startTimeout,
-    );
-    worker.onmessage = (event) => {
-      const message = event.data as FromWorker;
-      if (message.kind === "listening") {
-        slot.listening = true;
-        started.resolve(message.port);
-      } else if (message.kind === "failed") started.reject(new Error(message.message));
-      else slot.finished.resolve();
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      if (!slot.listening) started.reject(new Error(event.message));
-      else lost(slot, event.message);
-    };
-    const start: ToWorker = {
-      kind: "start",
-      node,
-      options: { ...perWorker, port },
+  const fleet = new WorkerFleet({
+    url: WORKER_URL,
+    coordinator,
+    logger,
+    startTimeout,
+    start: {
       logLevel,
       ...(jwt === undefined ? {} : { jwt }),
-    };
-    worker.postMessage(start, [channel.port2]);
-    return started.promise.then((listening) => {
-      clearTimeout(timer);
-      port = listening;
-      return slot;
-    }, (error) => {
-      clearTimeout(timer);
-      end(slot);
-      throw error;
-    });
-  };
-
-  /** Lets a worker go: the thread, its channel, its place in the coordinator. */
-  const end = (slot: Slot) => {
-    slot.worker.terminate();
-    coordinator.detach(slot.member);
-    slot.channel.port1.close();
-    slot.finished.resolve();
-  };
-
-  const lost = (slot: Slot, error: string) => {
-    if (stopping !== undefined || slots[slot.index] !== slot) return;
-    logger.error("worker-crashed", { worker: slot.index, node: slot.node, error });
-    end(slot);
-    replaced++;
-    const replace = (): void => {
-      if (stopping !== undefined) return;
-      spawn(slot.index).then((next) => {
-        if (stopping !== undefined) return end(next);
-        slots[slot.index] = next;
-        logger.info("worker-replaced", { worker: slot.index, node: next.node });
-      }, (error) => {
-        logger.error("worker-replace-failed", { worker: slot.index, error });
-        setTimeout(replace, 1000);
-      });
-    };
-    replace();
-  };
-
-  try {
-    slots.push(await spawn(0));
-    slots.push(...await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawn(i + 1))));
-  } catch (error) {
-    for (const slot of slots) end(slot);
-    coordinator.close();
-    throw error;
-  }
-
-  const shutdown = () => {
-    stopping ??= (async () => {
-      for (const slot of slots) slot.worker.postMessage({ kind: "shutdown" } satisfies ToWorker);
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, 15_000));
-      await Promise.race([Promise.all(slots.map((slot) => slot.finished.promise)), deadline]);
-      for (const slot of slots) end(slot);
-      coordinator.close();
-      finished.resolve();
-    })();
-    return stopping;
-  };
-
+      options: {
+        ...serve,
+        maxConnections: share(serve.maxConnections ?? DEFAULTS.maxConnections),
+        maxPendingHandshakes: share(serve.maxPendingHandshakes ?? DEFAULTS.maxPendingHandshakes),
+      },
+    },
+    port: serve.port ?? DEFAULTS.port,
+  });
+  await fleet.start(count);
   return {
-    addr: { transport: "tcp", hostname: serve.hostname ?? DEFAULTS.hostname, port },
+    addr: { transport: "tcp", hostname: serve.hostname ?? DEFAULTS.hostname, port: fleet.port },
     secure: serve.cert !== undefined,
     workers: count,
     get replaced() {
-      return replaced;
+      return fleet.replaced;
     },
     get nodes() {
-      return slots.map((slot) => slot.node);
+      return fleet.nodes;
     },
-    terminate: (index) => {
-      const slot = slots[index];
-      if (slot === undefined) throw new RangeError(`Invalid worker: ${index}`);
-      slot.worker.terminate();
-      lost(slot, "terminated");
-    },
-    shutdown,
-    finished: finished.promise,
+    terminate: (index) => fleet.terminate(index),
+    shutdown: () => fleet.shutdown(),
+    finished: fleet.finished,
   };
 }
 
