@@ -37,11 +37,12 @@ export class Client {
  * sees every server frame, with the time its chunk was read (one clock read
  * per chunk, not per frame); `onClose(client)` runs once if the connection ends.
  * Options: `deflate` offers permessage-deflate and requires it; `prefix` is
- * how many payload bytes `onFrame` sees at most (default STAMP_LENGTH).
+ * how many payload bytes `onFrame` sees at most (default STAMP_LENGTH); `path` is
+ * the request target (default `/`).
  */
 export function connect(port, index, handlers, timeoutMs, options = {}) {
-  const { deflate = false, prefix = STAMP_LENGTH } = options;
-  const request = upgradeRequest(port, deflate);
+  const { deflate = false, prefix = STAMP_LENGTH, path = "/" } = options;
+  const request = upgradeRequest(port, deflate, path);
   return new Promise((resolve, reject) => {
     const response = new UpgradeResponse(deflate);
     let client;
@@ -97,11 +98,11 @@ export function connect(port, index, handlers, timeoutMs, options = {}) {
 /**
  * Opens `count` connections, at most `concurrency` handshakes at a time;
  * their indexes start at `first`. On the first failure the others are closed.
- * `deflate` is passed to connect(); `prefixOf(index)` sets each one's prefix.
+ * `deflate` and `path` are passed to connect(); `prefixOf(index)` sets each one's prefix.
  */
 export async function connectMany(
   port,
-  { count, concurrency, first = 0, deflate = false, prefixOf = () => STAMP_LENGTH },
+  { count, concurrency, first = 0, deflate = false, path = "/", prefixOf = () => STAMP_LENGTH },
   handlers,
   timeoutMs,
 ) {
@@ -115,6 +116,7 @@ export async function connectMany(
         const index = first + slot;
         clients[slot] = await connect(port, index, handlers, timeoutMs, {
           deflate,
+          path,
           prefix: prefixOf(index),
         });
       } catch (error) {

@@ -14,8 +14,9 @@ import { createInterface } from "node:readline";
 import { connect } from "./connect.mjs";
 import { echo } from "./echo.mjs";
 import { fanout } from "./fanout.mjs";
+import { push } from "./push.mjs";
 
-const SCENARIOS = { fanout, echo, connect };
+const SCENARIOS = { fanout, echo, connect, push };
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 

@@ -17,10 +17,13 @@ export const OPCODE = /** @type {const} */ ({ TEXT: 1, BINARY: 2, CLOSE: 8, PING
 export const DEFLATE_OFFER =
   "permessage-deflate; client_no_context_takeover; client_max_window_bits";
 
-/** The upgrade request, identical for every connection to `port`; with `deflate` it offers DEFLATE_OFFER. */
-export function upgradeRequest(port, deflate = false) {
+/**
+ * The upgrade request, identical for every connection to `port`; with `deflate` it offers
+ * DEFLATE_OFFER; `path` is the request target (`/?topic=bench` for the push server).
+ */
+export function upgradeRequest(port, deflate = false, path = "/") {
   return new TextEncoder().encode(
-    "GET / HTTP/1.1\r\n" +
+    `GET ${path} HTTP/1.1\r\n` +
       `Host: 127.0.0.1:${port}\r\n` +
       "Upgrade: websocket\r\n" +
       "Connection: Upgrade\r\n" +
