@@ -1,10 +1,13 @@
 /**
- * Test helper: the CLI run to its end as a child process.
+ * Test helpers: the CLI as a child process, run to its end or started and
+ * stopped around a test.
  *
  * @module
  */
 
+import { assertEquals } from "@std/assert";
 import { denoRunArgs } from "./_deno_run.ts";
+import { LineProcess } from "./clients/peers.ts";
 
 const REPO = new URL("../", import.meta.url);
 const CLI = new URL("src/cli.ts", REPO);
@@ -98,4 +101,40 @@ export async function startCli(args: string[], options: RunOptions = {}): Promis
   const port = Number(stdout.match(/^pushwire listening on https?:\/\/[^\s]+:(\d+)\//)?.[1]);
   if (!(port > 0)) throw new Error(`unexpected output: ${stdout}\n${await stop()}`);
   return { port, stop };
+}
+
+/** A CLI started for a browser test: its line reader, the URL it printed, its port. */
+export interface CliLines {
+  /** The process, read line by line. */
+  process: LineProcess;
+  /** The URL it printed. */
+  url: string;
+  /** Its port. */
+  port: number;
+}
+
+/**
+ * Starts the CLI on 127.0.0.1 and `port` (0: a free one), read line by line
+ * (its stdin is a pipe: `process.send` writes lines to it).
+ */
+export async function startCliLines(port: number, more: string[] = []): Promise<CliLines> {
+  const args = ["--port", String(port), "--hostname", "127.0.0.1", ...more];
+  const process = new LineProcess(Deno.execPath(), denoRunArgs(CLI, args), { cwd: REPO });
+  try {
+    const line = await process.nextLine("pushwire listening on ...");
+    const url = line.match(/^pushwire listening on (http:\/\/\S+)$/)?.[1];
+    if (url === undefined) throw new Error(`unexpected first line: ${line}`);
+    return { process, url, port: Number(new URL(url).port) };
+  } catch (error) {
+    process.kill("SIGKILL");
+    const { stderr } = await process.close();
+    throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
+  }
+}
+
+/** Stops a CLI with SIGTERM, as a person's Ctrl-C would, and checks it exits 0. */
+export async function stopCliLines(process: LineProcess): Promise<void> {
+  process.kill("SIGTERM");
+  const { status, stderr } = await process.close();
+  assertEquals(status.code, 0, `the CLI exited with ${status.code}: ${stderr}`);
 }

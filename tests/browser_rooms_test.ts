@@ -13,7 +13,6 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { denoRunArgs } from "./_deno_run.ts";
 import { SECRET, signToken } from "./_jwt.ts";
 import {
   LineProcess,
@@ -22,40 +21,11 @@ import {
   nextEvent,
   peerTest,
 } from "./clients/peers.ts";
+import { startCliLines, stopCliLines } from "./_cli.ts";
 
 const REPO = new URL("../", import.meta.url);
 const SCREENSHOT = new URL(".out/rooms.png", REPO).pathname;
 const missing = await missingChromium() ?? await missingNodePackage("playwright-core");
-
-/** Starts the CLI on `port` (0: a free one) and returns it with its URL. */
-async function startServer(
-  port: number,
-  more: string[] = [],
-): Promise<{ process: LineProcess; url: string }> {
-  const args = ["--port", String(port), "--hostname", "127.0.0.1", "--stdin", "off", ...more];
-  const process = new LineProcess(
-    Deno.execPath(),
-    denoRunArgs(new URL("src/cli.ts", REPO), args),
-    { cwd: REPO },
-  );
-  try {
-    const line = await process.nextLine("pushwire listening on ...");
-    const url = line.match(/^pushwire listening on (http:\/\/\S+)$/)?.[1];
-    if (url === undefined) throw new Error(`unexpected first line: ${line}`);
-    return { process, url };
-  } catch (error) {
-    process.kill("SIGKILL");
-    const { stderr } = await process.close();
-    throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
-  }
-}
-
-/** Stops the CLI with SIGTERM and checks it exits 0. */
-async function stopServer(server: LineProcess): Promise<void> {
-  server.kill("SIGTERM");
-  const { status, stderr } = await server.close();
-  assertEquals(status.code, 0, `the CLI exited with ${status.code}: ${stderr}`);
-}
 
 /** The browser client's "pages" script: one command, its event back. */
 async function ask(
@@ -72,13 +42,13 @@ async function withPages(
   fn: (browser: LineProcess, server: { current: LineProcess; url: string }) => Promise<void>,
   args: string[] = [],
 ): Promise<void> {
-  const started = await startServer(0, args);
+  const started = await startCliLines(0, ["--stdin", "off", ...args]);
   const server = { current: started.process, url: started.url };
   let stopped = false;
   const browser = new LineProcess("node", ["browser_client.mjs", started.url, SCREENSHOT, "pages"]);
   try {
     await fn(browser, server);
-    await stopServer(server.current);
+    await stopCliLines(server.current);
     stopped = true;
   } finally {
     browser.kill("SIGTERM");
@@ -156,9 +126,9 @@ peerTest(
 
       // The server restarts on the same port: each page reconnects under its name.
       const port = Number(new URL(server.url).port);
-      await stopServer(server.current);
+      await stopCliLines(server.current);
       await ask(browser, "state A reconnecting", "state");
-      server.current = (await startServer(port)).process;
+      server.current = (await startCliLines(port, ["--stdin", "off"])).process;
       await ask(browser, "state A connected", "state");
       await ask(browser, "state B connected", "state");
       await ask(browser, "say B back again", "said");

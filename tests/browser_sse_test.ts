@@ -11,7 +11,6 @@
  */
 
 import { assertEquals, assertMatch } from "@std/assert";
-import { denoRunArgs } from "./_deno_run.ts";
 import {
   LineProcess,
   missingChromium,
@@ -19,41 +18,11 @@ import {
   nextEvent,
   peerTest,
 } from "./clients/peers.ts";
+import { startCliLines, stopCliLines } from "./_cli.ts";
 
-const REPO = new URL("../", import.meta.url);
 const missing = await missingChromium() ?? await missingNodePackage("playwright-core");
 
 type Entry = { type: string; data?: Record<string, unknown>; lastEventId?: string };
-
-/** Starts the CLI on 127.0.0.1 and returns it with its port. */
-async function startServer(port: number): Promise<{ process: LineProcess; port: number }> {
-  const args = denoRunArgs(new URL("src/cli.ts", REPO), [
-    "--port",
-    String(port),
-    "--hostname",
-    "127.0.0.1",
-    "--stdin",
-    "off",
-  ]);
-  const process = new LineProcess(Deno.execPath(), args, { cwd: REPO });
-  try {
-    const line = await process.nextLine("pushwire listening on ...");
-    const url = line.match(/^pushwire listening on (http:\/\/\S+)$/)?.[1];
-    if (url === undefined) throw new Error(`unexpected first line: ${line}`);
-    return { process, port: Number(new URL(url).port) };
-  } catch (error) {
-    process.kill("SIGKILL");
-    const { stderr } = await process.close();
-    throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
-  }
-}
-
-/** Stops the CLI with SIGTERM and checks it exits 0. */
-async function stopServer(server: LineProcess): Promise<void> {
-  server.kill("SIGTERM");
-  const { status, stderr } = await server.close();
-  assertEquals(status.code, 0, `the CLI exited with ${status.code}: ${stderr}`);
-}
 
 /** Publishes text with `POST /publish` (loopback needs no token). */
 async function publish(port: number, topic: string, text: string): Promise<void> {
@@ -78,7 +47,7 @@ peerTest(
     let server: LineProcess | undefined;
     let browser: LineProcess | undefined;
     try {
-      const first = await startServer(0);
+      const first = await startCliLines(0, ["--stdin", "off"]);
       server = first.process;
       const { port } = first;
       browser = new LineProcess("node", [
@@ -98,7 +67,7 @@ peerTest(
       const epoch = last.split(":")[1]!;
       assertEquals(last, `news:${epoch}:2,sport:${epoch}:1`);
 
-      await stopServer(server);
+      await stopCliLines(server);
       server = undefined;
       await browser.send("wait close 1");
       const closed = (await nextEvent(browser, "waited")).log as Entry[];
@@ -108,7 +77,7 @@ peerTest(
       });
 
       // Back on the same port; published before the EventSource comes back.
-      const second = await startServer(port);
+      const second = await startCliLines(port, ["--stdin", "off"]);
       server = second.process;
       await publish(port, "sport", "s2");
       await browser.send("wait subscribed 4");
@@ -136,7 +105,7 @@ peerTest(
     } finally {
       browser?.kill("SIGTERM");
       const ended = await browser?.close();
-      if (server !== undefined) await stopServer(server);
+      if (server !== undefined) await stopCliLines(server);
       if (ended !== undefined && ended.status.code !== 0 && ended.stderr !== "") {
         console.error(`browser client stderr:\n${ended.stderr}`);
       }

@@ -13,42 +13,11 @@ import {
   nextEvent,
   peerTest,
 } from "./clients/peers.ts";
+import { startCliLines, stopCliLines } from "./_cli.ts";
 
 const REPO = new URL("../", import.meta.url);
 const SCREENSHOT = new URL(".out/chat.png", REPO).pathname;
 const missing = await missingChromium() ?? await missingNodePackage("playwright-core");
-
-/** `deno run` arguments for the CLI, resolving `@std` the way this test run does. */
-function cliArgs(port: number): string[] {
-  const args = ["run", "-N"];
-  // The offline @std fallback is in use: the CLI needs the same import map.
-  if (import.meta.resolve("@std/cli").startsWith("file:")) {
-    args.push(`--import-map=${new URL(".ci/std/import_map.json", REPO).pathname}`);
-  }
-  return [...args, "src/cli.ts", "--port", String(port), "--hostname", "127.0.0.1"];
-}
-
-/** Starts the CLI and returns it with the URL it printed. */
-async function startServer(port: number): Promise<{ process: LineProcess; url: string }> {
-  const process = new LineProcess(Deno.execPath(), cliArgs(port), { cwd: REPO });
-  try {
-    const line = await process.nextLine("pushwire listening on ...");
-    const url = line.match(/^pushwire listening on (http:\/\/\S+)$/)?.[1];
-    if (url === undefined) throw new Error(`unexpected first line: ${line}`);
-    return { process, url };
-  } catch (error) {
-    process.kill("SIGKILL");
-    const { stderr } = await process.close();
-    throw new Error(`${(error as Error).message}\nstderr: ${stderr}`);
-  }
-}
-
-/** Stops the CLI with SIGTERM, as a person's Ctrl-C would, and checks it exits 0. */
-async function stopServer(server: LineProcess): Promise<void> {
-  server.kill("SIGTERM");
-  const { status, stderr } = await server.close();
-  assertEquals(status.code, 0, `the CLI exited with ${status.code}: ${stderr}`);
-}
 
 peerTest(
   missing,
@@ -57,7 +26,7 @@ peerTest(
     let server: LineProcess | undefined;
     let browser: LineProcess | undefined;
     try {
-      const first = await startServer(0);
+      const first = await startCliLines(0);
       server = first.process;
       const port = Number(new URL(first.url).port);
       browser = new LineProcess("node", ["browser_client.mjs", first.url, SCREENSHOT]);
@@ -70,13 +39,13 @@ peerTest(
       await browser.send("pushed");
       await nextEvent(browser, "pushed", 20_000);
 
-      await stopServer(server);
+      await stopCliLines(server);
       server = undefined;
       await browser.send("stopped");
       const gone = await nextEvent(browser, "disconnected", 20_000);
       assertEquals(gone.status, "reconnecting");
 
-      const second = await startServer(port);
+      const second = await startCliLines(port);
       server = second.process;
       assertEquals(second.url, first.url);
       await browser.send("restarted");
@@ -111,7 +80,7 @@ peerTest(
     } finally {
       browser?.kill("SIGTERM");
       const ended = await browser?.close();
-      if (server !== undefined) await stopServer(server);
+      if (server !== undefined) await stopCliLines(server);
       if (ended !== undefined && ended.status.code !== 0 && ended.stderr !== "") {
         console.error(`browser client stderr:\n${ended.stderr}`);
       }
