@@ -32,6 +32,7 @@ Deno.test({
   fn: async () => {
     await withPush({}, async (_push, port) => {
       const watcher = new TestClient(port, "/?topic=room:1");
+      await waitEvent(watcher, (e) => e.type === "presence"); // in before Eve, so she is a join
       const eve = new TestClient(port, "/?topic=room:1&name=Eve");
       const you = (await waitEvent(eve, (e) => e.type === "presence")).you;
       await waitEvent(watcher, (e) => e.type === "join" && e.client === you);
