@@ -73,6 +73,7 @@ export {
   type PushWorkers,
   servePushWorkers,
   type ServePushWorkersOptions,
+  type WorkerRedis,
   type WorkerServeOptions,
 } from "./src/app/workers/serve_push_workers.ts";
 export { PushHub, type PushHubOptions } from "./src/push/hub.ts";

@@ -77,8 +77,9 @@
  *   --redis-timeout <s>   seconds to keep trying to reach Redis at start
  *                         (default 10)
  *   --workers <n|auto>    serve the port from n workers (auto: one per core), one
- *                         set of topics, ids and rooms; Linux; needs
- *                         --unstable-net and -R=<the src/ folder> (default: one)
+ *                         set of topics, ids and rooms (with --redis, each
+ *                         worker a Redis node); Linux; needs --unstable-net
+ *                         and -R=<the src/ folder> (default: one)
  *   --log-level <level>   debug, info, warn, error or silent: JSON lines on
  *                         stderr (default info)
  *   --stdin <mode>        auto: read lines from a pipe or file, and from a
@@ -350,6 +351,14 @@ async function serveWorkers(
       logger,
       logLevel: command.logLevel,
       ...(jwt === undefined ? {} : { jwt }),
+      ...(command.redis === undefined ? {} : {
+        redis: {
+          url: command.redis,
+          size: command.history,
+          ttl: command.historyTtlSeconds * 1000,
+          connectTimeout: command.redisTimeoutSeconds * 1000,
+        },
+      }),
     });
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);

@@ -86,8 +86,9 @@ Options:
   --redis-timeout <s>   seconds to keep trying to reach Redis at start
                         (default 10)
   --workers <n|auto>    serve the port from n workers (auto: one per core), one
-                        set of topics, ids and rooms; Linux; needs
-                        --unstable-net and -R=<the src/ folder> (default: one)
+                        set of topics, ids and rooms (with --redis, each
+                        worker a Redis node); Linux; needs --unstable-net
+                        and -R=<the src/ folder> (default: one)
   --log-level <level>   debug, info, warn, error or silent: JSON lines on
                         stderr (default info)
   --stdin <mode>        auto: read lines from a pipe or file, and from a
@@ -320,11 +321,6 @@ function serveCommand(flags: ReturnType<typeof parseFlags>): ServeCommand {
     throw new TypeError("Invalid --redis: use redis://host:port/db (or rediss:// for TLS)");
   }
   const workers = workerCount(flags.workers);
-  if (workers !== undefined && redis !== undefined) {
-    throw new TypeError(
-      "--workers and --redis do not go together: run one process per core with --redis instead",
-    );
-  }
   return {
     ...(workers === undefined ? {} : { workers }),
     kind: "serve",

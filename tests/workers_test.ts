@@ -261,18 +261,13 @@ Deno.test("--workers 2: a worker that dies is reported and replaced; the other s
   }
 });
 
-Deno.test("pushwire --workers: needs --unstable-net and read access, refuses --redis, SIGTERM closes every worker's sockets", async (t) => {
+Deno.test("pushwire --workers: needs --unstable-net and read access, SIGTERM closes every worker's sockets", async (t) => {
   await t.step("without read access: exit 1 naming the -R to add", async () => {
     const { code, stderr } = await runCli(["--workers", "2", "--port", "0"], {
       permissions: ["--unstable-net"],
     });
     assertEquals(code, 1);
     assertMatch(stderr, /error: workers need read access to their modules: run with -R=\S*src\//);
-  });
-  await t.step("with --redis: exit 2", async () => {
-    const { code, stderr } = await runCli(["--workers", "2", "--redis", "redis://127.0.0.1:1/0"]);
-    assertEquals(code, 2);
-    assertStringIncludes(stderr, "--workers and --redis do not go together");
   });
   await t.step("listens once, SIGTERM: every socket gets 1001, exit 0", async () => {
     const child = new Deno.Command(Deno.execPath(), {

@@ -19,9 +19,9 @@ import type { JwtOptions } from "../../auth/jwt.ts";
 import { type Logger, type LogThreshold, SILENT } from "../../server/log.ts";
 import { DEFAULTS } from "../../defaults.ts";
 import { WorkerFleet } from "./worker_fleet.ts";
-import type { WorkerServeOptions } from "./worker_messages.ts";
+import type { WorkerRedis, WorkerServeOptions } from "./worker_messages.ts";
 
-export type { WorkerServeOptions } from "./worker_messages.ts";
+export type { WorkerRedis, WorkerServeOptions } from "./worker_messages.ts";
 
 /** The worker's module. */
 const WORKER_URL = new URL("./worker_main.ts", import.meta.url);
@@ -46,6 +46,13 @@ export interface ServePushWorkersOptions extends WorkerServeOptions {
   logLevel?: LogThreshold;
   /** Clients must present a JWT: the options of `jwtAuthorizer`, built in each worker. */
   jwt?: JwtOptions;
+  /**
+   * Share topics through Redis: each worker is then a Redis node (its own
+   * `RedisEngine` and `RedisPresence`), sharing one view with the other
+   * workers and nodes; the coordinator only gathers `/metrics` and
+   * `/healthz`.
+   */
+  redis?: WorkerRedis;
   /**
    * Milliseconds a worker has to start listening.
    *
@@ -107,7 +114,7 @@ export interface PushWorkers {
  * a worker's modules cannot be read (`-R`), or a worker fails to listen.
  */
 export async function servePushWorkers(options: ServePushWorkersOptions): Promise<PushWorkers> {
-  const { workers: count, logger = SILENT, logLevel = "silent", jwt, ...serve } = options;
+  const { workers: count, logger = SILENT, logLevel = "silent", jwt, redis, ...serve } = options;
   const startTimeout = options.startTimeout ?? 10_000;
   delete (serve as { startTimeout?: number }).startTimeout;
   if (!Number.isSafeInteger(count) || count < 1) {
@@ -129,6 +136,7 @@ export async function servePushWorkers(options: ServePushWorkersOptions): Promis
     start: {
       logLevel,
       ...(jwt === undefined ? {} : { jwt }),
+      ...(redis === undefined ? {} : { redis }),
       options: {
         ...serve,
         maxConnections: share(serve.maxConnections ?? DEFAULTS.maxConnections),

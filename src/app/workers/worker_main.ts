@@ -54,8 +54,7 @@ async function start(message: WorkerStart, port: MessagePort): Promise<void> {
     ...message.options,
     reusePort: true,
     logger,
-    engine: new WorkerEngine(link),
-    presenceStore: new WorkerPresence(link, message.node),
+    ...await sharedState(message, link, logger),
     routes: gatheredRoutes(link, message.options.metricsToken),
   };
   if (message.jwt !== undefined) {
@@ -75,6 +74,35 @@ async function start(message: WorkerStart, port: MessagePort): Promise<void> {
   server.server.finished.finally(() => tell({ kind: "finished" }));
   await server.ready;
   tell({ kind: "listening", port: server.server.addr.port });
+}
+
+/**
+ * Where a worker's topics and presence live: the coordinator, or (with
+ * Redis) Redis, as for any node; npm:redis is loaded only then.
+ */
+async function sharedState(
+  message: WorkerStart,
+  link: WorkerLink,
+  logger: Logger,
+): Promise<Pick<ServePushOptions, "engine" | "presenceStore">> {
+  const { redis } = message;
+  if (redis === undefined) {
+    return {
+      engine: new WorkerEngine(link),
+      presenceStore: new WorkerPresence(link, message.node),
+    };
+  }
+  const { RedisEngine } = await import("../../push/redis_engine.ts");
+  const { RedisPresence } = await import("../../push/redis/presence.ts");
+  const engine = new RedisEngine({ ...redis, logger });
+  await engine.open();
+  const presenceStore = new RedisPresence({
+    url: redis.url,
+    node: message.node,
+    logger,
+    ...(redis.connectTimeout === undefined ? {} : { connectTimeout: redis.connectTimeout }),
+  });
+  return { engine, presenceStore };
 }
 
 /** `/metrics` and `/healthz` of the whole server: every worker's, gathered. */

@@ -40,6 +40,23 @@ export interface WorkerStart {
   logLevel: LogThreshold;
   /** The JWT options, when clients must present a token. */
   jwt?: JwtOptions;
+  /**
+   * With Redis: the worker is a Redis node (its own engine and presence
+   * store on this Redis) instead of a client of the coordinator.
+   */
+  redis?: WorkerRedis;
+}
+
+/** A worker's Redis: where, and the engine's history and start timeout. */
+export interface WorkerRedis {
+  /** The Redis URL. */
+  url: string;
+  /** Messages kept per topic. */
+  size?: number;
+  /** Milliseconds a message is kept. */
+  ttl?: number;
+  /** Milliseconds to keep trying to reach Redis at start. */
+  connectTimeout?: number;
 }
 
 /** Main → worker. */
