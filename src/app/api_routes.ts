@@ -36,8 +36,14 @@
 import { HttpError } from "../protocol/errors.ts";
 import { EngineUnavailableError } from "../push/engine.ts";
 import type { PresenceEntry } from "../push/presence.ts";
-import { bearerToken, timingSafeEqual } from "../server/access.ts";
-import type { HttpRequest, HttpResponse, HttpRoute, HttpRoutes } from "../server/routes.ts";
+import { requireBearer } from "../server/access.ts";
+import {
+  type HttpRequest,
+  type HttpResponse,
+  type HttpRoute,
+  type HttpRoutes,
+  jsonResponse,
+} from "../server/routes.ts";
 import { validateTopic } from "../server/topics.ts";
 import { checkReason, checkUser, type ClusterControl } from "./cluster_control.ts";
 import { snapshotEvent } from "./presence_events.ts";
@@ -110,13 +116,7 @@ async function checkKey(request: HttpRequest, apiKey: string | undefined): Promi
   if (apiKey === undefined) {
     throw new HttpError(404, "Not found: the server API is off (start the server with --api-key)");
   }
-  const sent = bearerToken(request.headers.get("authorization"));
-  if (sent === undefined) {
-    throw new HttpError(401, "Authorization: Bearer <api key> required", {
-      "WWW-Authenticate": 'Bearer realm="pushwire"',
-    });
-  }
-  if (!(await timingSafeEqual(sent, apiKey))) throw new HttpError(403, "Wrong API key");
+  await requireBearer(request.headers, apiKey, "API key");
 }
 
 /** A query parameter given exactly once, checked: 400 otherwise. */
@@ -154,7 +154,7 @@ function refusal(error: unknown): never {
   throw error;
 }
 
+/** A JSON answer of the API, never cached. */
 function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
-  const head = { "Content-Type": "application/json", "Cache-Control": "no-store", ...headers };
-  return { status, body: JSON.stringify(body) + "\n", headers: head };
+  return jsonResponse(status, body, { "Cache-Control": "no-store", ...headers });
 }

@@ -30,15 +30,9 @@
 
 import type { Sender } from "./events.ts";
 import { type AppendOptions, validateIdempotencyKey } from "./idempotency.ts";
-import {
-  bearerToken,
-  isCrossSite,
-  isLoopback,
-  originPolicy,
-  timingSafeEqual,
-} from "../server/access.ts";
+import { isCrossSite, isLoopback, originPolicy, requireBearer } from "../server/access.ts";
 import { HttpError } from "../protocol/errors.ts";
-import type { HttpRequest, HttpResponse, HttpRoute } from "../server/routes.ts";
+import { type HttpRequest, type HttpRoute, jsonResponse } from "../server/routes.ts";
 import { validateTopic } from "../server/topics.ts";
 
 /**
@@ -223,10 +217,10 @@ export function publishRoute(options: PublishRouteOptions): HttpRoute {
           request.headers.get("content-type"),
           await request.body(),
         );
-        return json(200, await options.publish(topic, publication, context));
+        return jsonResponse(200, await options.publish(topic, publication, context));
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        return json(error.status, { error: error.message }, { ...error.headers });
+        return jsonResponse(error.status, { error: error.message }, { ...error.headers });
       }
     },
   };
@@ -252,13 +246,7 @@ async function checkPublisher(
     }
     return;
   }
-  const sent = bearerToken(request.headers.get("authorization"));
-  if (sent === undefined) {
-    throw new HttpError(401, "Authorization: Bearer <token> required", {
-      "WWW-Authenticate": 'Bearer realm="pushwire"',
-    });
-  }
-  if (!(await timingSafeEqual(sent, token))) throw new HttpError(403, "Wrong token");
+  await requireBearer(request.headers, token);
 }
 
 /** The request's publish context: its `Idempotency-Key`, checked. */
@@ -282,12 +270,4 @@ function topicOf(query: URLSearchParams): string {
     throw new HttpError(400, (error as Error).message);
   }
   return topics[0]!;
-}
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
-  return {
-    status,
-    body: JSON.stringify(body) + "\n",
-    headers: { "Content-Type": "application/json", ...headers },
-  };
 }

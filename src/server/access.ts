@@ -418,3 +418,35 @@ function parseOrigin(origin: string): URL | undefined {
     return undefined;
   }
 }
+
+/**
+ * Requires a bearer token equal to `expected` (compared in constant time).
+ *
+ * @example
+ * ```ts
+ * import { requireBearer } from "./access.ts";
+ *
+ * await requireBearer(new Map([["authorization", "Bearer s3cret"]]), "s3cret"); // passes
+ * ```
+ *
+ * @param headers The request's header fields (names in lower case).
+ * @param expected The token to match.
+ * @param name What the token is called in the answers (`Wrong <name>`).
+ * @param realm The realm of the `WWW-Authenticate` challenge.
+ * @throws {HttpError} 401 (with `WWW-Authenticate`) when none is sent, 403
+ * for another.
+ */
+export async function requireBearer(
+  headers: ReadonlyMap<string, string>,
+  expected: string,
+  name = "token",
+  realm = "pushwire",
+): Promise<void> {
+  const sent = bearerToken(headers.get("authorization"));
+  if (sent === undefined) {
+    throw new HttpError(401, `Authorization: Bearer <${name}> required`, {
+      "WWW-Authenticate": `Bearer realm="${realm}"`,
+    });
+  }
+  if (!(await timingSafeEqual(sent, expected))) throw new HttpError(403, `Wrong ${name}`);
+}

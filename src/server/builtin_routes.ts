@@ -9,7 +9,7 @@
 
 import { DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
-import { bearerToken, isLoopback, timingSafeEqual } from "./access.ts";
+import { isLoopback, requireBearer } from "./access.ts";
 import { type Metrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 import type { HttpRequest, HttpRoute } from "./routes.ts";
 
@@ -189,11 +189,5 @@ export async function checkScraper(request: HttpRequest, token: string | undefin
       "Metrics are served to loopback clients only: set a metrics token to scrape from elsewhere",
     );
   }
-  const sent = bearerToken(request.headers.get("authorization"));
-  if (sent === undefined) {
-    throw new HttpError(401, "Authorization: Bearer <token> required", {
-      "WWW-Authenticate": 'Bearer realm="pushwire metrics"',
-    });
-  }
-  if (!(await timingSafeEqual(sent, token))) throw new HttpError(403, "Wrong token");
+  await requireBearer(request.headers, token, "token", "pushwire metrics");
 }

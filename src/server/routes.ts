@@ -50,6 +50,34 @@ export interface HttpResponse {
   headers?: Record<string, string>;
 }
 
+/**
+ * A JSON answer: the body as one line of JSON and a newline, with
+ * `Content-Type: application/json`.
+ *
+ * @example
+ * ```ts
+ * import { jsonResponse } from "./routes.ts";
+ *
+ * console.log(jsonResponse(200, { ok: true }).body); // {"ok":true}
+ * ```
+ *
+ * @param status The HTTP status.
+ * @param body The value to send.
+ * @param headers More headers.
+ * @returns The response.
+ */
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  return {
+    status,
+    body: JSON.stringify(body) + "\n",
+    headers: { "Content-Type": "application/json", ...headers },
+  };
+}
+
 /** One path of the route table. */
 export interface HttpRoute {
   /** The methods it answers; `GET` brings `HEAD` along. Others get 405. */
