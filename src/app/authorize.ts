@@ -9,7 +9,7 @@ import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { Authorization, Authorize, AuthorizeInfo } from "../server/options.ts";
 import { Identity } from "../auth/identity.ts";
 import { requestSubscriptions } from "../push/subscriptions.ts";
-import { nicknameOf } from "./identity_of.ts";
+import { nicknameOf } from "../chat/nickname.ts";
 
 /** The application's rules for upgrades and topics. */
 export interface TopicAccess {

@@ -13,8 +13,6 @@ import { Identity } from "../auth/identity.ts";
 import { nicknameOf } from "../chat/nickname.ts";
 import type { Socket } from "../server/socket.ts";
 
-export { MAX_NICKNAME_LENGTH, nicknameOf } from "../chat/nickname.ts";
-
 /**
  * The identity of a socket.
  *
