@@ -59,7 +59,7 @@ export {
 } from "./src/server/socket.ts";
 export type { EventStreamOptions } from "./src/server/event_stream.ts";
 export type { ResumePoint } from "./src/protocol/event_stream.ts";
-export { type BroadcastOptions, Registry } from "./src/server/registry.ts";
+export { type BroadcastOptions, Registry, type RegistryAddOptions } from "./src/server/registry.ts";
 export { type Subscriber, TopicIndex } from "./src/server/topics.ts";
 export type { HttpRequest, HttpResponse, HttpRoute, HttpRoutes } from "./src/server/routes.ts";
 export type { Metric, Metrics, MetricsCollector } from "./src/server/metrics.ts";

@@ -219,8 +219,9 @@ Deno.test("Outbox.pushAll() takes an event's parts together, or none past the ca
         return Promise.resolve(bytes.length);
       },
     },
-    { onError: () => {}, onDrain: () => {} },
     4,
+    { onError: () => {}, onDrain: () => {} },
+    undefined,
   );
   assert(outbox.pushAll([new Uint8Array([1]), new Uint8Array([2, 3])]));
   assert(!outbox.pushAll([new Uint8Array([4]), new Uint8Array([5])]), "5 bytes > the cap of 4");

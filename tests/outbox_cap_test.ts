@@ -34,12 +34,12 @@ const NONE = { onError: () => {}, onDrain: () => {} };
 
 Deno.test("Outbox refuses a frame past its cap unless nothing else waits", () => {
   const { writer } = stalledWriter();
-  const outbox = new Outbox(writer, NONE, 10);
+  const outbox = new Outbox(writer, 10, NONE, undefined);
   assertEquals(outbox.push(new Uint8Array(6)), true);
   assertEquals(outbox.push(new Uint8Array(4)), true, "exactly at the cap");
   assertEquals(outbox.push(new Uint8Array(1)), false);
   assertEquals(outbox.queuedBytes, 10, "the refused frame was not queued");
-  const alone = new Outbox(writer, NONE, 10);
+  const alone = new Outbox(writer, 10, NONE, undefined);
   assertEquals(alone.push(new Uint8Array(50)), true, "a frame alone is always taken");
   assertEquals(alone.push(new Uint8Array(1)), false);
 });
@@ -48,7 +48,7 @@ const pong = (n: number, length = 1) => Uint8Array.of(0x8a, length, ...new Array
 
 Deno.test("Outbox.pong(): past 16 waiting pongs, a new one replaces the newest, in its place", async () => {
   const { writer, writes, complete } = stalledWriter();
-  const outbox = new Outbox(writer, NONE, 1000);
+  const outbox = new Outbox(writer, 1000, NONE, undefined);
   outbox.pong(pong(0));
   await settle();
   assertEquals(writes.length, 1, "the first pong is being written");
@@ -72,7 +72,7 @@ Deno.test("Outbox.pong(): past 16 waiting pongs, a new one replaces the newest, 
 
 Deno.test("Outbox.pong() keeps to the cap, counting the pong it replaces as gone", () => {
   const { writer } = stalledWriter();
-  const outbox = new Outbox(writer, NONE, 3 + 16 * 3);
+  const outbox = new Outbox(writer, 3 + 16 * 3, NONE, undefined);
   outbox.push(new Uint8Array(3));
   for (let n = 0; n < 16; n++) assertEquals(outbox.pong(pong(n)), true);
   assertEquals(outbox.queuedBytes, 3 + 16 * 3, "at the cap");
@@ -83,7 +83,7 @@ Deno.test("Outbox.pong() keeps to the cap, counting the pong it replaces as gone
 
 Deno.test("Outbox joins at most its cap into one write; the rest waits for the next", async () => {
   const { writer, writes, complete } = stalledWriter();
-  const outbox = new Outbox(writer, NONE, 8);
+  const outbox = new Outbox(writer, 8, NONE, undefined);
   outbox.pushPastCap(Uint8Array.of(1, 1, 1));
   outbox.pushPastCap(Uint8Array.of(2, 2, 2));
   outbox.pushPastCap(Uint8Array.of(3, 3, 3));

@@ -34,7 +34,12 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 Deno.test("Outbox writes once the task ends, one write in flight, later frames joined", async () => {
   const { writer, writes, completeNext, inFlight } = manualWriter();
   let drained = 0;
-  const outbox = new Outbox(writer, { onError: () => {}, onDrain: () => drained++ });
+  const outbox = new Outbox(
+    writer,
+    Infinity,
+    { onError: () => {}, onDrain: () => drained++ },
+    undefined,
+  );
   outbox.push(new Uint8Array([1]));
   outbox.push(new Uint8Array([2, 3]));
   assertEquals(writes, [], "nothing is written before the task ends");
@@ -62,7 +67,7 @@ Deno.test("Outbox writes once the task ends, one write in flight, later frames j
 
 Deno.test("Outbox finishes a partial write before the next frames", async () => {
   const { writer, writes, completeNext } = manualWriter(2);
-  const outbox = new Outbox(writer, { onError: () => {}, onDrain: () => {} });
+  const outbox = new Outbox(writer, Infinity, { onError: () => {}, onDrain: () => {} }, undefined);
   outbox.push(new Uint8Array([1, 2, 3, 4, 5]));
   await tick();
   outbox.push(new Uint8Array([6]));
@@ -77,7 +82,10 @@ Deno.test("Outbox finishes a partial write before the next frames", async () => 
 Deno.test("Outbox stops on a failed write and after stop()", async () => {
   const { writer, writes, failNext } = manualWriter();
   const errors: unknown[] = [];
-  const outbox = new Outbox(writer, { onError: (error) => errors.push(error), onDrain: () => {} });
+  const outbox = new Outbox(writer, Infinity, {
+    onError: (_owner, error) => errors.push(error),
+    onDrain: () => {},
+  }, undefined);
   outbox.push(new Uint8Array([1]));
   await tick();
   outbox.push(new Uint8Array([2]));
@@ -88,7 +96,12 @@ Deno.test("Outbox stops on a failed write and after stop()", async () => {
   assertEquals(writes, [[1]], "nothing more is written");
 
   const second = manualWriter();
-  const stopped = new Outbox(second.writer, { onError: () => {}, onDrain: () => {} });
+  const stopped = new Outbox(
+    second.writer,
+    Infinity,
+    { onError: () => {}, onDrain: () => {} },
+    undefined,
+  );
   stopped.push(new Uint8Array([1]));
   stopped.stop();
   stopped.push(new Uint8Array([2]));

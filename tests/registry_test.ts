@@ -96,3 +96,14 @@ Deno.test("server.sockets yields real sockets as clients join", async () => {
     await until(() => server.sockets.size === 0);
   });
 });
+
+Deno.test("Registry.add() with leaveOnClose false keeps a closed socket until deleted", async () => {
+  const registry = new Registry();
+  const a = fakeSocket("a");
+  registry.add(a.socket, { leaveOnClose: false });
+  a.close();
+  await a.socket.closed;
+  await Promise.resolve();
+  assertEquals(registry.size, 1, "its owner deletes it");
+  assertEquals(registry.delete(a.socket), true);
+});

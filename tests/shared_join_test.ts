@@ -65,7 +65,7 @@ Deno.test("Outbox: sockets with the same queue write shared bytes, others their 
   const shared = [frame(0x81, 1, 0x61), frame(0x81, 1, 0x62)];
   const own = frame(0x8a, 0);
   const sockets = [recorder(), recorder(), recorder(), recorder()];
-  const outboxes = sockets.map(({ writer }) => new Outbox(writer, events));
+  const outboxes = sockets.map(({ writer }) => new Outbox(writer, Infinity, events, undefined));
   for (const outbox of outboxes.slice(0, 2)) for (const part of shared) outbox.push(part);
   outboxes[2]!.push(shared[0]!);
   outboxes[2]!.push(own);

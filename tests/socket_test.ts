@@ -468,8 +468,10 @@ Deno.test("ServerMetrics counts slow-consumer closes by cause, not by reason tex
   const slow = open({ maxBufferedBytes: 1 });
   slow.transport.stallWrites = true;
   const mimic = open();
-  stats.recordSocket(slow.socket);
-  stats.recordSocket(mimic.socket);
+  for (const { socket } of [slow, mimic]) {
+    stats.recordSocket();
+    socket.closed.then((result) => stats.recordClose(socket, result));
+  }
   slow.socket.sendFrame(new Uint8Array(1));
   slow.socket.sendFrame(new Uint8Array(1));
   mimic.transport.feed(clientClose(1008, "slow consumer: says the peer"));
@@ -602,4 +604,23 @@ Deno.test("Socket closes with 1008 past maxMessagesPerSecond by default, after t
   assertEquals((await socket.closed).code, CLOSE_CODE.PolicyViolation);
   assertEquals(socket.closeCause, "message-rate");
   assertEquals(socket.counters.messagesDropped, 0);
+});
+
+Deno.test("Socket tells onClose first, then closed resolves; closed asked for later resolves alike", async () => {
+  const told: string[] = [];
+  const transport = new FakeTransport();
+  const socket = new Socket(transport, {
+    id: "7",
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+    request: REQUEST,
+    onClose: (closing, result) => {
+      told.push(`${closing.id} ${result.code} ${closing.state}`);
+    },
+  });
+  transport.feed(clientClose(1000, "bye"));
+  await until(() => told.length === 1, "onClose");
+  assertEquals(told, ["7 1000 closed"]);
+  // No one asked for `closed` before the close: it is made now, settled.
+  assertEquals(await socket.closed, { code: 1000, reason: "bye", wasClean: true });
+  assertEquals(socket.closed, socket.closed, "the same promise each time");
 });

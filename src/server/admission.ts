@@ -174,10 +174,10 @@ export class Admission {
   /**
    * A socket's connection closed.
    *
-   * @param conn The connection.
+   * @param address Its remote address, as {@linkcode addressOf} gives it.
    */
-  release(conn: Conn): void {
-    this.#addresses.release(addressOf(conn));
+  release(address: string): void {
+    this.#addresses.release(address);
   }
 
   /**

@@ -1,48 +1,70 @@
 /**
  * One timer for many sockets: everything watched with the same interval is
  * checked by a single `setInterval`, which stops when nothing is watched.
- * Cheaper in memory than a timer per socket.
+ * A watched item costs one set entry: no timer and no closure of its own.
  *
  * @module
  */
 
-// Each interval's callbacks and the timer that runs them.
-const sweeps = new Map<
-  number,
-  { checks: Set<() => void>; timer: ReturnType<typeof setInterval> }
->();
-
 /**
- * Calls `check` every `interval` milliseconds until the returned function is
- * called.
+ * Items checked periodically, one timer per interval.
  *
  * @example
  * ```ts
- * import { watch } from "./heartbeat.ts";
+ * import { Sweeps } from "./heartbeat.ts";
  *
- * const unwatch = watch(1000, () => console.log("tick"));
- * unwatch();
+ * const sweeps = new Sweeps<string>((name) => console.log("checking", name));
+ * sweeps.add(1000, "a");
+ * sweeps.delete(1000, "a"); // nothing watched: the timer stops
  * ```
  *
- * @param interval Milliseconds between checks.
- * @param check What to call.
- * @returns A function that stops the checks.
+ * @typeParam T What is watched.
  */
-export function watch(interval: number, check: () => void): () => void {
-  let sweep = sweeps.get(interval);
-  if (sweep === undefined) {
-    const checks = new Set<() => void>();
-    const timer = setInterval(() => {
-      for (const each of checks) each();
-    }, interval);
-    sweep = { checks, timer };
-    sweeps.set(interval, sweep);
+export class Sweeps<T> {
+  readonly #check: (item: T) => void;
+  readonly #sweeps = new Map<
+    number,
+    { items: Set<T>; timer: ReturnType<typeof setInterval> }
+  >();
+
+  /**
+   * Makes an empty set of sweeps.
+   *
+   * @param check Called with each watched item at each of its intervals.
+   */
+  constructor(check: (item: T) => void) {
+    this.#check = check;
   }
-  sweep.checks.add(check);
-  const { checks, timer } = sweep;
-  return () => {
-    if (!checks.delete(check) || checks.size > 0) return;
-    clearInterval(timer);
-    sweeps.delete(interval);
-  };
+
+  /**
+   * Checks `item` every `interval` milliseconds until it is deleted.
+   *
+   * @param interval Milliseconds between checks.
+   * @param item What to check.
+   */
+  add(interval: number, item: T): void {
+    const sweep = this.#sweeps.get(interval);
+    if (sweep !== undefined) {
+      sweep.items.add(item);
+      return;
+    }
+    const items = new Set<T>([item]);
+    const timer = setInterval(() => {
+      for (const each of items) this.#check(each);
+    }, interval);
+    this.#sweeps.set(interval, { items, timer });
+  }
+
+  /**
+   * Stops checking `item`; the interval's timer stops once it checks nothing.
+   *
+   * @param interval The interval it was added with.
+   * @param item What to stop checking.
+   */
+  delete(interval: number, item: T): void {
+    const sweep = this.#sweeps.get(interval);
+    if (sweep === undefined || !sweep.items.delete(item) || sweep.items.size > 0) return;
+    clearInterval(sweep.timer);
+    this.#sweeps.delete(interval);
+  }
 }

@@ -20,18 +20,21 @@ const DONE: IteratorResult<Message> = Object.freeze({ value: undefined, done: tr
  * {@linkcode Inbox.end} marks that no more will come, and the iteration ends
  * once the queued ones are read.
  *
+ * @typeParam O The inbox's owner, which `onCaughtUp` is called with.
+ *
  * @example
  * ```ts
  * import { Inbox } from "./inbox.ts";
  *
- * const inbox = new Inbox(() => {});
+ * const inbox = new Inbox(() => {}, undefined);
  * inbox.push("hello");
  * inbox.end();
  * for await (const message of inbox.iterator()) console.log(message); // hello
  * ```
  */
-export class Inbox {
-  readonly #onCaughtUp: () => void;
+export class Inbox<O = unknown> {
+  readonly #onCaughtUp: (owner: O) => void;
+  readonly #owner: O;
   #messages: Message[] = [];
   #head = 0;
   #bytes = 0;
@@ -46,11 +49,14 @@ export class Inbox {
   /**
    * Makes an empty inbox.
    *
-   * @param onCaughtUp Called when the consumer, with nothing left queued,
-   * asks for the next message or stops iterating.
+   * @param onCaughtUp Called with `owner` when the consumer, with nothing
+   * left queued, asks for the next message or stops iterating (one function
+   * may serve many inboxes).
+   * @param owner What `onCaughtUp` is called with.
    */
-  constructor(onCaughtUp: () => void) {
+  constructor(onCaughtUp: (owner: O) => void, owner: O) {
     this.#onCaughtUp = onCaughtUp;
+    this.#owner = owner;
   }
 
   /** Whether every message was read and the consumer holds none. */
@@ -116,26 +122,26 @@ export class Inbox {
    * @returns The iterator (also its own async iterable).
    */
   iterator(): AsyncIterableIterator<Message> {
-    let finished = false;
-    const iterator: AsyncIterableIterator<Message> = {
-      next: () => finished ? Promise.resolve(DONE) : this.#next(),
-      return: () => {
-        finished = true;
-        this.#holds = false;
-        if (this.#head === this.#messages.length) this.#onCaughtUp();
-        return Promise.resolve(DONE);
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return new InboxIterator(this);
   }
 
-  // One step of iteration: a message or the end at once when there is one,
-  // else a promise that #wake settles. Written out rather than as an async
-  // generator: this is the per-message path.
-  #next(): Promise<IteratorResult<Message>> {
+  /** The consumer stopped iterating (for {@linkcode Inbox.iterator}'s iterators). */
+  stop(): void {
+    this.#holds = false;
+    if (this.#head === this.#messages.length) this.#onCaughtUp(this.#owner);
+  }
+
+  /**
+   * One step of iteration, for {@linkcode Inbox.iterator}'s iterators: a
+   * message or the end at once when there is one, else a promise that a
+   * push or the end settles. Written out rather than as an async generator:
+   * this is the per-message path.
+   *
+   * @returns A promise for the next message or the end.
+   */
+  next(): Promise<IteratorResult<Message>> {
     // A second call before the first settled waits its turn.
-    if (this.#waiting !== undefined) return this.#waiting.then(() => this.#next());
+    if (this.#waiting !== undefined) return this.#waiting.then(() => this.next());
     this.#holds = false;
     const result = this.#take();
     if (result !== undefined) return Promise.resolve(result);
@@ -162,7 +168,7 @@ export class Inbox {
       this.#holds = true;
       return { value: message, done: false };
     }
-    this.#onCaughtUp();
+    this.#onCaughtUp(this.#owner);
     return this.#ended ? DONE : undefined;
   }
 
@@ -178,5 +184,29 @@ export class Inbox {
     }
     this.#waiting = undefined;
     waiter(result);
+  }
+}
+
+// An iterator of an inbox: one small object, its methods on the prototype.
+class InboxIterator<O> implements AsyncIterableIterator<Message> {
+  readonly #inbox: Inbox<O>;
+  #finished = false;
+
+  constructor(inbox: Inbox<O>) {
+    this.#inbox = inbox;
+  }
+
+  next(): Promise<IteratorResult<Message>> {
+    return this.#finished ? Promise.resolve(DONE) : this.#inbox.next();
+  }
+
+  return(): Promise<IteratorResult<Message>> {
+    this.#finished = true;
+    this.#inbox.stop();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return this;
   }
 }

@@ -17,12 +17,17 @@ export interface Writer {
   write(bytes: Uint8Array): Promise<number>;
 }
 
-/** Callbacks of an {@linkcode Outbox}. */
-export interface OutboxEvents {
+/**
+ * Callbacks of an {@linkcode Outbox}, called with its owner: one object may
+ * serve many outboxes.
+ *
+ * @typeParam O The outboxes' owner.
+ */
+export interface OutboxEvents<O> {
   /** A write failed; the outbox stops. */
-  onError(error: unknown): void;
+  onError(owner: O, error: unknown): void;
   /** Everything queued has been written. */
-  onDrain(): void;
+  onDrain(owner: O): void;
 }
 
 // Outboxes that have frames to write. They are flushed together once the
@@ -62,16 +67,20 @@ function flushPending(): void {
  * const written: Uint8Array[] = [];
  * const outbox = new Outbox(
  *   { write: (bytes) => { written.push(bytes.slice()); return Promise.resolve(bytes.length); } },
+ *   Infinity,
  *   { onError: () => {}, onDrain: () => {} },
+ *   "an owner",
  * );
  * outbox.push(new Uint8Array([0x81, 0x01, 0x61]));
  * outbox.push(new Uint8Array([0x81, 0x01, 0x62]));
  * console.log(outbox.queuedBytes); // 6
  * ```
  */
-export class Outbox {
+export class Outbox<O = unknown> {
   readonly #writer: Writer;
-  readonly #events: OutboxEvents;
+  // Events shared by many outboxes, called with this one's owner.
+  readonly #events: OutboxEvents<O>;
+  readonly #owner: O;
   readonly #maxBytes: number;
   #frames: Uint8Array[] = [];
   #queuedBytes = 0;
@@ -87,14 +96,16 @@ export class Outbox {
    * Makes an empty outbox for one writer.
    *
    * @param writer Where the bytes go.
-   * @param events What to call on a write error and when drained.
    * @param maxBytes The cap: the most bytes queued or being written (a
    * single frame larger than it is still taken when nothing else waits), and
-   * the largest write the queued frames are joined into.
+   * the largest write the queued frames are joined into; `Infinity` for none.
+   * @param events What to call on a write error and when drained.
+   * @param owner What the events are called with.
    */
-  constructor(writer: Writer, events: OutboxEvents, maxBytes = Infinity) {
+  constructor(writer: Writer, maxBytes: number, events: OutboxEvents<O>, owner: O) {
     this.#writer = writer;
     this.#events = events;
+    this.#owner = owner;
     this.#maxBytes = maxBytes;
   }
 
@@ -284,7 +295,7 @@ export class Outbox {
       return;
     }
     this.#writing = false;
-    this.#events.onDrain();
+    this.#events.onDrain(this.#owner);
   }
 
   #forgetPongs(): void {
@@ -298,7 +309,7 @@ export class Outbox {
     this.#frames = [];
     this.#forgetPongs();
     this.#bytes = EMPTY;
-    this.#events.onError(error);
+    this.#events.onError(this.#owner, error);
   }
 }
 

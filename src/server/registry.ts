@@ -14,6 +14,18 @@ export interface BroadcastOptions {
   except?: Socket;
 }
 
+/** Options for {@linkcode Registry.add}. */
+export interface RegistryAddOptions {
+  /**
+   * Whether the socket leaves the registry by itself when it closes. A
+   * server passes `false` and deletes its sockets as it learns of their
+   * close, so that no socket holds a listener for it.
+   *
+   * @default {true}
+   */
+  leaveOnClose?: boolean;
+}
+
 // One link of the chain of joins: each resolves with the socket that joined
 // and the next link, or with `undefined` once the registry has ended.
 type Join = Promise<{ socket: Socket; next: Join } | undefined>;
@@ -50,14 +62,16 @@ export class Registry implements AsyncIterable<Socket>, Iterable<Socket> {
 
   /**
    * Adds a socket and announces it to every running iterator. It leaves the
-   * registry by itself when it closes.
+   * registry by itself when it closes, unless `options.leaveOnClose` is
+   * `false`.
    *
    * @param socket An open socket.
+   * @param options Whether the registry watches the socket's close.
    */
-  add(socket: Socket): void {
+  add(socket: Socket, options: RegistryAddOptions = {}): void {
     if (this.#ended) throw new Error("Cannot add a socket: the registry has ended");
     this.#sockets.set(socket.id, socket);
-    socket.closed.then(() => this.delete(socket));
+    if (options.leaveOnClose ?? true) socket.closed.then(() => this.delete(socket));
     const resolve = this.#resolveJoin;
     const next = this.#nextJoin();
     resolve({ socket, next });

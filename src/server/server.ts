@@ -50,7 +50,13 @@ import type { ServeOptions, SocketHandler } from "./options.ts";
 import { Registry } from "./registry.ts";
 import { handleHttp, type HttpRoutes } from "./routes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
-import { Socket, type SocketInit, type SocketOptions, type Wire } from "./socket.ts";
+import {
+  type CloseResult,
+  Socket,
+  type SocketInit,
+  type SocketOptions,
+  type Wire,
+} from "./socket.ts";
 import { TopicIndex } from "./topics.ts";
 
 type Conn = Deno.Conn<Deno.NetAddr>;
@@ -409,6 +415,15 @@ export class Server {
     }
   }
 
+  // Every socket's close, one function for all of them.
+  readonly #socketClosed = (socket: Socket, result: CloseResult): void => {
+    this.sockets.delete(socket);
+    this.#stats.recordClose(socket, result);
+    const address = addressOf(socket as { remoteAddr: Deno.NetAddr });
+    this.#admission.release(address);
+    logClose(this.#log, socket, address, result);
+  };
+
   #open(
     conn: Conn,
     init: Omit<SocketInit, "id" | "remoteAddr" | "topics">,
@@ -419,14 +434,11 @@ export class Server {
       id: String(++this.#nextId),
       remoteAddr: conn.remoteAddr,
       topics: this.topics,
+      onClose: this.#socketClosed,
     }, this.#socketOptions);
     if (data !== undefined) this.#data.set(socket, data);
-    this.#stats.recordSocket(socket);
-    socket.closed.then((result) => {
-      this.#admission.release(conn);
-      logClose(this.#log, socket, addressOf(conn), result);
-    });
-    this.sockets.add(socket);
+    this.#stats.recordSocket();
+    this.sockets.add(socket, { leaveOnClose: false });
     if (this.#handler === undefined) return;
     const fail = (error: unknown) => {
       this.#log.error("handler-failed", { socket: socket.id, ...errorFields(error) });

@@ -7,7 +7,7 @@
  */
 
 import { LabeledCounter, type Metric } from "./metrics.ts";
-import type { Socket, SocketCounters } from "./socket.ts";
+import type { CloseResult, Socket, SocketCounters } from "./socket.ts";
 import type { TopicIndex } from "./topics.ts";
 
 /**
@@ -102,19 +102,22 @@ export class ServerMetrics {
   #broadcasts = 0;
   #broadcastDeliveries = 0;
 
-  /**
-   * Counts an accepted socket, and its close and traffic once it closes.
-   *
-   * @param socket A socket that just joined.
-   */
-  recordSocket(socket: Socket): void {
+  /** Counts an accepted socket. */
+  recordSocket(): void {
     this.#accepted++;
-    socket.closed.then((result) => {
-      this.#closedByCode.add(String(result.code));
-      this.#closedByCause.add(socket.closeCause ?? "local");
-      if (socket.closeCause === "slow-consumer") this.#slowConsumers++;
-      addTraffic(this.#closedTotals, socket.counters);
-    });
+  }
+
+  /**
+   * Counts a socket's close and its traffic.
+   *
+   * @param socket A socket that just closed.
+   * @param result How it closed.
+   */
+  recordClose(socket: Socket, result: CloseResult): void {
+    this.#closedByCode.add(String(result.code));
+    this.#closedByCause.add(socket.closeCause ?? "local");
+    if (socket.closeCause === "slow-consumer") this.#slowConsumers++;
+    addTraffic(this.#closedTotals, socket.counters);
   }
 
   /**

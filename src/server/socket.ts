@@ -13,8 +13,7 @@ import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { decodeClosePayload } from "../protocol/close_frame.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { encodeFrame, type Frame, OPCODE } from "../protocol/frame.ts";
-import { FrameDecoder } from "../protocol/frame_decoder.ts";
-import { type Message, MessageAssembler } from "../protocol/message.ts";
+import type { Message, MessageAssembler } from "../protocol/message.ts";
 import {
   type CloseAction,
   type CloseCause,
@@ -23,13 +22,14 @@ import {
   type SocketState,
 } from "./closing_handshake.ts";
 import { messageFrame } from "./compression.ts";
-import { watch } from "./heartbeat.ts";
+import { Sweeps } from "./heartbeat.ts";
 import { Inbox } from "./inbox.ts";
-import { Outbox } from "./outbox.ts";
-import { budgetedInflater, BudgetError, type MessageRate, messageRateOf } from "./peer_budget.ts";
+import { Outbox, type OutboxEvents } from "./outbox.ts";
+import { type FrameReader, frameReader } from "./frame_reader.ts";
+import { BudgetError, type MessageRate, messageRateOf } from "./peer_budget.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
 import type { TopicIndex } from "./topics.ts";
-import type { Deflater, PreparedMessage } from "../protocol/deflate.ts";
+import type { Deflater, Inflater, PreparedMessage } from "../protocol/deflate.ts";
 import type { EventStreamWire } from "./event_stream.ts";
 import type {
   SendOptions,
@@ -77,6 +77,17 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export class Socket implements AsyncIterable<Message> {
+  // What every socket's timers, inbox and outbox call, with the socket: no
+  // socket holds closures of its own for them.
+  static readonly #idleChecks = new Sweeps<Socket>((socket) => socket.#checkIdle());
+  static readonly #caughtUp = (socket: Socket) => socket.#step(socket.#handshake.pay());
+  static readonly #outboxEvents: OutboxEvents<Socket> = {
+    onError: (socket) => socket.#destroy(),
+    onDrain: (socket) => {
+      if (socket.#handshake.phase === "draining") socket.#step(socket.#handshake.drained());
+    },
+  };
+
   /** The socket's identifier, unique within its server. */
   readonly id: string;
   /** The peer's address. */
@@ -92,11 +103,13 @@ export class Socket implements AsyncIterable<Message> {
 
   readonly #transport: Transport;
   readonly #events: EventStreamWire | undefined;
-  readonly #decoder: FrameDecoder;
-  readonly #assembler: MessageAssembler;
+  // Made on the first bytes from the peer: many sockets only receive.
+  #reader: FrameReader | undefined;
+  readonly #options: SocketOptions;
+  readonly #inflater: Inflater | undefined;
   readonly #deflater: Deflater | undefined;
-  readonly #outbox: Outbox;
-  readonly #inbox: Inbox;
+  readonly #outbox: Outbox<Socket>;
+  readonly #inbox: Inbox<Socket>;
   readonly #closeTimeout: number;
   readonly #messageRate: MessageRate | undefined;
   readonly #rateNotice: string;
@@ -112,12 +125,17 @@ export class Socket implements AsyncIterable<Message> {
   readonly #handshake = new ClosingHandshake();
   // The owed close's deadline in the "owed" phase, the close timeout after.
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #unwatchIdle: (() => void) | undefined;
+  // The idle check's interval, or 0 for none.
+  readonly #idleInterval: number;
   // Idle checks since the peer was last heard: the second pings, the third
   // closes. On an event stream: bytesOut at the last check.
   #silentChecks = 0;
 
-  readonly #closed = Promise.withResolvers<CloseResult>();
+  readonly #onClose: SocketInit["onClose"];
+  // How the socket ended, once it has; `closed` is made when first asked for.
+  #result: CloseResult | undefined;
+  #closed: Promise<CloseResult> | undefined;
+  #resolveClosed: ((result: CloseResult) => void) | undefined;
 
   /**
    * Wraps an accepted, upgraded connection and starts reading. Servers make
@@ -137,31 +155,19 @@ export class Socket implements AsyncIterable<Message> {
     this.#events = init.eventStream;
     this.wire = init.eventStream === undefined ? "websocket" : "event-stream";
     this.#topicIndex = init.topics;
-    this.#decoder = new FrameDecoder({
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
-      ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
-      allowRsv1: init.compression !== undefined,
-    });
+    this.#onClose = init.onClose;
+    this.#options = options;
     this.#deflater = init.compression?.deflater;
-    const inflater = init.compression?.inflater;
-    this.#assembler = new MessageAssembler(
-      inflater === undefined ? {} : { inflater: budgetedInflater(inflater, options) },
-    );
+    this.#inflater = init.compression?.inflater;
     this.extensions = init.compression?.response ?? "";
     this.#closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
     this.#messageRate = messageRateOf(options);
     this.#rateNotice = options.messageRateNotice ?? "";
-    this.#inbox = new Inbox(() => this.#step(this.#handshake.pay()));
-    this.#outbox = new Outbox(transport, {
-      onError: () => this.#destroy(),
-      onDrain: () => {
-        if (this.#handshake.phase === "draining") this.#step(this.#handshake.drained());
-      },
-    }, options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes);
-    const idleTimeout = this.#events?.heartbeat ?? options.idleTimeout ?? 0;
-    if (idleTimeout > 0) {
-      this.#unwatchIdle = watch(idleTimeout, () => this.#checkIdle());
-    }
+    this.#inbox = new Inbox<Socket>(Socket.#caughtUp, this);
+    const maxBytes = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
+    this.#outbox = new Outbox<Socket>(transport, maxBytes, Socket.#outboxEvents, this);
+    this.#idleInterval = Math.max(0, this.#events?.heartbeat ?? options.idleTimeout ?? 0);
+    if (this.#idleInterval > 0) Socket.#idleChecks.add(this.#idleInterval, this);
     this.#readLoop(init.head ?? EMPTY);
   }
 
@@ -230,7 +236,10 @@ export class Socket implements AsyncIterable<Message> {
 
   /** Resolves once the connection has ended, with how it ended. Never rejects. */
   get closed(): Promise<CloseResult> {
-    return this.#closed.promise;
+    this.#closed ??= this.#result === undefined
+      ? new Promise((resolve) => this.#resolveClosed = resolve)
+      : Promise.resolve(this.#result);
+    return this.#closed;
   }
 
   /**
@@ -356,15 +365,17 @@ export class Socket implements AsyncIterable<Message> {
       return this.#step(this.#handshake.failed(CLOSE_CODE.ProtocolError, "unexpected bytes"));
     }
     try {
-      const frames = this.#decoder.push(chunk);
-      for (const frame of frames) {
-        this.#onFrame(frame);
+      const reader = this.#reader ??= frameReader(this.#options, this.#inflater);
+      for (const frame of reader.decoder.push(chunk)) {
+        this.#onFrame(frame, reader.assembler);
         if (!this.#handshake.reading) return;
       }
-      const error = this.#decoder.pendingError;
+      const error = reader.decoder.pendingError;
       if (error !== undefined) throw error;
-      const partial = this.#decoder.partial;
-      if (partial !== undefined && this.#handshake.phase === "open") this.#assembler.check(partial);
+      const partial = reader.decoder.partial;
+      if (partial !== undefined && this.#handshake.phase === "open") {
+        reader.assembler.check(partial);
+      }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       const cause = error instanceof BudgetError ? error.closeCause : "protocol-error";
@@ -373,7 +384,7 @@ export class Socket implements AsyncIterable<Message> {
     }
   }
 
-  #onFrame(frame: Frame): void {
+  #onFrame(frame: Frame, assembler: MessageAssembler): void {
     switch (frame.opcode) {
       case OPCODE.Ping:
         // Few pongs wait: past them, a newer one takes the newest one's place.
@@ -394,7 +405,7 @@ export class Socket implements AsyncIterable<Message> {
       default: {
         if (this.#handshake.phase !== "open") return;
         this.#bytesIn += frame.payload.length;
-        const message = this.#assembler.add(frame);
+        const message = assembler.add(frame);
         if (message === undefined) return;
         if (this.#messageRate !== undefined && this.#overRate(this.#messageRate)) return;
         this.#messagesIn++;
@@ -481,7 +492,7 @@ export class Socket implements AsyncIterable<Message> {
     if (this.#handshake.phase === "closed") return;
     const result = this.#handshake.end();
     clearTimeout(this.#timer);
-    this.#unwatchIdle?.();
+    if (this.#idleInterval > 0) Socket.#idleChecks.delete(this.#idleInterval, this);
     this.#outbox.stop();
     for (const topic of this.#topics ?? NO_TOPICS) this.#topicIndex?.delete(topic, this);
     try {
@@ -489,7 +500,9 @@ export class Socket implements AsyncIterable<Message> {
     } catch {
       // Already closed by the peer or by a failed write.
     }
-    this.#closed.resolve(result);
+    this.#result = result;
+    this.#onClose?.(this, result);
+    this.#resolveClosed?.(result);
     this.#inbox.end();
   }
 }

@@ -9,6 +9,7 @@
 import type { Deflater, Inflater } from "../protocol/deflate.ts";
 import type { ResumePoint } from "../protocol/event_stream.ts";
 import type { UpgradeRequest } from "../protocol/handshake.ts";
+import type { CloseResult } from "./closing_handshake.ts";
 import type { EventStreamWire } from "./event_stream.ts";
 import type { Socket } from "./socket.ts";
 import type { TopicIndex } from "./topics.ts";
@@ -47,6 +48,12 @@ export interface SocketInit {
    * response head and first bytes already written).
    */
   eventStream?: EventStreamWire;
+  /**
+   * Called once when the socket has closed, before `Socket.closed`
+   * resolves: how its server learns of it. One function may serve every
+   * socket of a server, so that a socket holds no listener of its own.
+   */
+  onClose?: (socket: Socket, result: CloseResult) => void;
 }
 
 /** Options of `Socket.send`. */
