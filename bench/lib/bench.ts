@@ -222,7 +222,7 @@ export async function runBench(config: BenchConfig): Promise<Report> {
     for (let round = 1; round <= repeat; round++) {
       for (const name of config.servers) {
         if (!servers[name]?.available) continue;
-        const skip = notApplicable(name, scenario.family, scenario.deflate ?? false);
+        const skip = notApplicable(name, scenario.deflate ?? false);
         if (skip !== undefined) {
           if (round === 1) log(`${scenario.id} ${name}: n/a (${skip})`);
           continue;

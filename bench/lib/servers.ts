@@ -14,24 +14,11 @@ export type ServerName = typeof SERVER_NAMES[number];
 /** The servers that can negotiate permessage-deflate: Deno's native WebSocket cannot. */
 export const DEFLATE_SERVERS: readonly ServerName[] = ["node", "bun", "pushwire"];
 /**
- * The scenario families the floor reference runs: those where a connection
- * never has two writes in flight, which its relay does not order.
+ * Why `name` does not run a scenario (with permessage-deflate or not), or
+ * `undefined` when it does.
  */
-export const FLOOR_FAMILIES: readonly string[] = ["connect", "echo", "latency"];
-
-/**
- * Why `name` does not run a scenario of `family` (with permessage-deflate or
- * not), or `undefined` when it does.
- */
-export function notApplicable(
-  name: ServerName,
-  family: string,
-  deflate: boolean,
-): string | undefined {
+export function notApplicable(name: ServerName, deflate: boolean): string | undefined {
   if (deflate && !DEFLATE_SERVERS.includes(name)) return "no permessage-deflate";
-  if (name === "floor" && !FLOOR_FAMILIES.includes(family)) {
-    return "a reference for connect, echo and latency only";
-  }
   return undefined;
 }
 

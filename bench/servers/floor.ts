@@ -4,14 +4,15 @@
  * this machine.
  *
  * Per connection: accept, one read for the request, the accept key through
- * Web Crypto SHA-1, one write for the 101 response, then one pending read with
- * a small buffer. Per message: the frames of each read unmasked, then one
- * write of them back (`--echo`) or to every connection (chat), each write
- * with a bare `.then`. It checks nothing, supports only what the load
- * generator sends (whole, unfragmented frames of up to 64 KiB), and keeps
- * only a `Set` of connections. Chat mode does not order overlapping writes
- * to one connection, so the harness runs it where a connection never has two
- * in flight: connect, echo, and latency (one message in flight).
+ * Web Crypto SHA-1, one write for the 101 response (all in a function of its
+ * own, so that nothing of it stays alive), then one pending read with a small
+ * buffer. Per message: the frames of each read unmasked, then queued back
+ * (`--echo`) or for every connection (chat); once the task ends, each
+ * connection with frames queued gets one `conn.write` of them joined. A
+ * connection has at most one write in flight, and what comes meanwhile is
+ * joined into its next write (the least that keeps its frames in order). It
+ * checks nothing, supports only what the load generator sends (whole,
+ * unfragmented frames of up to 64 KiB), and keeps only a map of connections.
  *
  * ```sh
  * deno run -N bench/servers/floor.ts --port 0 [--echo]
@@ -20,13 +21,22 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
+
 const port = Number(flag("--port") ?? "0");
 const echo = Deno.args.includes("--echo");
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const IDLE_BUFFER = 128;
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
-const conns = new Set<Deno.Conn>();
+// Each connection, what is queued for it, and whether a write is in flight.
+interface Peer {
+  conn: Deno.Conn;
+  queued: Uint8Array[];
+  writing: boolean;
+}
+const conns = new Map<Deno.Conn, Peer>();
+const dirty: Peer[] = [];
 
 function flag(name: string): string | undefined {
   const at = Deno.args.indexOf(name);
@@ -71,12 +81,13 @@ function unmaskFrames(bytes: Uint8Array): { out: Uint8Array; used: number } {
   return { out: out.subarray(0, written), used: at };
 }
 
-async function handle(conn: Deno.Conn): Promise<void> {
+// The handshake: whether the connection was upgraded.
+async function upgrade(conn: Deno.Conn): Promise<boolean> {
   const request = new Uint8Array(2048);
   const n = await conn.read(request);
-  if (n === null) return;
+  if (n === null) return false;
   const key = /\r\nsec-websocket-key: *([^\r]+)/i.exec(latin1.decode(request.subarray(0, n)))?.[1];
-  if (key === undefined) return;
+  if (key === undefined) return false;
   await writeAll(
     conn,
     encoder.encode(
@@ -84,7 +95,49 @@ async function handle(conn: Deno.Conn): Promise<void> {
         `Sec-WebSocket-Accept: ${await acceptKey(key)}\r\n\r\n`,
     ),
   );
-  conns.add(conn);
+  return true;
+}
+
+// Queues `bytes` for `conn`. Connections with something queued are written
+// once the current task ends (one write each for everything queued by then),
+// and again as each write completes while more waits.
+function send(conn: Deno.Conn, bytes: Uint8Array): void {
+  const peer = conns.get(conn);
+  if (peer === undefined) return;
+  peer.queued.push(bytes);
+  if (peer.writing || peer.queued.length > 1) return;
+  dirty.push(peer);
+  if (dirty.length === 1) setImmediate(flush);
+}
+
+function flush(): void {
+  for (const peer of dirty.splice(0)) write(peer);
+}
+
+function write(peer: Peer): void {
+  peer.writing = peer.queued.length > 0;
+  if (!peer.writing) return;
+  const bytes = join(peer.queued);
+  peer.queued = [];
+  writeAll(peer.conn, bytes).then(() => write(peer), () => conns.delete(peer.conn));
+}
+
+function join(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
+}
+
+async function handle(conn: Deno.Conn): Promise<void> {
+  if (!await upgrade(conn)) return;
+  conns.set(conn, { conn, queued: [], writing: false });
   let buffer = new Uint8Array(IDLE_BUFFER);
   let held = 0;
   while (true) {
@@ -102,13 +155,9 @@ async function handle(conn: Deno.Conn): Promise<void> {
     }
     if (out.length === 0) continue;
     if (echo) {
-      await writeAll(conn, out);
+      send(conn, out);
     } else {
-      for (const peer of conns) {
-        peer.write(out).then(
-          (n) => n < out.length ? writeAll(peer, out.subarray(n)) : undefined,
-        ).catch(() => conns.delete(peer));
-      }
+      for (const peer of conns.keys()) send(peer, out);
     }
   }
 }
