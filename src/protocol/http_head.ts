@@ -114,7 +114,7 @@ export class RequestHeadParser {
       // The usual case: the whole head in one chunk, parsed where it lies.
       const end = headEnd(chunk, 1, Math.min(chunk.length, this.#maxHeadBytes));
       if (end !== -1) {
-        this.#rest = chunk.slice(end);
+        this.#rest = end === chunk.length ? EMPTY : chunk.slice(end);
         return parseHead(latin1.decode(chunk.subarray(0, end)), this.#maxHeaders);
       }
     }

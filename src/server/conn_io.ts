@@ -11,9 +11,15 @@
 import type { RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
 
 const READ_CHUNK = 2048;
+// Read buffers of finished heads, for the next ones: a handshake then
+// allocates (and the collector frees) no buffer of its own. The parser copies
+// what it keeps of each chunk.
+const spareBuffers: Uint8Array[] = [];
+const MAX_SPARE_BUFFERS = 256;
 
 /**
- * Reads until a request head is complete.
+ * Reads until a request head is complete, into a read buffer shared with
+ * the handshakes before and after it.
  *
  * @param conn The connection.
  * @param parser The parser of its head (its `rest` then holds what followed).
@@ -24,12 +30,17 @@ export async function readHead(
   conn: { read(buffer: Uint8Array): Promise<number | null> },
   parser: RequestHeadParser,
 ): Promise<RequestHead | undefined> {
-  const buffer = new Uint8Array(READ_CHUNK);
-  while (true) {
-    const n = await conn.read(buffer);
-    if (n === null) return undefined;
-    const head = parser.push(buffer.subarray(0, n));
-    if (head !== undefined) return head;
+  const buffer = spareBuffers.pop() ?? new Uint8Array(READ_CHUNK);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) return undefined;
+      const head = parser.push(buffer.subarray(0, n));
+      if (head !== undefined) return head;
+    }
+  } finally {
+    // No read is pending on it any more.
+    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
   }
 }
 

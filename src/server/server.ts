@@ -340,8 +340,10 @@ export class Server {
     if (this.#origins.kind === "listed") checkOrigin(request, this.#origins.origins);
     const release = this.#admission.reserve(conn, this.sockets.size);
     try {
-      const info = { remoteAddr: conn.remoteAddr, wire };
-      const data = await runAuthorize(this.#options.authorize, request, info, this.#log);
+      const authorize = this.#options.authorize;
+      const data = authorize === undefined
+        ? undefined
+        : await runAuthorize(authorize, request, { remoteAddr: conn.remoteAddr, wire }, this.#log);
       const opening = await answer();
       if (this.#shutdown !== undefined) return false;
       this.#handshakeDeadlines.delete(conn);
