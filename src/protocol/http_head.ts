@@ -9,6 +9,7 @@
 
 import { concatBytes } from "./bytes.ts";
 import { HttpError } from "./errors.ts";
+import { commonName, HeaderFields } from "./header_fields.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** A parsed HTTP request head. */
@@ -204,12 +205,12 @@ function parseHead(text: string, maxHeaders: number): RequestHead {
     if (!HTTP_TOKEN.test(name)) throw badRequest("Malformed header field name");
     const value = trimOws(line.slice(colon + 1));
     if (!FIELD_VALUE.test(value)) throw badRequest("Malformed header field value");
-    const key = name.toLowerCase();
+    const key = commonName(name.toLowerCase());
     const previous = headers.get(key);
     if (previous !== undefined && key === "host") throw badRequest("More than one Host header");
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }
-  return new ParsedHead(method, target, path, rawQuery, version, headers);
+  return new ParsedHead(method, target, path, rawQuery, version, new HeaderFields(headers));
 }
 
 /**
