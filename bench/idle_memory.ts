@@ -20,6 +20,7 @@
  */
 
 import { parseArgs } from "@std/cli";
+import { ensureBenchDeps } from "./lib/deps.ts";
 import { canPin } from "./lib/launch.ts";
 import { parseStatusRss } from "./lib/proc.ts";
 import { SERVER_NAMES, type ServerName, startServer } from "./lib/servers.ts";
@@ -111,7 +112,10 @@ export async function measureIdleMemory(
     }
     const perConn = (a: [number, number], b: [number, number]) =>
       ((b[1] - a[1]) / (b[0] - a[0])).toFixed(2);
-    const steps = marks.slice(1).map((mark, i) => `${mark[0]}: +${perConn(marks[i]!, mark)}`);
+    const steps = marks.slice(1).map((mark, i) => {
+      const growth = perConn(marks[i]!, mark);
+      return `${mark[0]}: ${growth.startsWith("-") ? "" : "+"}${growth}`;
+    });
     const last = marks[marks.length - 1]!;
     const tail = marks[Math.max(0, Math.floor((marks.length - 1) * 2 / 3))]!;
     return `| ${name} | ${perConn(marks[0]!, last)} | ${perConn(tail, last)} (${tail[0]}–${
@@ -146,6 +150,10 @@ if (import.meta.main) {
       unknown.length > 0 ? `unknown server: ${unknown.join(", ")}` : HELP,
     );
     Deno.exit(2);
+  }
+  if (servers.includes("node") || servers.includes("bun")) {
+    const problem = await ensureBenchDeps((line) => console.error(line));
+    if (problem !== undefined) console.error(`bench: ${problem}`);
   }
   console.log(
     `| server | KiB / connection, first 100 → ${max} | marginal KiB / connection | KiB / connection per step |`,

@@ -13,7 +13,7 @@ Deno.test({
     const row = await measureIdleMemory("pushwire", 200, 100);
     assertMatch(
       row,
-      /^\| pushwire \| -?[\d.]+ \| -?[\d.]+ \(100–200\) \| 100: \+?-?[\d.]+, 200: \+?-?[\d.]+ \|$/,
+      /^\| pushwire \| -?[\d.]+ \| -?[\d.]+ \(100–200\) \| 100: [+-][\d.]+, 200: [+-][\d.]+ \|$/,
     );
   },
 });
