@@ -624,3 +624,29 @@ Deno.test("Socket tells onClose first, then closed resolves; closed asked for la
   assertEquals(await socket.closed, { code: 1000, reason: "bye", wasClean: true });
   assertEquals(socket.closed, socket.closed, "the same promise each time");
 });
+
+Deno.test("Socket still settles when its onClose throws; the error is thrown on its own", async () => {
+  const errors: unknown[] = [];
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    errors.push(event.error);
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const transport = new FakeTransport();
+    const socket = new Socket(transport, {
+      id: "8",
+      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+      request: REQUEST,
+      onClose: () => {
+        throw new Error("a failing listener");
+      },
+    });
+    transport.feed(clientClose(1000));
+    assertEquals((await socket.closed).code, 1000);
+    await until(() => errors.length === 1, "the error, thrown on its own");
+    assertEquals((errors[0] as Error).message, "a failing listener");
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
+});

@@ -501,7 +501,15 @@ export class Socket implements AsyncIterable<Message> {
       // Already closed by the peer or by a failed write.
     }
     this.#result = result;
-    this.#onClose?.(this, result);
+    try {
+      this.#onClose?.(this, result);
+    } catch (error) {
+      // Not the business of whoever closed the socket (a send, a broadcast):
+      // thrown on its own, as a failed promise reaction would be.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
     this.#resolveClosed?.(result);
     this.#inbox.end();
   }
