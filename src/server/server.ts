@@ -440,7 +440,10 @@ export class Server {
     }, this.#socketOptions);
     if (data !== undefined) this.#data.set(socket, data);
     this.#stats.recordSocket();
-    this.sockets.add(socket, { leaveOnClose: false });
+    // Bytes that came with the request may already have closed the socket
+    // (a flood that overflows its outbox): its server was told, and a closed
+    // socket joins nothing.
+    if (socket.state !== "closed") this.sockets.add(socket, { leaveOnClose: false });
     if (this.#handler === undefined) return;
     const fail = (error: unknown) => {
       this.#log.error("handler-failed", { socket: socket.id, ...errorFields(error) });
