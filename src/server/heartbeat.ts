@@ -6,8 +6,11 @@
  * @module
  */
 
+import { timerDelay } from "./timers.ts";
+
 /**
- * Items checked periodically, one timer per interval.
+ * Items checked periodically, one timer per interval (at most 2^31 − 1 ms:
+ * a longer one is cut to that).
  *
  * @example
  * ```ts
@@ -43,6 +46,7 @@ export class Sweeps<T> {
    * @param item What to check.
    */
   add(interval: number, item: T): void {
+    interval = timerDelay(interval);
     const sweep = this.#sweeps.get(interval);
     if (sweep !== undefined) {
       sweep.items.add(item);
@@ -62,6 +66,7 @@ export class Sweeps<T> {
    * @param item What to stop checking.
    */
   delete(interval: number, item: T): void {
+    interval = timerDelay(interval);
     const sweep = this.#sweeps.get(interval);
     if (sweep === undefined || !sweep.items.delete(item) || sweep.items.size > 0) return;
     clearInterval(sweep.timer);

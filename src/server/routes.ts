@@ -11,6 +11,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { errorResponse, httpResponse, type RequestHead } from "../protocol/http_head.ts";
 import { errorFields, type Logger, SILENT } from "./log.ts";
+import { timerDelay } from "./timers.ts";
 
 /** A plain HTTP request, as a route sees it. */
 export interface HttpRequest {
@@ -283,7 +284,7 @@ class BodyReader {
     const expired = new Promise<"timeout">((resolve) => {
       timer = setTimeout(
         () => resolve("timeout"),
-        this.#incoming.timeout ?? DEFAULTS.handshakeTimeout,
+        timerDelay(this.#incoming.timeout ?? DEFAULTS.handshakeTimeout),
       );
     });
     try {

@@ -57,6 +57,7 @@ import {
   type SocketOptions,
   type Wire,
 } from "./socket.ts";
+import { timerDelay } from "./timers.ts";
 import { TopicIndex } from "./topics.ts";
 
 type Conn = Deno.Conn<Deno.NetAddr>;
@@ -396,7 +397,7 @@ export class Server {
   async #serveHttp(conn: Conn, head: RequestHead, rest: Uint8Array): Promise<void> {
     const timeout = this.#options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
     // The response must be out within the timeout and a grace period.
-    const guard = setTimeout(() => closeQuietly(conn), timeout + 2000);
+    const guard = setTimeout(() => closeQuietly(conn), timerDelay(timeout + 2000));
     this.#answering++;
     try {
       const { response, drained } = await handleHttp(this.#routes, {

@@ -23,6 +23,7 @@ import {
 } from "./closing_handshake.ts";
 import { messageFrame } from "./compression.ts";
 import { Sweeps } from "./heartbeat.ts";
+import { timerDelay } from "./timers.ts";
 import { Inbox } from "./inbox.ts";
 import { Outbox, type OutboxEvents } from "./outbox.ts";
 import { type FrameReader, frameReader } from "./frame_reader.ts";
@@ -454,7 +455,7 @@ export class Socket implements AsyncIterable<Message> {
         const close = this.#handshake.payload;
         this.#outbox.pushPastCap(this.#events?.close(close) ?? encodeFrame(OPCODE.Close, close));
         clearTimeout(this.#timer);
-        this.#timer = setTimeout(() => this.#destroy(), this.#closeTimeout);
+        this.#timer = setTimeout(() => this.#destroy(), timerDelay(this.#closeTimeout));
         // An event stream's client never answers: the close ends it once written.
         if (this.#events !== undefined) this.#step(this.#handshake.sentOneWay());
         return;

@@ -162,14 +162,17 @@ export interface SocketOptions {
   messageRateNotice?: string;
   /**
    * How long to wait, in milliseconds, for the peer's close frame (and for the
-   * peer to close TCP) after this side sent its own.
+   * peer to close TCP) after this side sent its own; longer than 2^31 − 1
+   * ms counts as that.
    *
    * @default {3000}
    */
   closeTimeout?: number;
   /**
    * Milliseconds without a byte from the peer after which it is pinged; a
-   * peer silent for twice this long is closed. `0` turns the heartbeat off.
+   * peer silent for twice this long is closed. `0` turns the heartbeat off;
+   * longer than 2^31 − 1 ms (about 24.8 days, what a timer takes) counts as
+   * that.
    *
    * @default {0}
    */
