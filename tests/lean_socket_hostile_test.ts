@@ -13,6 +13,7 @@
 
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { concatBytes } from "../src/protocol/bytes.ts";
 import { encodeFrame, type Frame, OPCODE } from "../src/protocol/frame.ts";
 import type { CloseResult, Socket } from "../src/server/socket.ts";
 import type { Server } from "../src/server/server.ts";
@@ -31,13 +32,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
+  return concatBytes(parts) as Uint8Array<ArrayBuffer>;
 }
 
 function masked(
