@@ -13,7 +13,7 @@ import { CLOSE_CODE } from "../protocol/close_code.ts";
 import { HttpError } from "../protocol/errors.ts";
 import { eventStreamRequest } from "../protocol/event_stream.ts";
 import { isUpgradeRequest, type UpgradeRequest, validateUpgrade } from "../protocol/handshake.ts";
-import { errorResponse, type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
+import { type RequestHead, RequestHeadParser } from "../protocol/http_head.ts";
 import { VERSION } from "../version.ts";
 import {
   checkHost,
@@ -26,14 +26,7 @@ import { addressOf, Admission } from "./admission.ts";
 import { runAuthorize } from "./authorize_hook.ts";
 import { builtinRoutes, type Health } from "./builtin_routes.ts";
 import { Compression } from "./compression.ts";
-import {
-  closeQuietly,
-  isDisconnection,
-  lingerClose,
-  readHead,
-  statusOf,
-  writeAll,
-} from "./conn_io.ts";
+import { closeQuietly, lingerClose, readHead, statusOf, writeAll } from "./conn_io.ts";
 import { logClose } from "./close_log.ts";
 import { Deadlines } from "./deadlines.ts";
 import {
@@ -48,6 +41,7 @@ import { errorFields, type Logger, SILENT } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { ServeOptions, SocketHandler } from "./options.ts";
 import { Registry } from "./registry.ts";
+import { answerHandshakeFailure } from "./handshake_failure.ts";
 import { handleHttp, type HttpRoutes } from "./routes.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import {
@@ -285,7 +279,17 @@ export class Server {
         await this.#serveHttp(conn, head, parser.rest);
       }
     } catch (error) {
-      await this.#failHandshake(conn, head, error);
+      await answerHandshakeFailure(
+        {
+          conn,
+          error,
+          headRead: head !== undefined,
+          socketRequest: head !== undefined && this.#isSocketRequest(head),
+          late: this.#lateHandshakes.has(conn),
+        },
+        this.#stats,
+        this.#log,
+      );
     } finally {
       this.#handshakeDeadlines.delete(conn);
       this.#lateHandshakes.delete(conn);
@@ -293,32 +297,6 @@ export class Server {
         closeQuietly(conn);
         this.#admission.done(conn);
       }
-    }
-  }
-
-  // A handshake that ended in an error: a refusal is answered with its
-  // status; a late client is counted; a disconnection is logged at debug
-  // level, anything else as an error.
-  async #failHandshake(conn: Conn, head: RequestHead | undefined, error: unknown): Promise<void> {
-    const remote = addressOf(conn);
-    if (error instanceof HttpError) {
-      if (head !== undefined && this.#isSocketRequest(head)) {
-        this.#stats.recordHandshakeFailure(error.status);
-      } else {
-        this.#stats.recordHttpResponse(error.status);
-      }
-      this.#log.debug("request-refused", { remote, status: error.status, error });
-      await writeAll(conn, errorResponse(error)).then(
-        () => lingerClose(conn),
-        (failure) => this.#log.debug("connection-error", { remote, error: failure }),
-      );
-    } else if (this.#lateHandshakes.has(conn) && head === undefined) {
-      this.#stats.recordHandshakeTimeout();
-      this.#log.info("handshake-timeout", { remote });
-    } else if (isDisconnection(error) || this.#lateHandshakes.has(conn)) {
-      this.#log.debug("connection-error", { remote, error });
-    } else {
-      this.#log.error("handshake-failed", { remote, ...errorFields(error) });
     }
   }
 

@@ -111,9 +111,7 @@ export class Socket implements AsyncIterable<Message> {
   readonly #deflater: Deflater | undefined;
   readonly #outbox: Outbox<Socket>;
   readonly #inbox: Inbox<Socket>;
-  readonly #closeTimeout: number;
   readonly #messageRate: MessageRate | undefined;
-  readonly #rateNotice: string;
   readonly #topicIndex: TopicIndex<Socket> | undefined;
   // Made on the first subscribe: most sockets of a chat never subscribe.
   #topics: Set<string> | undefined;
@@ -161,9 +159,7 @@ export class Socket implements AsyncIterable<Message> {
     this.#deflater = init.compression?.deflater;
     this.#inflater = init.compression?.inflater;
     this.extensions = init.compression?.response ?? "";
-    this.#closeTimeout = options.closeTimeout ?? DEFAULTS.closeTimeout;
     this.#messageRate = messageRateOf(options);
-    this.#rateNotice = options.messageRateNotice ?? "";
     this.#inbox = new Inbox<Socket>(Socket.#caughtUp, this);
     const maxBytes = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
     this.#outbox = new Outbox<Socket>(transport, maxBytes, Socket.#outboxEvents, this);
@@ -422,7 +418,7 @@ export class Socket implements AsyncIterable<Message> {
     if (verdict === "accept") return false;
     if (verdict === "close") throw new BudgetError("message rate exceeded", "message-rate");
     this.#messagesDropped++;
-    if (verdict === "notify") this.send(this.#rateNotice);
+    if (verdict === "notify") this.send(this.#options.messageRateNotice ?? "");
     return true;
   }
 
@@ -447,7 +443,8 @@ export class Socket implements AsyncIterable<Message> {
         return;
       case "owe": {
         if (this.#inbox.caughtUp) return this.#step(this.#handshake.pay());
-        const wait = Math.min(OWED_CLOSE_MAX_MS, this.#closeTimeout);
+        const closeTimeout = this.#options.closeTimeout ?? DEFAULTS.closeTimeout;
+        const wait = Math.min(OWED_CLOSE_MAX_MS, closeTimeout);
         this.#timer = setTimeout(() => this.#step(this.#handshake.pay()), wait);
         return;
       }
@@ -455,7 +452,10 @@ export class Socket implements AsyncIterable<Message> {
         const close = this.#handshake.payload;
         this.#outbox.pushPastCap(this.#events?.close(close) ?? encodeFrame(OPCODE.Close, close));
         clearTimeout(this.#timer);
-        this.#timer = setTimeout(() => this.#destroy(), timerDelay(this.#closeTimeout));
+        this.#timer = setTimeout(
+          () => this.#destroy(),
+          timerDelay(this.#options.closeTimeout ?? DEFAULTS.closeTimeout),
+        );
         // An event stream's client never answers: the close ends it once written.
         if (this.#events !== undefined) this.#step(this.#handshake.sentOneWay());
         return;
